@@ -1,0 +1,393 @@
+#define _POSIX_C_SOURCE 200809L
+#include "model.h"
+
+#include <errno.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crc32.h"
+
+#define HEADER_SIZE 16
+#define MAX_FILE_SIZE (64u << 20)
+#define MAX_NODES 1024
+#define MAX_DIM 1024
+#define MAX_CHANNELS 4096
+#define MAX_ACTIVATION_FLOATS (64u << 20)
+#define DTYPE_F32 0
+#define DTYPE_I8 1
+#define FLAG_RELU 1u
+
+/* Bounds-checked little-endian reader: every read either succeeds or records where
+ * the data ran out, so no caller can walk past the end. */
+struct reader {
+    const uint8_t *p;
+    size_t size, off;
+    char *err;
+    size_t errlen;
+    bool failed;
+};
+
+static void fail(struct reader *r, const char *fmt, ...)
+{
+    if (r->failed)
+        return;
+    r->failed = true;
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(r->err, r->errlen, fmt, ap);
+    va_end(ap);
+}
+
+static const uint8_t *take(struct reader *r, size_t n, const char *what)
+{
+    if (r->failed)
+        return NULL;
+    if (n > r->size - r->off) {
+        fail(r, "truncated: %s needs %zu bytes at payload offset %zu, %zu left", what, n,
+             r->off, r->size - r->off);
+        return NULL;
+    }
+    const uint8_t *p = r->p + r->off;
+    r->off += n;
+    return p;
+}
+
+static unsigned u8(struct reader *r, const char *what)
+{
+    const uint8_t *p = take(r, 1, what);
+    return p ? p[0] : 0;
+}
+
+static unsigned u16(struct reader *r, const char *what)
+{
+    const uint8_t *p = take(r, 2, what);
+    return p ? (unsigned)p[0] | (unsigned)p[1] << 8 : 0;
+}
+
+static uint32_t u32le(const uint8_t *p)
+{
+    return (uint32_t)p[0] | (uint32_t)p[1] << 8 | (uint32_t)p[2] << 16 | (uint32_t)p[3] << 24;
+}
+
+static float f32(struct reader *r, const char *what)
+{
+    const uint8_t *p = take(r, 4, what);
+    if (!p)
+        return 0;
+    uint32_t bits = u32le(p);
+    float v;
+    memcpy(&v, &bits, 4);
+    return v;
+}
+
+/* Length-prefixed string into dst (capacity max + 1); only printable ASCII. */
+static void str(struct reader *r, char *dst, size_t max, const char *what)
+{
+    unsigned len = u16(r, what);
+    if (r->failed)
+        return;
+    if (len == 0 || len > max) {
+        fail(r, "%s has length %u (allowed 1..%zu)", what, len, max);
+        return;
+    }
+    const uint8_t *p = take(r, len, what);
+    if (!p)
+        return;
+    for (unsigned i = 0; i < len; i++) {
+        if (p[i] < 0x20 || p[i] > 0x7e) {
+            fail(r, "%s contains byte 0x%02x, not printable ASCII", what, p[i]);
+            return;
+        }
+    }
+    memcpy(dst, p, len);
+    dst[len] = '\0';
+}
+
+/* A weight tensor: dtype, count, values. Copies into dst (count floats expected). */
+static void tensor(struct reader *r, float *dst, size_t expected, const char *what, int node)
+{
+    unsigned dtype = u8(r, what);
+    take(r, 3, what);
+    const uint8_t *p = take(r, 4, what);
+    if (r->failed)
+        return;
+    uint32_t count = u32le(p);
+    if (dtype == DTYPE_I8) {
+        fail(r, "node %d: %s is int8, which this engine does not run yet", node, what);
+        return;
+    }
+    if (dtype != DTYPE_F32) {
+        fail(r, "node %d: %s has unknown dtype %u", node, what, dtype);
+        return;
+    }
+    if (count != expected) {
+        fail(r, "node %d: %s holds %u values, its shape needs %zu", node, what, count, expected);
+        return;
+    }
+    p = take(r, (size_t)count * 4, what);
+    if (!p)
+        return;
+    for (size_t i = 0; i < count; i++) {
+        uint32_t bits = u32le(p + 4 * i);
+        memcpy(&dst[i], &bits, 4);
+        if (!isfinite(dst[i])) {
+            fail(r, "node %d: %s value %zu is not finite", node, what, i);
+            return;
+        }
+    }
+}
+
+static bool is_class_name(const char *s)
+{
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || *s == '_'))
+            return false;
+    return true;
+}
+
+struct enn_shape enn_model_value_shape(const struct enn_model *m, int id)
+{
+    return id == 0 ? m->input : m->nodes[id - 1].out;
+}
+
+/* Reads node k (1-based) after its op byte; weights go to *arena. */
+static void parse_node(struct reader *r, struct enn_model *m, int k, size_t *activations)
+{
+    struct enn_node *n = &m->nodes[k - 1];
+    unsigned op = u8(r, "node op");
+    unsigned flags = u8(r, "node flags");
+    unsigned n_in = u16(r, "node input count");
+    if (r->failed)
+        return;
+    if (op != ENN_OP_CONV && op != ENN_OP_GAP && op != ENN_OP_DENSE)
+        return fail(r, "node %d: unknown op %u", k, op);
+    if (flags & ~FLAG_RELU)
+        return fail(r, "node %d: unknown flags 0x%x", k, flags);
+    if (n_in < 1 || n_in > ENN_MAX_INPUTS)
+        return fail(r, "node %d: %u inputs (allowed 1..%d)", k, n_in, ENN_MAX_INPUTS);
+    n->op = (enum enn_op)op;
+    n->relu = flags & FLAG_RELU;
+    n->n_inputs = (int)n_in;
+    for (unsigned i = 0; i < n_in; i++) {
+        unsigned id = u16(r, "node input");
+        if (r->failed)
+            return;
+        if ((int)id >= k)
+            return fail(r, "node %d: input %u is not an earlier value (graph out of order)",
+                        k, id);
+        n->inputs[i] = (int)id;
+        struct enn_shape s = enn_model_value_shape(m, (int)id);
+        if (i == 0)
+            n->in = s;
+        else if (s.c != n->in.c || s.h != n->in.h || s.w != n->in.w)
+            return fail(r, "node %d: summed inputs %d (%dx%dx%d) and %u (%dx%dx%d) differ in "
+                        "shape", k, n->inputs[0], n->in.c, n->in.h, n->in.w, id, s.c, s.h, s.w);
+    }
+    size_t wcount = 0;
+    if (n->op == ENN_OP_CONV) {
+        unsigned out_c = u16(r, "conv channels");
+        unsigned kernel = u8(r, "conv kernel");
+        unsigned stride = u8(r, "conv stride");
+        if (r->failed)
+            return;
+        if (out_c < 1 || out_c > MAX_CHANNELS)
+            return fail(r, "node %d: conv has %u output channels (allowed 1..%d)", k, out_c,
+                        MAX_CHANNELS);
+        if (kernel != 1 && kernel != 3)
+            return fail(r, "node %d: conv kernel %ux%u (supported: 1x1, 3x3)", k, kernel, kernel);
+        if (stride != 1 && stride != 2)
+            return fail(r, "node %d: conv stride %u (supported: 1, 2)", k, stride);
+        if (n->in.h <= 1 && n->in.w <= 1)
+            return fail(r, "node %d: conv on a 1x1 value (after pooling?)", k);
+        n->kernel = (int)kernel;
+        n->stride = (int)stride;
+        int pad = n->kernel / 2;
+        n->out.c = (int)out_c;
+        n->out.h = (n->in.h + 2 * pad - n->kernel) / n->stride + 1;
+        n->out.w = (n->in.w + 2 * pad - n->kernel) / n->stride + 1;
+        wcount = (size_t)out_c * (size_t)n->in.c * kernel * kernel;
+        m->n_macs += wcount * (size_t)n->out.h * (size_t)n->out.w;
+    } else if (n->op == ENN_OP_GAP) {
+        if (n->relu)
+            return fail(r, "node %d: relu flag on a pooling node", k);
+        n->out = (struct enn_shape){n->in.c, 1, 1};
+    } else {
+        unsigned out_c = u16(r, "dense outputs");
+        if (r->failed)
+            return;
+        if (n->in.h != 1 || n->in.w != 1)
+            return fail(r, "node %d: dense layer on a %dx%d map (pool it first)", k, n->in.h,
+                        n->in.w);
+        if (out_c < 1 || out_c > MAX_CHANNELS)
+            return fail(r, "node %d: dense has %u outputs (allowed 1..%d)", k, out_c,
+                        MAX_CHANNELS);
+        n->out = (struct enn_shape){(int)out_c, 1, 1};
+        wcount = (size_t)out_c * (size_t)n->in.c;
+        m->n_macs += wcount;
+    }
+    size_t floats = (size_t)n->out.c * (size_t)(n->out.h + 2) * (size_t)(n->out.w + 2);
+    if (floats > MAX_ACTIVATION_FLOATS - *activations)
+        return fail(r, "node %d: activations exceed %u MiB", k, MAX_ACTIVATION_FLOATS / 262144);
+    *activations += floats;
+    if (n->op == ENN_OP_GAP)
+        return;
+    /* Bound the allocation by what the file can hold before trusting wcount. */
+    if (wcount > (r->size - r->off) / 4)
+        return fail(r, "truncated: node %d declares %zu weights, the file holds fewer", k,
+                    wcount);
+    float *w = malloc((wcount + (size_t)n->out.c) * sizeof *w);
+    if (!w)
+        return fail(r, "node %d: out of memory for %zu weights", k, wcount);
+    n->weights = w;
+    n->bias = w + wcount;
+    tensor(r, w, wcount, "weights", k);
+    tensor(r, w + wcount, (size_t)n->out.c, "bias", k);
+    m->n_params += wcount + (size_t)n->out.c;
+}
+
+int enn_model_parse(const void *data, size_t size, struct enn_model **out, char *err,
+                    size_t errlen)
+{
+    *out = NULL;
+    const uint8_t *p = data;
+    if (size < HEADER_SIZE) {
+        snprintf(err, errlen, "file too short for a model header (%zu bytes)", size);
+        return -1;
+    }
+    if (memcmp(p, "ENNM", 4) != 0) {
+        snprintf(err, errlen, "bad magic: not an .enn model file");
+        return -1;
+    }
+    unsigned major = p[4] | p[5] << 8, minor = p[6] | p[7] << 8;
+    if (major != 1) {
+        snprintf(err, errlen, "format version %u.%u; this engine reads 1.x", major, minor);
+        return -1;
+    }
+    uint32_t payload_len = u32le(p + 8), crc = u32le(p + 12);
+    if (payload_len != size - HEADER_SIZE) {
+        snprintf(err, errlen, "%s: header says %u payload bytes, file has %zu",
+                 payload_len > size - HEADER_SIZE ? "truncated" : "trailing bytes",
+                 payload_len, size - HEADER_SIZE);
+        return -1;
+    }
+    uint32_t actual = enn_crc32(p + HEADER_SIZE, payload_len);
+    if (actual != crc) {
+        snprintf(err, errlen, "checksum mismatch: header CRC32 %08x, payload %08x (corrupt file)",
+                 crc, actual);
+        return -1;
+    }
+
+    struct enn_model *m = calloc(1, sizeof *m);
+    if (!m) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    m->version_major = major;
+    m->version_minor = minor;
+    struct reader r = {p + HEADER_SIZE, payload_len, 0, err, errlen, false};
+    str(&r, m->name, ENN_MAX_MODEL_NAME, "model name");
+    m->input.c = (int)u16(&r, "input channels");
+    m->input.h = (int)u16(&r, "input height");
+    m->input.w = (int)u16(&r, "input width");
+    m->mean = f32(&r, "normalisation mean");
+    m->std = f32(&r, "normalisation std");
+    if (!r.failed && (m->input.c < 1 || m->input.c > 64))
+        fail(&r, "input has %d channels (allowed 1..64)", m->input.c);
+    if (!r.failed && (m->input.h < 2 || m->input.h > MAX_DIM || m->input.w < 2 ||
+                      m->input.w > MAX_DIM))
+        fail(&r, "input size %dx%d (allowed 2..%d)", m->input.w, m->input.h, MAX_DIM);
+    if (!r.failed && !(isfinite(m->mean) && isfinite(m->std) && m->std > 0))
+        fail(&r, "normalisation mean %g std %g (std must be finite and > 0)", m->mean, m->std);
+    m->n_classes = (int)u16(&r, "class count");
+    if (!r.failed && (m->n_classes < 1 || m->n_classes > ENN_MAX_CLASSES))
+        fail(&r, "%d classes (allowed 1..%d)", m->n_classes, ENN_MAX_CLASSES);
+    for (int i = 0; i < m->n_classes && !r.failed; i++) {
+        str(&r, m->classes[i], ENN_MAX_CLASS_NAME, "class name");
+        if (!r.failed && !is_class_name(m->classes[i]))
+            fail(&r, "class name '%s' (lower-case letters and '_' only)", m->classes[i]);
+        for (int j = 0; j < i && !r.failed; j++)
+            if (strcmp(m->classes[i], m->classes[j]) == 0)
+                fail(&r, "class '%s' listed twice", m->classes[i]);
+    }
+    m->n_nodes = (int)u16(&r, "node count");
+    if (!r.failed && (m->n_nodes < 1 || m->n_nodes > MAX_NODES))
+        fail(&r, "%d nodes (allowed 1..%d)", m->n_nodes, MAX_NODES);
+    if (!r.failed && !(m->nodes = calloc((size_t)m->n_nodes, sizeof *m->nodes)))
+        fail(&r, "out of memory");
+    size_t activations = (size_t)m->input.c * (size_t)(m->input.h + 2) * (size_t)(m->input.w + 2);
+    for (int k = 1; k <= m->n_nodes && !r.failed; k++)
+        parse_node(&r, m, k, &activations);
+    if (!r.failed && r.off != r.size)
+        fail(&r, "%zu unread bytes after the last node", r.size - r.off);
+    if (!r.failed) {
+        struct enn_shape last = m->nodes[m->n_nodes - 1].out;
+        if (last.h != 1 || last.w != 1 || last.c != m->n_classes)
+            fail(&r, "the last node gives %dx%dx%d values, expected one per class (%d)",
+                 last.c, last.h, last.w, m->n_classes);
+    }
+    if (r.failed) {
+        enn_model_free(m);
+        return -1;
+    }
+    *out = m;
+    return 0;
+}
+
+int enn_model_load(const char *path, struct enn_model **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    uint8_t *buf = NULL;
+    size_t len = 0, cap = 0;
+    int rc = -1;
+    for (;;) {
+        if (len == cap) {
+            if (cap >= MAX_FILE_SIZE) {
+                snprintf(err, errlen, "%s: larger than %u MiB, not a model", path,
+                         MAX_FILE_SIZE >> 20);
+                goto done;
+            }
+            cap = cap ? cap * 2 : 1 << 16;
+            uint8_t *nb = realloc(buf, cap);
+            if (!nb) {
+                snprintf(err, errlen, "%s: out of memory", path);
+                goto done;
+            }
+            buf = nb;
+        }
+        size_t got = fread(buf + len, 1, cap - len, f);
+        len += got;
+        if (got == 0)
+            break;
+    }
+    if (ferror(f)) {
+        snprintf(err, errlen, "%s: read error", path);
+        goto done;
+    }
+    char inner[256];
+    rc = enn_model_parse(buf, len, out, inner, sizeof inner);
+    if (rc != 0)
+        snprintf(err, errlen, "%s: %s", path, inner);
+done:
+    free(buf);
+    fclose(f);
+    return rc;
+}
+
+void enn_model_free(struct enn_model *m)
+{
+    if (!m)
+        return;
+    for (int i = 0; m->nodes && i < m->n_nodes; i++)
+        free((void *)m->nodes[i].weights);
+    free(m->nodes);
+    free(m);
+}

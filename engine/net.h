@@ -1,0 +1,43 @@
+/* Running a loaded model: one context per thread, all memory planned at creation, no
+ * allocation per inference. */
+#ifndef EMOTIOND_NET_H
+#define EMOTIOND_NET_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "model.h"
+
+struct enn_net;
+
+/* A face box in frame pixels. */
+struct enn_box {
+    float x, y, w, h;
+};
+
+/* Plans buffers and packs weights for the kernels chosen by enn_kernels_select (CPU
+ * features, or EMOTIOND_ISA). The model must outlive the context. */
+int enn_net_create(const struct enn_model *model, struct enn_net **out, char *err,
+                   size_t errlen);
+void enn_net_free(struct enn_net *net);
+
+const char *enn_net_isa(const struct enn_net *net);
+const struct enn_model *enn_net_model(const struct enn_net *net);
+/* Bytes this context holds (activations, packed weights, tables). */
+size_t enn_net_memory(const struct enn_net *net);
+
+/* One already-normalised input [c][h][w] -> n_classes logits and/or probabilities
+ * (either may be NULL). */
+void enn_net_run(struct enn_net *net, const float *input, float *logits, float *probs);
+
+/* Copies value id (0 = network input, k = node k) of the last run as [c][h][w]: for
+ * tests and layer-by-layer debugging. */
+void enn_net_value(const struct enn_net *net, int id, float *dst);
+
+/* Crops each box out of an 8-bit grayscale frame (any row stride), resizes and
+ * normalises it as the model says, and writes n_classes probabilities per box to
+ * probs[i * n_classes ...]. Needs a single-channel model. */
+void enn_net_classify(struct enn_net *net, const uint8_t *gray, int width, int height,
+                      size_t stride, const struct enn_box *boxes, int n_boxes, float *probs);
+
+#endif

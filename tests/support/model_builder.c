@@ -1,0 +1,157 @@
+#include "model_builder.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "crc32.h"
+
+static void put(struct mb *b, const void *p, size_t n)
+{
+    if (b->len + n > b->cap) {
+        b->cap = (b->len + n) * 2 + 256;
+        b->data = realloc(b->data, b->cap);
+        if (!b->data)
+            abort();
+    }
+    memcpy(b->data + b->len, p, n);
+    b->len += n;
+}
+
+void mb_u8(struct mb *b, unsigned v)
+{
+    uint8_t x = (uint8_t)v;
+    put(b, &x, 1);
+}
+
+void mb_u16(struct mb *b, unsigned v)
+{
+    mb_u8(b, v & 0xff);
+    mb_u8(b, v >> 8);
+}
+
+void mb_u32(struct mb *b, uint32_t v)
+{
+    mb_u16(b, v & 0xffff);
+    mb_u16(b, v >> 16);
+}
+
+void mb_f32(struct mb *b, float v)
+{
+    uint32_t u;
+    memcpy(&u, &v, 4);
+    mb_u32(b, u);
+}
+
+static void str(struct mb *b, const char *s)
+{
+    mb_u16(b, (unsigned)strlen(s));
+    put(b, s, strlen(s));
+}
+
+static void tensor(struct mb *b, const float *v, size_t n)
+{
+    mb_u8(b, 0);
+    mb_u8(b, 0);
+    mb_u16(b, 0);
+    mb_u32(b, (uint32_t)n);
+    for (size_t i = 0; i < n; i++)
+        mb_f32(b, v[i]);
+}
+
+void mb_begin(struct mb *b, const char *name, int c, int h, int w, int n_classes,
+              const char *const *classes)
+{
+    memset(b, 0, sizeof *b);
+    put(b, "ENNM", 4);
+    mb_u16(b, 1);
+    mb_u16(b, 0);
+    mb_u32(b, 0);
+    mb_u32(b, 0);
+    str(b, name);
+    mb_u16(b, (unsigned)c);
+    mb_u16(b, (unsigned)h);
+    mb_u16(b, (unsigned)w);
+    mb_f32(b, 0.5f);
+    mb_f32(b, 0.25f);
+    mb_u16(b, (unsigned)n_classes);
+    for (int i = 0; i < n_classes; i++)
+        str(b, classes[i]);
+    b->nodes_at = b->len;
+    mb_u16(b, 0);
+}
+
+static void node_head(struct mb *b, int op, int flags, const int *inputs, int n)
+{
+    mb_u8(b, (unsigned)op);
+    mb_u8(b, (unsigned)flags);
+    mb_u16(b, (unsigned)n);
+    for (int i = 0; i < n; i++)
+        mb_u16(b, (unsigned)inputs[i]);
+    b->n_nodes++;
+}
+
+void mb_conv(struct mb *b, const int *inputs, int n_inputs, int in_c, int out_c, int kernel,
+             int stride, int relu, const float *weights, const float *bias)
+{
+    node_head(b, 1, relu ? 1 : 0, inputs, n_inputs);
+    mb_u16(b, (unsigned)out_c);
+    mb_u8(b, (unsigned)kernel);
+    mb_u8(b, (unsigned)stride);
+    tensor(b, weights, (size_t)out_c * (size_t)in_c * (size_t)(kernel * kernel));
+    tensor(b, bias, (size_t)out_c);
+}
+
+void mb_gap(struct mb *b, const int *inputs, int n_inputs)
+{
+    node_head(b, 2, 0, inputs, n_inputs);
+}
+
+void mb_dense(struct mb *b, int input, int in_c, int out_c, const float *weights,
+              const float *bias)
+{
+    node_head(b, 3, 0, &input, 1);
+    mb_u16(b, (unsigned)out_c);
+    tensor(b, weights, (size_t)out_c * (size_t)in_c);
+    tensor(b, bias, (size_t)out_c);
+}
+
+void mb_reseal(uint8_t *d, size_t len)
+{
+    uint32_t plen = (uint32_t)(len - 16), crc = enn_crc32(d + 16, len - 16);
+    for (int i = 0; i < 4; i++) {
+        d[8 + i] = (uint8_t)(plen >> (8 * i));
+        d[12 + i] = (uint8_t)(crc >> (8 * i));
+    }
+}
+
+void mb_finish(struct mb *b)
+{
+    b->data[b->nodes_at] = (uint8_t)(b->n_nodes & 0xff);
+    b->data[b->nodes_at + 1] = (uint8_t)(b->n_nodes >> 8);
+    mb_reseal(b->data, b->len);
+}
+
+void mb_free(struct mb *b)
+{
+    free(b->data);
+    memset(b, 0, sizeof *b);
+}
+
+uint8_t *read_file(const char *path, size_t *len)
+{
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    fseek(f, 0, SEEK_END);
+    long n = ftell(f);
+    fseek(f, 0, SEEK_SET);
+    uint8_t *d = malloc(n > 0 ? (size_t)n : 1);
+    if (d && fread(d, 1, (size_t)n, f) != (size_t)n) {
+        free(d);
+        d = NULL;
+    }
+    fclose(f);
+    *len = (size_t)n;
+    return d;
+}

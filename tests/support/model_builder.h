@@ -1,0 +1,38 @@
+/* Writes .enn model files in memory, for tests that need models of chosen shapes or
+ * deliberately broken ones. Mirrors tools/train/enn.py. */
+#ifndef EMOTIOND_TEST_MODEL_BUILDER_H
+#define EMOTIOND_TEST_MODEL_BUILDER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+struct mb {
+    uint8_t *data;
+    size_t len, cap;
+    size_t nodes_at;      /* offset of the node count, patched by mb_finish */
+    int n_nodes;
+};
+
+void mb_begin(struct mb *b, const char *name, int c, int h, int w, int n_classes,
+              const char *const *classes);
+void mb_conv(struct mb *b, const int *inputs, int n_inputs, int in_c, int out_c, int kernel,
+             int stride, int relu, const float *weights, const float *bias);
+void mb_gap(struct mb *b, const int *inputs, int n_inputs);
+void mb_dense(struct mb *b, int input, int in_c, int out_c, const float *weights,
+              const float *bias);
+/* Writes node count, payload length and CRC. */
+void mb_finish(struct mb *b);
+/* Recomputes length and CRC after a test edited the payload. */
+void mb_reseal(uint8_t *data, size_t len);
+void mb_free(struct mb *b);
+
+/* Raw appends, for hand-made broken nodes. */
+void mb_u8(struct mb *b, unsigned v);
+void mb_u16(struct mb *b, unsigned v);
+void mb_u32(struct mb *b, uint32_t v);
+void mb_f32(struct mb *b, float v);
+
+/* Reads a whole file; NULL if it cannot. */
+uint8_t *read_file(const char *path, size_t *len);
+
+#endif

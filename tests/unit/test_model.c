@@ -1,0 +1,317 @@
+/* Model file loader: good files load; every kind of damage is rejected with a message
+ * naming it, and never read out of bounds (run under ASan). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "model_builder.h"
+
+static const char *const CLASSES[] = {"anger", "happiness", "neutral"};
+
+/* input 1x8x8 -> conv 3x3/4 -> conv 3x3/4 s2 on (1+1) -> gap -> dense 3 */
+static void tiny(struct mb *b)
+{
+    float w[4 * 4 * 9], bias[4] = {0};
+    for (size_t i = 0; i < sizeof w / sizeof *w; i++)
+        w[i] = (float)i / 100.0f;
+    mb_begin(b, "tiny", 1, 8, 8, 3, CLASSES);
+    mb_conv(b, (int[]){0}, 1, 1, 4, 3, 1, 1, w, bias);
+    mb_conv(b, (int[]){1, 1}, 2, 4, 4, 3, 2, 1, w, bias);
+    mb_gap(b, (int[]){2}, 1);
+    mb_dense(b, 3, 4, 3, w, bias);
+    mb_finish(b);
+}
+
+static int parse(const uint8_t *d, size_t n, char *err)
+{
+    struct enn_model *m = NULL;
+    int rc = enn_model_parse(d, n, &m, err, 256);
+    enn_model_free(m);
+    return rc;
+}
+
+static void expect_error(const uint8_t *d, size_t n, const char *needle)
+{
+    char err[256] = "";
+    assert_int_equal(parse(d, n, err), -1);
+    if (!strstr(err, needle)) {
+        fail_msg("error '%s' does not mention '%s'", err, needle);
+    }
+}
+
+static void test_tiny_model_loads(void **state)
+{
+    (void)state;
+    struct mb b;
+    tiny(&b);
+    struct enn_model *m;
+    char err[256];
+    assert_int_equal(enn_model_parse(b.data, b.len, &m, err, sizeof err), 0);
+    assert_string_equal(m->name, "tiny");
+    assert_int_equal(m->n_classes, 3);
+    assert_string_equal(m->classes[2], "neutral");
+    assert_int_equal(m->n_nodes, 4);
+    assert_int_equal(m->nodes[1].out.h, 4);
+    assert_int_equal(m->nodes[1].out.w, 4);
+    assert_int_equal(m->nodes[1].n_inputs, 2);
+    assert_int_equal(m->n_params, (4 * 9 + 4) + (4 * 4 * 9 + 4) + (3 * 4 + 3));
+    enn_model_free(m);
+    mb_free(&b);
+}
+
+static void test_fixture_models_load(void **state)
+{
+    (void)state;
+    const char *names[] = {"random-recon.enn", "nano-b-quick.enn"};
+    const size_t params[] = {141098, 135333};
+    for (int i = 0; i < 2; i++) {
+        char path[512], err[512];
+        snprintf(path, sizeof path, "%s/%s", FIXTURES, names[i]);
+        struct enn_model *m;
+        if (enn_model_load(path, &m, err, sizeof err) != 0)
+            fail_msg("%s", err);
+        assert_int_equal(m->n_params, params[i]);
+        assert_int_equal(m->n_classes, 7);
+        assert_string_equal(m->classes[4], "happiness");
+        assert_int_equal(m->input.w, 48);
+        enn_model_free(m);
+    }
+}
+
+static void test_missing_file_named(void **state)
+{
+    (void)state;
+    struct enn_model *m;
+    char err[256];
+    assert_int_equal(enn_model_load("/nonexistent/x.enn", &m, err, sizeof err), -1);
+    assert_non_null(strstr(err, "/nonexistent/x.enn"));
+    assert_null(m);
+}
+
+static void test_truncated_at_every_offset(void **state)
+{
+    (void)state;
+    char path[512];
+    snprintf(path, sizeof path, "%s/nano-b-quick.enn", FIXTURES);
+    size_t n;
+    uint8_t *d = read_file(path, &n);
+    assert_non_null(d);
+    for (size_t cut = 0; cut < n; cut++) {
+        uint8_t *copy = malloc(cut ? cut : 1);   /* exact size: ASan sees any overread */
+        memcpy(copy, d, cut);
+        char err[256];
+        assert_int_equal(parse(copy, cut, err), -1);
+        free(copy);
+    }
+    free(d);
+}
+
+/* Truncated and resealed (valid CRC), so the parser itself must notice the shortfall. */
+static void test_resealed_truncations(void **state)
+{
+    (void)state;
+    struct mb b;
+    tiny(&b);
+    for (size_t cut = 16; cut < b.len; cut++) {
+        uint8_t *copy = malloc(cut);
+        memcpy(copy, b.data, cut);
+        mb_reseal(copy, cut);
+        char err[256];
+        assert_int_equal(parse(copy, cut, err), -1);
+        free(copy);
+    }
+    mb_free(&b);
+}
+
+/* Each byte of the payload set to several values, resealed: whatever the parser says,
+ * it must not crash or read outside the buffer. */
+static void test_resealed_byte_damage(void **state)
+{
+    (void)state;
+    struct mb b;
+    tiny(&b);
+    const uint8_t values[] = {0x00, 0x01, 0x02, 0x03, 0x7f, 0x80, 0xff};
+    int rejected = 0;
+    for (size_t at = 16; at < b.len; at++) {
+        for (size_t v = 0; v < sizeof values; v++) {
+            uint8_t *copy = malloc(b.len);
+            memcpy(copy, b.data, b.len);
+            copy[at] = values[v];
+            mb_reseal(copy, b.len);
+            char err[256];
+            rejected += parse(copy, b.len, err) != 0;
+            free(copy);
+        }
+    }
+    assert_true(rejected > 0);
+    mb_free(&b);
+}
+
+static void test_bad_header(void **state)
+{
+    (void)state;
+    struct mb b;
+    tiny(&b);
+    uint8_t *d = malloc(b.len + 1);
+    memcpy(d, b.data, b.len);
+    d[0] = 'X';
+    expect_error(d, b.len, "magic");
+    memcpy(d, b.data, b.len);
+    d[4] = 2;
+    expect_error(d, b.len, "version");
+    memcpy(d, b.data, b.len);
+    d[b.len - 1] ^= 0x40;
+    expect_error(d, b.len, "checksum");
+    memcpy(d, b.data, b.len);
+    d[b.len] = 0;
+    expect_error(d, b.len + 1, "trailing");
+    expect_error(d, 10, "too short");
+    free(d);
+    mb_free(&b);
+}
+
+static void test_absurd_dims(void **state)
+{
+    (void)state;
+    struct mb b;
+    mb_begin(&b, "huge", 1, 60000, 60000, 3, CLASSES);
+    mb_finish(&b);
+    expect_error(b.data, b.len, "input size");
+    mb_free(&b);
+
+    float w = 0;
+    mb_begin(&b, "wide", 1, 8, 8, 3, CLASSES);
+    mb_u8(&b, 1), mb_u8(&b, 0), mb_u16(&b, 1), mb_u16(&b, 0);
+    mb_u16(&b, 65535), mb_u8(&b, 3), mb_u8(&b, 1);
+    mb_f32(&b, w);
+    b.n_nodes = 1;
+    mb_finish(&b);
+    expect_error(b.data, b.len, "output channels");
+    mb_free(&b);
+
+    mb_begin(&b, "kernel", 1, 8, 8, 3, CLASSES);
+    mb_u8(&b, 1), mb_u8(&b, 0), mb_u16(&b, 1), mb_u16(&b, 0);
+    mb_u16(&b, 4), mb_u8(&b, 7), mb_u8(&b, 1);
+    b.n_nodes = 1;
+    mb_finish(&b);
+    expect_error(b.data, b.len, "kernel 7x7");
+    mb_free(&b);
+
+    /* Many wide layers: the activation budget stops it before any allocation. */
+    mb_begin(&b, "deep", 1, 1024, 1024, 3, CLASSES);
+    for (int i = 0; i < 20; i++) {
+        mb_u8(&b, 1), mb_u8(&b, 0), mb_u16(&b, 1), mb_u16(&b, (unsigned)i);
+        mb_u16(&b, 4096), mb_u8(&b, 1), mb_u8(&b, 1);
+    }
+    b.n_nodes = 20;
+    mb_finish(&b);
+    expect_error(b.data, b.len, "activations exceed");
+    mb_free(&b);
+}
+
+static void test_graph_errors(void **state)
+{
+    (void)state;
+    float w[64] = {0}, bias[4] = {0};
+    struct mb b;
+    mb_begin(&b, "later", 1, 8, 8, 3, CLASSES);
+    mb_conv(&b, (int[]){1}, 1, 1, 4, 3, 1, 1, w, bias);   /* refers to itself */
+    mb_finish(&b);
+    expect_error(b.data, b.len, "not an earlier value");
+    mb_free(&b);
+
+    mb_begin(&b, "forward", 1, 8, 8, 3, CLASSES);
+    mb_conv(&b, (int[]){0}, 1, 1, 4, 3, 1, 1, w, bias);
+    mb_conv(&b, (int[]){5}, 1, 4, 4, 3, 1, 1, w, bias);
+    mb_finish(&b);
+    expect_error(b.data, b.len, "not an earlier value");
+    mb_free(&b);
+
+    mb_begin(&b, "shapes", 1, 8, 8, 3, CLASSES);
+    mb_conv(&b, (int[]){0}, 1, 1, 4, 3, 1, 1, w, bias);
+    mb_conv(&b, (int[]){0, 1}, 2, 1, 4, 3, 1, 1, w, bias);
+    mb_finish(&b);
+    expect_error(b.data, b.len, "differ in shape");
+    mb_free(&b);
+
+    mb_begin(&b, "no head", 1, 8, 8, 3, CLASSES);
+    mb_conv(&b, (int[]){0}, 1, 1, 4, 3, 1, 1, w, bias);
+    mb_finish(&b);
+    expect_error(b.data, b.len, "one per class");
+    mb_free(&b);
+
+    mb_begin(&b, "dense on map", 1, 8, 8, 3, CLASSES);
+    mb_dense(&b, 0, 1, 3, w, bias);
+    mb_finish(&b);
+    expect_error(b.data, b.len, "pool it first");
+    mb_free(&b);
+
+    mb_begin(&b, "count", 1, 8, 8, 3, CLASSES);
+    mb_u8(&b, 1), mb_u8(&b, 0), mb_u16(&b, 1), mb_u16(&b, 0);
+    mb_u16(&b, 4), mb_u8(&b, 3), mb_u8(&b, 1);
+    mb_u8(&b, 0), mb_u8(&b, 0), mb_u16(&b, 0), mb_u32(&b, 5);   /* 36 expected */
+    for (int i = 0; i < 40; i++)   /* enough bytes, so the count itself is what fails */
+        mb_f32(&b, 0);
+    b.n_nodes = 1;
+    mb_finish(&b);
+    expect_error(b.data, b.len, "holds 5 values");
+    mb_free(&b);
+
+    mb_begin(&b, "nan", 1, 8, 8, 3, CLASSES);
+    mb_u8(&b, 1), mb_u8(&b, 0), mb_u16(&b, 1), mb_u16(&b, 0);
+    mb_u16(&b, 1), mb_u8(&b, 1), mb_u8(&b, 1);
+    mb_u8(&b, 0), mb_u8(&b, 0), mb_u16(&b, 0), mb_u32(&b, 1);
+    mb_u32(&b, 0x7fc00000u);
+    b.n_nodes = 1;
+    mb_finish(&b);
+    expect_error(b.data, b.len, "not finite");
+    mb_free(&b);
+
+    mb_begin(&b, "int8", 1, 8, 8, 3, CLASSES);
+    mb_u8(&b, 1), mb_u8(&b, 0), mb_u16(&b, 1), mb_u16(&b, 0);
+    mb_u16(&b, 1), mb_u8(&b, 1), mb_u8(&b, 1);
+    mb_u8(&b, 1), mb_u8(&b, 0), mb_u16(&b, 0), mb_u32(&b, 1);
+    b.n_nodes = 1;
+    mb_finish(&b);
+    expect_error(b.data, b.len, "int8");
+    mb_free(&b);
+}
+
+static void test_bad_classes(void **state)
+{
+    (void)state;
+    const char *const upper[] = {"Anger", "b", "c"};
+    struct mb b;
+    mb_begin(&b, "upper", 1, 8, 8, 3, upper);
+    mb_finish(&b);
+    expect_error(b.data, b.len, "class name 'Anger'");
+    mb_free(&b);
+    const char *const twice[] = {"anger", "anger", "c"};
+    mb_begin(&b, "twice", 1, 8, 8, 3, twice);
+    mb_finish(&b);
+    expect_error(b.data, b.len, "listed twice");
+    mb_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_tiny_model_loads),
+        cmocka_unit_test(test_fixture_models_load),
+        cmocka_unit_test(test_missing_file_named),
+        cmocka_unit_test(test_truncated_at_every_offset),
+        cmocka_unit_test(test_resealed_truncations),
+        cmocka_unit_test(test_resealed_byte_damage),
+        cmocka_unit_test(test_bad_header),
+        cmocka_unit_test(test_absurd_dims),
+        cmocka_unit_test(test_graph_errors),
+        cmocka_unit_test(test_bad_classes),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

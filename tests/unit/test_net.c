@@ -1,0 +1,175 @@
+/* Whole networks: logits match PyTorch's on fixed inputs for every kernel set; no heap
+ * allocation per inference; batch and single calls agree. */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "model.h"
+#include "model_builder.h"
+#include "net.h"
+
+static const char *const ISAS[] = {"scalar", "avx2", "neon"};
+
+/* Allocation counter: the engine is linked with --wrap for these. */
+static int counting, allocations;
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t s);
+void *__real_realloc(void *p, size_t n);
+void *__real_aligned_alloc(size_t a, size_t n);
+void *__wrap_malloc(size_t n);
+void *__wrap_calloc(size_t n, size_t s);
+void *__wrap_realloc(void *p, size_t n);
+void *__wrap_aligned_alloc(size_t a, size_t n);
+void *__wrap_malloc(size_t n)
+{
+    allocations += counting;
+    return __real_malloc(n);
+}
+void *__wrap_calloc(size_t n, size_t s)
+{
+    allocations += counting;
+    return __real_calloc(n, s);
+}
+void *__wrap_realloc(void *p, size_t n)
+{
+    allocations += counting;
+    return __real_realloc(p, n);
+}
+void *__wrap_aligned_alloc(size_t a, size_t n)
+{
+    allocations += counting;
+    return __real_aligned_alloc(a, n);
+}
+
+static struct enn_model *load(const char *name)
+{
+    char path[512], err[512];
+    snprintf(path, sizeof path, "%s/%s", FIXTURES, name);
+    struct enn_model *m;
+    if (enn_model_load(path, &m, err, sizeof err))
+        fail_msg("%s", err);
+    return m;
+}
+
+static void check_golden(const char *model_name, const char *golden_name)
+{
+    struct enn_model *m = load(model_name);
+    char path[512];
+    snprintf(path, sizeof path, "%s/%s", FIXTURES, golden_name);
+    size_t len;
+    uint8_t *g = read_file(path, &len);
+    assert_non_null(g);
+    uint32_t hdr[3];
+    memcpy(hdr, g, sizeof hdr);
+    uint32_t n = hdr[0], in_n = hdr[1], classes = hdr[2];
+    assert_int_equal(classes, (uint32_t)m->n_classes);
+    assert_int_equal(len, 12 + (size_t)n * (in_n + classes) * 4);
+    for (size_t s = 0; s < sizeof ISAS / sizeof *ISAS; s++) {
+        if (!enn_kernels_get(ISAS[s]))
+            continue;
+        setenv("EMOTIOND_ISA", ISAS[s], 1);
+        struct enn_net *net;
+        char err[256];
+        if (enn_net_create(m, &net, err, sizeof err))
+            fail_msg("%s", err);
+        for (uint32_t i = 0; i < n; i++) {
+            float input[48 * 48], want[64], got[64];
+            const uint8_t *rec = g + 12 + (size_t)i * (in_n + classes) * 4;
+            memcpy(input, rec, in_n * 4);
+            memcpy(want, rec + in_n * 4, classes * 4);
+            enn_net_run(net, input, got, NULL);
+            for (uint32_t c = 0; c < classes; c++) {
+                float tol = 1e-4f * (fabsf(want[c]) > 1 ? fabsf(want[c]) : 1);
+                if (!(fabsf(got[c] - want[c]) <= tol))
+                    fail_msg("%s on %s, input %u, class %u: logit %.6f, PyTorch %.6f",
+                             model_name, ISAS[s], i, c, got[c], want[c]);
+            }
+        }
+        enn_net_free(net);
+    }
+    unsetenv("EMOTIOND_ISA");
+    free(g);
+    enn_model_free(m);
+}
+
+static void test_random_recon_matches_pytorch(void **state)
+{
+    (void)state;
+    check_golden("random-recon.enn", "random-recon.golden");
+}
+
+static void test_trained_nano_b_matches_pytorch(void **state)
+{
+    (void)state;
+    check_golden("nano-b-quick.enn", "nano-b-quick.golden");
+}
+
+static void test_no_allocation_per_inference(void **state)
+{
+    (void)state;
+    struct enn_model *m = load("nano-b-quick.enn");
+    struct enn_net *net;
+    char err[256];
+    assert_int_equal(enn_net_create(m, &net, err, sizeof err), 0);
+    static uint8_t frame[240 * 320];
+    for (size_t i = 0; i < sizeof frame; i++)
+        frame[i] = (uint8_t)(i * 7);
+    struct enn_box boxes[3] = {{10, 10, 100, 100}, {200, 50, 60, 60}, {-20, 180, 90, 90}};
+    float probs[3 * 7], input[48 * 48] = {0};
+    allocations = 0;
+    counting = 1;
+    enn_net_run(net, input, NULL, probs);
+    enn_net_classify(net, frame, 320, 240, 320, boxes, 3, probs);
+    counting = 0;
+    assert_int_equal(allocations, 0);
+    for (int i = 0; i < 3; i++) {
+        float sum = 0;
+        for (int c = 0; c < 7; c++)
+            sum += probs[i * 7 + c];
+        assert_true(fabsf(sum - 1) < 1e-5f);
+    }
+    enn_net_free(net);
+    enn_model_free(m);
+}
+
+static void test_batch_equals_single_and_contexts_independent(void **state)
+{
+    (void)state;
+    struct enn_model *m = load("nano-b-quick.enn");
+    struct enn_net *a, *b;
+    char err[256];
+    assert_int_equal(enn_net_create(m, &a, err, sizeof err), 0);
+    assert_int_equal(enn_net_create(m, &b, err, sizeof err), 0);
+    static uint8_t frame[120 * 160];
+    for (size_t i = 0; i < sizeof frame; i++)
+        frame[i] = (uint8_t)((i * 13) ^ (i >> 5));
+    struct enn_box boxes[2] = {{0, 0, 64, 64}, {80, 30, 70, 70}};
+    float batch[2 * 7], one[7];
+    enn_net_classify(a, frame, 160, 120, 160, boxes, 2, batch);
+    enn_net_classify(b, frame, 160, 120, 160, &boxes[1], 1, one);
+    assert_memory_equal(one, batch + 7, sizeof one);
+    enn_net_classify(a, frame, 160, 120, 160, &boxes[0], 1, one);
+    assert_memory_equal(one, batch, sizeof one);
+    enn_net_free(a);
+    enn_net_free(b);
+    enn_model_free(m);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_random_recon_matches_pytorch),
+        cmocka_unit_test(test_trained_nano_b_matches_pytorch),
+        cmocka_unit_test(test_no_allocation_per_inference),
+        cmocka_unit_test(test_batch_equals_single_and_contexts_independent),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}

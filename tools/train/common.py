@@ -1,0 +1,38 @@
+"""Small helpers shared by the training commands."""
+import json
+import os
+import subprocess
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
+RESULTS = os.path.join(ROOT, "docs", "results")
+BUILD = os.path.join(ROOT, "build", "train")
+
+
+def git_rev():
+    try:
+        return subprocess.check_output(["git", "-C", ROOT, "describe", "--always", "--dirty"],
+                                       text=True, stderr=subprocess.DEVNULL).strip()
+    except (OSError, subprocess.CalledProcessError):
+        return "unknown"
+
+
+def write_json(path, obj):
+    os.makedirs(os.path.dirname(path), exist_ok=True)
+    tmp = path + ".tmp"
+    with open(tmp, "w") as f:
+        json.dump(obj, f, indent=1)
+        f.write("\n")
+    os.replace(tmp, path)
+
+
+def read_json(path):
+    with open(path) as f:
+        return json.load(f)
+
+
+def confusion(truth, pred, n):
+    m = [[0] * n for _ in range(n)]
+    for t, p in zip(truth, pred):
+        m[t][p] += 1
+    return m

@@ -1,0 +1,72 @@
+"""Writes a trained NanoNet as an .enn model file (format: docs/model-format.md).
+
+Batch norm is folded into the convolutions, so the file holds plain conv + bias.
+"""
+import struct
+import zlib
+
+import numpy as np
+import torch
+
+MAGIC = b"ENNM"
+VERSION = (1, 0)
+OP_CONV, OP_GAP, OP_DENSE = 1, 2, 3
+DTYPE_F32 = 0
+FLAG_RELU = 1
+
+
+def fold_bn(conv, bn):
+    scale = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
+    w = conv.weight.detach() * scale[:, None, None, None]
+    b = bn.bias.detach() - bn.running_mean * scale
+    return w.numpy().astype("<f4"), b.numpy().astype("<f4")
+
+
+def _str(s):
+    b = s.encode("utf-8")
+    return struct.pack("<H", len(b)) + b
+
+
+def _tensor(a):
+    a = np.ascontiguousarray(a, dtype="<f4").ravel()
+    return struct.pack("<BxxxI", DTYPE_F32, a.size) + a.tobytes()
+
+
+def to_bytes(model, name, classes, mean, std, size=48, in_ch=1):
+    model = model.eval()
+    ids = {"input": 0}
+    nodes = []
+    for layer in model.table:
+        refs = [ids[i] for i in layer.inputs]
+        head = lambda op, flags: struct.pack("<BBH", op, flags, len(refs)) + \
+            struct.pack(f"<{len(refs)}H", *refs)
+        if layer.kind == "conv":
+            w, b = fold_bn(model.convs[layer.name], model.norms[layer.name])
+            nodes.append(head(OP_CONV, FLAG_RELU if layer.relu else 0) +
+                         struct.pack("<HBB", layer.out, layer.kernel, layer.stride) +
+                         _tensor(w) + _tensor(b))
+            ids[layer.name] = len(nodes)
+        else:
+            nodes.append(head(OP_GAP, 0))
+            gap = len(nodes)
+            w = model.fc.weight.detach().numpy()
+            b = model.fc.bias.detach().numpy()
+            nodes.append(struct.pack("<BBHH", OP_DENSE, 0, 1, gap) +
+                         struct.pack("<H", w.shape[0]) + _tensor(w) + _tensor(b))
+    payload = _str(name) + struct.pack("<HHHff", in_ch, size, size, mean, std)
+    payload += struct.pack("<H", len(classes)) + b"".join(_str(c) for c in classes)
+    payload += struct.pack("<H", len(nodes)) + b"".join(nodes)
+    header = MAGIC + struct.pack("<HHII", VERSION[0], VERSION[1], len(payload),
+                                 zlib.crc32(payload) & 0xFFFFFFFF)
+    return header + payload
+
+
+def save(path, model, name, classes, mean, std):
+    with open(path, "wb") as f:
+        f.write(to_bytes(model, name, classes, mean, std))
+
+
+def save_onnx(path, model, size=48):
+    model = model.eval()
+    torch.onnx.export(model, torch.zeros(1, 1, size, size), path, input_names=["input"],
+                      output_names=["logits"], opset_version=11)

@@ -1,0 +1,39 @@
+"""Subject-independent folds for CK+, saved as CSV so everyone trains on the same split."""
+import csv
+import os
+import random
+
+FOLDS_CSV = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ckplus-folds.csv")
+
+
+def make(subjects, k=10, seed=2021):
+    """Greedy balance: subjects in a seeded random order, largest first, each to the
+    fold with the fewest images so far."""
+    counts = {}
+    for s in subjects:
+        counts[s] = counts.get(s, 0) + 1
+    order = sorted(counts)
+    random.Random(seed).shuffle(order)
+    order.sort(key=lambda s: -counts[s])
+    size, fold_of = [0] * k, {}
+    for s in order:
+        f = min(range(k), key=lambda i: (size[i], i))
+        fold_of[s] = f
+        size[f] += counts[s]
+    return fold_of
+
+
+def load(subjects, path=FOLDS_CSV):
+    if not os.path.exists(path):
+        fold_of = make(subjects)
+        with open(path, "w", newline="") as f:
+            w = csv.writer(f)
+            w.writerow(["subject", "fold"])
+            for s in sorted(fold_of):
+                w.writerow([s, fold_of[s]])
+    with open(path, newline="") as f:
+        fold_of = {r["subject"]: int(r["fold"]) for r in csv.DictReader(f)}
+    missing = set(subjects) - set(fold_of)
+    if missing:
+        raise SystemExit(f"{path} has no fold for subjects {sorted(missing)[:5]}")
+    return [fold_of[s] for s in subjects]
