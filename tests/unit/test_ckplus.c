@@ -1,5 +1,6 @@
 /* The C engine agrees with PyTorch on all 981 CK+ images (the fixture model's labels
- * were written by tools/train/make-fixtures). Needs ../shared/data: exits 77 (ctest:
+ * were written by tools/train/make-fixtures): the kernels this CPU would use on every
+ * image, the other kernel sets on every 10th (they are slow, above all under ASan). Needs ../shared/data: exits 77 (ctest:
  * skipped, with the reason printed) when it is absent. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -47,10 +48,12 @@ int main(void)
         return 1;
     }
     const char *isas[] = {"scalar", "avx2", "neon"};
+    const char *native = enn_kernels_select(err, sizeof err)->name;
     int failed = 0;
     for (size_t s = 0; s < 3; s++) {
         if (!enn_kernels_get(isas[s]))
             continue;
+        int step = strcmp(isas[s], native) == 0 ? 1 : 10, n = 0;
         setenv("EMOTIOND_ISA", isas[s], 1);
         struct enn_net *net;
         if (enn_net_create(m, &net, err, sizeof err)) {
@@ -58,7 +61,7 @@ int main(void)
             return 1;
         }
         int agree = 0;
-        for (int i = 0; i < N_IMAGES; i++) {
+        for (int i = 0; i < N_IMAGES; i += step, n++) {
             float p[7];
             struct enn_box whole = {0, 0, 48, 48};
             enn_net_classify(net, images[i], 48, 48, 48, &whole, 1, p);
@@ -67,9 +70,8 @@ int main(void)
                 best = p[c] > p[best] ? c : best;
             agree += best == want[i];
         }
-        double rate = 100.0 * agree / N_IMAGES;
-        printf("%s: %d/%d CK+ labels agree with PyTorch (%.2f %%)\n", isas[s], agree, N_IMAGES,
-               rate);
+        double rate = 100.0 * agree / n;
+        printf("%s: %d/%d CK+ labels agree with PyTorch (%.2f %%)\n", isas[s], agree, n, rate);
         failed |= rate < 99.9;
         enn_net_free(net);
     }

@@ -1,0 +1,28 @@
+/* OpenCV behind a C interface: the project's one C++ file implements it, and no C++
+ * exception crosses it (every call reports failure through its return value and err).
+ * For now it runs ONNX networks through OpenCV's DNN module, which the engine benchmark
+ * uses as its peer; face detection joins it later. */
+#ifndef EMOTIOND_OPENCV_ADAPTER_H
+#define EMOTIOND_OPENCV_ADAPTER_H
+
+#include <stddef.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct ocv_dnn;
+
+struct ocv_dnn *ocv_dnn_load(const char *onnx_path, char *err, size_t errlen);
+/* input: [c][h][w] floats; writes up to n_out outputs. Returns the output count, or -1. */
+int ocv_dnn_forward(struct ocv_dnn *net, const float *input, int c, int h, int w, float *out,
+                    int n_out, char *err, size_t errlen);
+void ocv_dnn_free(struct ocv_dnn *net);
+/* OpenCV's own worker-thread count (cv::setNumThreads). */
+void ocv_set_threads(int n);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif
