@@ -36,7 +36,7 @@ def _matrix_png(m, classes, path):
                         0.6, (0, 0, 0), 1)
         cv2.putText(img, classes[i][:9], (5, top + i * cell + 36), cv2.FONT_HERSHEY_SIMPLEX,
                     0.45, (0, 0, 0), 1)
-        cv2.putText(img, classes[i][:9], (left + i * cell + 2, top - 10),
+        cv2.putText(img, classes[i][:7], (left + i * cell + 2, top - 10),
                     cv2.FONT_HERSHEY_SIMPLEX, 0.45, (0, 0, 0), 1)
     cv2.putText(img, "rows: truth, columns: predicted", (left, 30), cv2.FONT_HERSHEY_SIMPLEX,
                 0.5, (0, 0, 0), 1)
