@@ -1,0 +1,95 @@
+#include "frame.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+
+struct cap_pool {
+    pthread_mutex_t lock;
+    int count, n_free;
+    struct cap_frame *frames;
+    struct cap_frame **free_list;
+    uint8_t *pixels;
+    size_t bytes_each;
+};
+
+struct cap_pool *cap_pool_create(int count, size_t bytes_each)
+{
+    struct cap_pool *p = calloc(1, sizeof *p);
+    if (!p || count < 1)
+        goto fail;
+    p->count = p->n_free = count;
+    p->bytes_each = bytes_each;
+    p->frames = calloc((size_t)count, sizeof *p->frames);
+    p->free_list = calloc((size_t)count, sizeof *p->free_list);
+    p->pixels = malloc((size_t)count * bytes_each);
+    if (!p->frames || !p->free_list || !p->pixels)
+        goto fail;
+    pthread_mutex_init(&p->lock, NULL);
+    for (int i = 0; i < count; i++) {
+        p->frames[i].data = p->pixels + (size_t)i * bytes_each;
+        p->frames[i].capacity = bytes_each;
+        p->frames[i].pool = p;
+        atomic_init(&p->frames[i].refs, 0);
+        p->free_list[i] = &p->frames[i];
+    }
+    return p;
+fail:
+    if (p) {
+        free(p->frames);
+        free(p->free_list);
+        free(p->pixels);
+        free(p);
+    }
+    return NULL;
+}
+
+void cap_pool_destroy(struct cap_pool *p)
+{
+    if (!p)
+        return;
+    pthread_mutex_destroy(&p->lock);
+    free(p->frames);
+    free(p->free_list);
+    free(p->pixels);
+    free(p);
+}
+
+struct cap_frame *cap_pool_acquire(struct cap_pool *p)
+{
+    struct cap_frame *f = NULL;
+    pthread_mutex_lock(&p->lock);
+    if (p->n_free > 0)
+        f = p->free_list[--p->n_free];
+    pthread_mutex_unlock(&p->lock);
+    if (f)
+        atomic_store(&f->refs, 1);
+    return f;
+}
+
+size_t cap_pool_frame_capacity(const struct cap_pool *p)
+{
+    return p->bytes_each;
+}
+
+int cap_pool_available(struct cap_pool *p)
+{
+    pthread_mutex_lock(&p->lock);
+    int n = p->n_free;
+    pthread_mutex_unlock(&p->lock);
+    return n;
+}
+
+void cap_frame_ref(struct cap_frame *f)
+{
+    atomic_fetch_add(&f->refs, 1);
+}
+
+void cap_frame_unref(struct cap_frame *f)
+{
+    if (atomic_fetch_sub(&f->refs, 1) != 1)
+        return;
+    struct cap_pool *p = f->pool;
+    pthread_mutex_lock(&p->lock);
+    p->free_list[p->n_free++] = f;
+    pthread_mutex_unlock(&p->lock);
+}

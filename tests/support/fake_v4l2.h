@@ -1,0 +1,48 @@
+/* A scripted V4L2 camera behind the capture module's ops table, so tests drive the real
+ * camera code: format negotiation, mmap streaming, sequence gaps, EAGAIN, timeouts,
+ * and unplugs (ENODEV mid-stream, absent for a while, then back). One camera at a time. */
+#ifndef EMOTIOND_TEST_FAKE_V4L2_H
+#define EMOTIOND_TEST_FAKE_V4L2_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "v4l2.h"
+
+enum fake_event_kind { EV_FRAME, EV_TIMEOUT, EV_EAGAIN, EV_UNPLUG, EV_BAD_FLAG };
+
+struct fake_event {
+    enum fake_event_kind kind;
+    uint32_t seq;              /* EV_FRAME: the driver's sequence number */
+    const uint8_t *jpeg;       /* EV_FRAME on an MJPEG camera: the frame's bytes */
+    size_t jpeg_len;
+};
+
+struct fake_cam {
+    /* set by the test */
+    uint32_t formats[8];
+    int n_formats;
+    int max_width, max_height;
+    int absent_opens;          /* after an unplug, opens that fail with ENOENT */
+    struct fake_event events[128];
+    int n_events;
+    /* state, read by tests */
+    int next_event;
+    bool present, streaming;
+    int opens, failed_opens, closes, mapped;
+    uint32_t fourcc;
+    int width, height;
+};
+
+extern struct fake_cam fake_cam;
+extern const struct cap_v4l2_ops fake_v4l2_ops;
+
+/* Resets to a present camera offering the given formats, no events. */
+void fake_cam_reset(const uint32_t *formats, int n_formats, int max_width, int max_height);
+void fake_cam_push(enum fake_event_kind kind, uint32_t seq);
+void fake_cam_push_jpeg(uint32_t seq, const uint8_t *jpeg, size_t len);
+/* The luma value the fake writes at (x, y) of frame seq. */
+uint8_t fake_luma(uint32_t seq, int x, int y);
+
+#endif

@@ -1,0 +1,193 @@
+/* The real camera code against a scripted fake V4L2 device: format choice, luma from
+ * GREY / YUYV / UYVY, MJPEG with a corrupt frame, sequence gaps, EAGAIN, stalls, and an
+ * unplug followed by the camera coming back. */
+#define _DEFAULT_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <linux/videodev2.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fake_v4l2.h"
+#include "source.h"
+#include "test_images.h"
+
+static struct cap_source *open_cam(void)
+{
+    struct cap_options o = {.v4l2 = &fake_v4l2_ops, .width = 64, .height = 48,
+                            .timeout_ms = 100, .max_timeouts = 2};
+    struct cap_source *s;
+    char err[256];
+    if (cap_source_open("/dev/video0", &o, &s, err, sizeof err))
+        fail_msg("%s", err);
+    return s;
+}
+
+static void expect_frame(struct cap_source *s, uint32_t seq)
+{
+    struct cap_frame *f;
+    char err[256];
+    assert_int_equal(cap_source_next(s, &f, err, sizeof err), 1);
+    assert_int_equal(f->seq, seq);
+    assert_int_equal(f->width, 64);
+    assert_int_equal(f->height, 48);
+    for (int y = 0; y < 48; y += 7)
+        for (int x = 0; x < 64; x += 5)
+            assert_int_equal(f->data[y * 64 + x], fake_luma(seq, x, y));
+    assert_int_equal(f->ts_ns, (int64_t)(1000 + seq) * 1000000000);
+    cap_frame_unref(f);
+}
+
+static void test_prefers_grey_and_counts_gaps(void **state)
+{
+    (void)state;
+    const uint32_t fmts[] = {V4L2_PIX_FMT_MJPEG, V4L2_PIX_FMT_YUYV, V4L2_PIX_FMT_GREY};
+    fake_cam_reset(fmts, 3, 640, 480);
+    fake_cam_push(EV_FRAME, 10);
+    fake_cam_push(EV_EAGAIN, 0);
+    fake_cam_push(EV_FRAME, 11);
+    fake_cam_push(EV_FRAME, 15);          /* the driver dropped 12, 13, 14 */
+    struct cap_source *s = open_cam();
+    expect_frame(s, 10);
+    assert_int_equal(fake_cam.fourcc, V4L2_PIX_FMT_GREY);
+    expect_frame(s, 11);
+    expect_frame(s, 15);
+    struct cap_stats st;
+    cap_source_stats(s, &st);
+    assert_int_equal(st.seq_gaps, 3);
+    assert_int_equal(st.frames, 3);
+    assert_true(st.connected);
+    assert_non_null(strstr(cap_source_describe(s), "GREY 64x48"));
+    cap_source_close(s);
+    assert_int_equal(fake_cam.mapped, 0);
+    assert_int_equal(fake_cam.closes, 1);
+}
+
+static void test_packed_yuv_luma(void **state)
+{
+    (void)state;
+    const uint32_t yuyv[] = {V4L2_PIX_FMT_MJPEG, V4L2_PIX_FMT_YUYV};
+    fake_cam_reset(yuyv, 2, 640, 480);
+    fake_cam_push(EV_FRAME, 1);
+    struct cap_source *s = open_cam();
+    expect_frame(s, 1);
+    assert_int_equal(fake_cam.fourcc, V4L2_PIX_FMT_YUYV);
+    cap_source_close(s);
+    const uint32_t uyvy[] = {V4L2_PIX_FMT_UYVY};
+    fake_cam_reset(uyvy, 1, 640, 480);
+    fake_cam_push(EV_FRAME, 2);
+    s = open_cam();
+    expect_frame(s, 2);
+    cap_source_close(s);
+}
+
+static void test_mjpeg_camera_with_corrupt_frame(void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *j = make_jpeg(64, 48, 1, 90, &len);
+    const uint32_t fmts[] = {V4L2_PIX_FMT_MJPEG};
+    fake_cam_reset(fmts, 1, 64, 48);
+    fake_cam_push_jpeg(1, j, len);
+    fake_cam_push_jpeg(2, j, len / 2);        /* truncated by the camera */
+    fake_cam_push(EV_BAD_FLAG, 3);            /* the driver flags a bad buffer */
+    fake_cam_push_jpeg(4, j, len);
+    struct cap_source *s = open_cam();
+    struct cap_frame *f;
+    char err[256];
+    assert_int_equal(cap_source_next(s, &f, err, sizeof err), 1);
+    assert_int_equal(f->seq, 1);
+    cap_frame_unref(f);
+    assert_int_equal(cap_source_next(s, &f, err, sizeof err), 1);
+    assert_int_equal(f->seq, 4);
+    assert_int_equal(f->width, 64);
+    cap_frame_unref(f);
+    struct cap_stats st;
+    cap_source_stats(s, &st);
+    assert_int_equal(st.corrupt, 2);
+    assert_int_equal(st.seq_gaps, 0);
+    cap_source_close(s);
+    free(j);
+}
+
+static void test_unplug_and_return(void **state)
+{
+    (void)state;
+    const uint32_t fmts[] = {V4L2_PIX_FMT_GREY};
+    fake_cam_reset(fmts, 1, 64, 48);
+    fake_cam.absent_opens = 3;                /* gone for three reopen attempts */
+    fake_cam_push(EV_FRAME, 1);
+    fake_cam_push(EV_UNPLUG, 0);
+    fake_cam_push(EV_FRAME, 0);               /* after replug the driver counts from 0 */
+    fake_cam_push(EV_FRAME, 1);
+    struct cap_source *s = open_cam();
+    expect_frame(s, 1);
+    expect_frame(s, 0);
+    expect_frame(s, 1);
+    struct cap_stats st;
+    cap_source_stats(s, &st);
+    assert_int_equal(st.reconnects, 1);
+    assert_int_equal(st.seq_gaps, 0);        /* a reconnect is not a gap */
+    assert_int_equal(fake_cam.failed_opens, 3);
+    char last[300];
+    cap_source_last_error(s, last, sizeof last);
+    assert_non_null(strstr(last, "/dev/video0"));
+    cap_source_close(s);
+    assert_int_equal(fake_cam.mapped, 0);
+}
+
+static void test_stall_reopens(void **state)
+{
+    (void)state;
+    const uint32_t fmts[] = {V4L2_PIX_FMT_GREY};
+    fake_cam_reset(fmts, 1, 64, 48);
+    fake_cam_push(EV_FRAME, 5);
+    fake_cam_push(EV_TIMEOUT, 0);
+    fake_cam_push(EV_TIMEOUT, 0);             /* max_timeouts = 2: reopen */
+    fake_cam_push(EV_FRAME, 0);
+    struct cap_source *s = open_cam();
+    expect_frame(s, 5);
+    expect_frame(s, 0);
+    struct cap_stats st;
+    cap_source_stats(s, &st);
+    assert_int_equal(st.timeouts, 2);
+    assert_int_equal(st.reconnects, 1);
+    assert_int_equal(fake_cam.opens, 2);
+    cap_source_close(s);
+}
+
+static void test_absent_camera_is_waited_for_and_stoppable(void **state)
+{
+    (void)state;
+    const uint32_t fmts[] = {V4L2_PIX_FMT_GREY};
+    fake_cam_reset(fmts, 1, 64, 48);
+    fake_cam.present = false;
+    fake_cam.absent_opens = 2;
+    fake_cam_push(EV_FRAME, 7);
+    struct cap_source *s = open_cam();        /* opening the source does not need it */
+    expect_frame(s, 7);
+    struct cap_stats st;
+    cap_source_stats(s, &st);
+    assert_int_equal(st.reconnects, 0);       /* first start, not a reconnect */
+    cap_source_stop(s);
+    struct cap_frame *f;
+    char err[256];
+    assert_int_equal(cap_source_next(s, &f, err, sizeof err), 0);
+    cap_source_close(s);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_prefers_grey_and_counts_gaps),
+        cmocka_unit_test(test_packed_yuv_luma),
+        cmocka_unit_test(test_mjpeg_camera_with_corrupt_frame),
+        cmocka_unit_test(test_unplug_and_return),
+        cmocka_unit_test(test_stall_reopens),
+        cmocka_unit_test(test_absent_camera_is_waited_for_and_stoppable),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
