@@ -1,11 +1,13 @@
 // The OpenCV adapter: the one C++ file. Every entry point catches everything.
 #include "opencv_adapter.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <new>
 
 #include <opencv2/core.hpp>
 #include <opencv2/dnn.hpp>
+#include <opencv2/imgcodecs.hpp>
 
 struct ocv_dnn {
     cv::dnn::Net net;
@@ -62,6 +64,26 @@ extern "C" int ocv_dnn_forward(struct ocv_dnn *n, const float *input, int c, int
 extern "C" void ocv_dnn_free(struct ocv_dnn *n)
 {
     delete n;
+}
+
+extern "C" int ocv_imdecode_gray(const unsigned char *data, size_t len, int reduce,
+                                 unsigned char *dst, size_t capacity, int *width, int *height)
+{
+    try {
+        cv::Mat buf(1, static_cast<int>(len), CV_8U, const_cast<unsigned char *>(data));
+        cv::Mat img = cv::imdecode(buf, reduce == 2 ? cv::IMREAD_REDUCED_GRAYSCALE_2
+                                                    : cv::IMREAD_GRAYSCALE);
+        if (img.empty() || img.total() > capacity)
+            return -1;
+        for (int y = 0; y < img.rows; y++)
+            std::copy(img.ptr<unsigned char>(y), img.ptr<unsigned char>(y) + img.cols,
+                      dst + static_cast<size_t>(y) * static_cast<size_t>(img.cols));
+        *width = img.cols;
+        *height = img.rows;
+        return 0;
+    } catch (...) {
+        return -1;
+    }
 }
 
 extern "C" void ocv_set_threads(int n)

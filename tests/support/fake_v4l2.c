@@ -79,6 +79,10 @@ static void fill(uint8_t *dst, const struct fake_event *ev, uint32_t *used)
 {
     int w = fake_cam.width, h = fake_cam.height;
     if (fake_cam.fourcc == V4L2_PIX_FMT_MJPEG) {
+        if (!ev->jpeg) {          /* a buffer the driver flags bad carries nothing */
+            *used = 0;
+            return;
+        }
         size_t n = ev->jpeg_len < buffer_len ? ev->jpeg_len : buffer_len;
         memcpy(dst, ev->jpeg, n);
         *used = (uint32_t)n;
