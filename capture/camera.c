@@ -92,6 +92,62 @@ static uint32_t choose_format(struct cap_source *s, struct camera *c)
     return V4L2_PIX_FMT_YUV420;
 }
 
+/* The size nearest the request among those the driver lists (discrete sizes, or a
+   stepwise range clamped); the request itself when the driver lists none. */
+static void choose_size(struct cap_source *s, struct camera *c, uint32_t fourcc, uint32_t *w,
+                        uint32_t *h)
+{
+    uint32_t want_w = *w, want_h = *h;
+    long best = -1;
+    for (unsigned i = 0; i < 256; i++) {
+        struct v4l2_frmsizeenum fs = {.index = i, .pixel_format = fourcc};
+        if (xioctl(s, c->fd, VIDIOC_ENUM_FRAMESIZES, &fs) < 0)
+            break;
+        uint32_t cw, ch;
+        if (fs.type == V4L2_FRMSIZE_TYPE_DISCRETE) {
+            cw = fs.discrete.width;
+            ch = fs.discrete.height;
+        } else {
+            const struct v4l2_frmsize_stepwise *st = &fs.stepwise;
+            uint32_t sw = st->step_width ? st->step_width : 1, sh = st->step_height ? st->step_height : 1;
+            cw = want_w < st->min_width ? st->min_width : want_w > st->max_width ? st->max_width : want_w;
+            ch = want_h < st->min_height ? st->min_height : want_h > st->max_height ? st->max_height : want_h;
+            cw = st->min_width + (cw - st->min_width) / sw * sw;
+            ch = st->min_height + (ch - st->min_height) / sh * sh;
+        }
+        long d = labs((long)cw * (long)ch - (long)want_w * (long)want_h) +
+                 labs((long)cw - (long)want_w) + labs((long)ch - (long)want_h);
+        if (best < 0 || d < best) {
+            best = d;
+            *w = cw;
+            *h = ch;
+        }
+        if (fs.type != V4L2_FRMSIZE_TYPE_DISCRETE)
+            break;
+    }
+}
+
+/* The frame interval nearest 1/fps that the driver lists for this format and size. */
+static void choose_interval(struct cap_source *s, struct camera *c, uint32_t fourcc, uint32_t w,
+                            uint32_t h, struct v4l2_fract *out)
+{
+    double want = 1.0 / s->o.fps, best = -1;
+    out->numerator = 1000;
+    out->denominator = (uint32_t)(s->o.fps * 1000);
+    for (unsigned i = 0; i < 256; i++) {
+        struct v4l2_frmivalenum fi = {.index = i, .pixel_format = fourcc, .width = w, .height = h};
+        if (xioctl(s, c->fd, VIDIOC_ENUM_FRAMEINTERVALS, &fi) < 0 ||
+            fi.type != V4L2_FRMIVAL_TYPE_DISCRETE || fi.discrete.denominator == 0)
+            break;
+        double t = (double)fi.discrete.numerator / fi.discrete.denominator;
+        double d = t > want ? t - want : want - t;
+        if (best < 0 || d < best) {
+            best = d;
+            *out = fi.discrete;
+        }
+    }
+}
+
 /* Opens and starts streaming; on failure the camera is left closed and why says why. */
 static int cam_start(struct cap_source *s, struct camera *c, char *why, size_t whylen)
 {
@@ -116,6 +172,7 @@ static int cam_start(struct cap_source *s, struct camera *c, char *why, size_t w
     fmt.fmt.pix.pixelformat = choose_format(s, c);
     fmt.fmt.pix.width = (uint32_t)(s->o.width ? s->o.width : 640);
     fmt.fmt.pix.height = (uint32_t)(s->o.height ? s->o.height : 480);
+    choose_size(s, c, fmt.fmt.pix.pixelformat, &fmt.fmt.pix.width, &fmt.fmt.pix.height);
     fmt.fmt.pix.field = V4L2_FIELD_ANY;
     if (xioctl(s, c->fd, VIDIOC_S_FMT, &fmt) < 0) {
         snprintf(why, whylen, "%s: VIDIOC_S_FMT: %s", c->path, strerror(errno));
@@ -139,8 +196,8 @@ static int cam_start(struct cap_source *s, struct camera *c, char *why, size_t w
     }
     if (s->o.fps > 0) {
         struct v4l2_streamparm parm = {.type = V4L2_BUF_TYPE_VIDEO_CAPTURE};
-        parm.parm.capture.timeperframe.numerator = 1000;
-        parm.parm.capture.timeperframe.denominator = (uint32_t)(s->o.fps * 1000);
+        choose_interval(s, c, c->fourcc, fmt.fmt.pix.width, fmt.fmt.pix.height,
+                        &parm.parm.capture.timeperframe);
         xioctl(s, c->fd, VIDIOC_S_PARM, &parm);   /* best effort: not every driver can */
     }
     size_t bytes = (size_t)c->width * (size_t)c->height * (size_t)s->o.fmt;

@@ -143,8 +143,34 @@ static int f_ioctl(int fd, unsigned long req, void *arg)
         buffer_len = (size_t)fake_cam.width * (size_t)fake_cam.height * 2 + 4096;
         return 0;
     }
-    case VIDIOC_S_PARM:
+    case VIDIOC_S_PARM: {
+        struct v4l2_streamparm *p = arg;
+        fake_cam.set_interval.numerator = p->parm.capture.timeperframe.numerator;
+        fake_cam.set_interval.denominator = p->parm.capture.timeperframe.denominator;
         return 0;
+    }
+    case VIDIOC_ENUM_FRAMESIZES: {
+        struct v4l2_frmsizeenum *f = arg;
+        if (f->index >= (uint32_t)fake_cam.n_sizes) {
+            errno = EINVAL;
+            return -1;
+        }
+        f->type = V4L2_FRMSIZE_TYPE_DISCRETE;
+        f->discrete.width = fake_cam.sizes[f->index][0];
+        f->discrete.height = fake_cam.sizes[f->index][1];
+        return 0;
+    }
+    case VIDIOC_ENUM_FRAMEINTERVALS: {
+        struct v4l2_frmivalenum *f = arg;
+        if (f->index >= (uint32_t)fake_cam.n_intervals) {
+            errno = EINVAL;
+            return -1;
+        }
+        f->type = V4L2_FRMIVAL_TYPE_DISCRETE;
+        f->discrete.numerator = 1;
+        f->discrete.denominator = fake_cam.intervals[f->index];
+        return 0;
+    }
     case VIDIOC_REQBUFS: {
         struct v4l2_requestbuffers *r = arg;
         r->count = N_BUF;

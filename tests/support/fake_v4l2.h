@@ -24,6 +24,11 @@ struct fake_cam {
     uint32_t formats[8];
     int n_formats;
     int max_width, max_height;
+    uint32_t sizes[8][2];      /* discrete sizes listed (none: ENUM_FRAMESIZES fails) */
+    int n_sizes;
+    uint32_t intervals[8];     /* frame rates listed, in frames per second */
+    int n_intervals;
+    struct v4l2_fract_copy { uint32_t numerator, denominator; } set_interval;
     int absent_opens;          /* after an unplug, opens that fail with ENOENT */
     struct fake_event events[128];
     int n_events;

@@ -179,6 +179,32 @@ static void test_absent_camera_is_waited_for_and_stoppable(void **state)
     cap_source_close(s);
 }
 
+static void test_nearest_listed_size_and_rate(void **state)
+{
+    (void)state;
+    const uint32_t fmts[] = {V4L2_PIX_FMT_GREY};
+    fake_cam_reset(fmts, 1, 1920, 1080);
+    fake_cam.n_sizes = 3;
+    fake_cam.sizes[0][0] = 1280, fake_cam.sizes[0][1] = 720;
+    fake_cam.sizes[1][0] = 320, fake_cam.sizes[1][1] = 240;
+    fake_cam.sizes[2][0] = 640, fake_cam.sizes[2][1] = 360;
+    fake_cam.n_intervals = 3;
+    fake_cam.intervals[0] = 60, fake_cam.intervals[1] = 30, fake_cam.intervals[2] = 15;
+    fake_cam_push(EV_FRAME, 1);
+    struct cap_options o = {.v4l2 = &fake_v4l2_ops, .width = 600, .height = 400, .fps = 24};
+    struct cap_source *s;
+    char err[256];
+    assert_int_equal(cap_source_open("v4l2:/dev/video3", &o, &s, err, sizeof err), 0);
+    struct cap_frame *f;
+    assert_int_equal(cap_source_next(s, &f, err, sizeof err), 1);
+    assert_int_equal(f->width, 640);            /* nearest listed to 600x400 */
+    assert_int_equal(f->height, 360);
+    cap_frame_unref(f);
+    assert_int_equal(fake_cam.set_interval.numerator, 1);
+    assert_int_equal(fake_cam.set_interval.denominator, 30);   /* 30 fps nearest 24 */
+    cap_source_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -188,6 +214,7 @@ int main(void)
         cmocka_unit_test(test_unplug_and_return),
         cmocka_unit_test(test_stall_reopens),
         cmocka_unit_test(test_absent_camera_is_waited_for_and_stoppable),
+        cmocka_unit_test(test_nearest_listed_size_and_rate),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
