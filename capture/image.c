@@ -51,6 +51,17 @@ static int pgm_header(const uint8_t *d, size_t len, int *w, int *h, size_t *offs
     return (size_t)*w * (size_t)*h <= len - *offset ? 0 : -1;
 }
 
+/* Reads a PNG's header into img; the caller frees it with png_image_free. */
+static int png_open(png_image *img, const uint8_t *d, size_t len, char *err, size_t errlen)
+{
+    memset(img, 0, sizeof *img);
+    img->version = PNG_IMAGE_VERSION;
+    if (png_image_begin_read_from_memory(img, d, len))
+        return 0;
+    snprintf(err, errlen, "corrupt PNG: %s", img->message);
+    return -1;
+}
+
 int cap_image_size(struct cap_jpeg *jpeg, const uint8_t *d, size_t len, int scale, int *w,
                    int *h, char *err, size_t errlen)
 {
@@ -60,12 +71,8 @@ int cap_image_size(struct cap_jpeg *jpeg, const uint8_t *d, size_t len, int scal
         return cap_jpeg_size(jpeg, d, len, scale, w, h, err, errlen);
     case PNG: {
         png_image img;
-        memset(&img, 0, sizeof img);
-        img.version = PNG_IMAGE_VERSION;
-        if (!png_image_begin_read_from_memory(&img, d, len)) {
-            snprintf(err, errlen, "corrupt PNG: %s", img.message);
+        if (png_open(&img, d, len, err, errlen))
             return -1;
-        }
         *w = (int)img.width;
         *h = (int)img.height;
         png_image_free(&img);
@@ -95,12 +102,8 @@ int cap_image_decode(struct cap_jpeg *jpeg, const uint8_t *d, size_t len, int sc
         break;
     case PNG: {
         png_image img;
-        memset(&img, 0, sizeof img);
-        img.version = PNG_IMAGE_VERSION;
-        if (!png_image_begin_read_from_memory(&img, d, len)) {
-            snprintf(err, errlen, "corrupt PNG: %s", img.message);
+        if (png_open(&img, d, len, err, errlen))
             return -1;
-        }
         img.format = f->fmt == CAP_GRAY8 ? PNG_FORMAT_GRAY : PNG_FORMAT_BGR;
         w = (int)img.width;
         h = (int)img.height;
