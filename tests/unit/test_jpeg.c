@@ -176,8 +176,11 @@ static void test_shared_face_photos(void **state)
         free(d);
     }
     cap_jpeg_destroy(dec);
-    if (!found)
-        skip();   /* cmocka prints it as SKIPPED: ../shared/data absent */
+    if (!found) {
+        printf("SKIPPED: test_shared_face_photos: %s/faces is absent (the research data "
+               "lives in ../shared/data beside the checkout)\n", SHARED_DATA);
+        skip();
+    }
 }
 
 int main(void)
