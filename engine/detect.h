@@ -1,0 +1,53 @@
+/* Face detection behind a C interface, two backends run by OpenCV (engine/opencv_adapter):
+ *   cascade: OpenCV's CascadeClassifier with Debian's Haar file; needs no download.
+ *   yunet:   the YuNet CNN (ONNX, OpenCV model zoo), decoded here: three strides, score
+ *            threshold, NMS, five landmarks (eyes, nose, mouth corners).
+ * Detection runs on a copy scaled to detect_width; boxes come back in frame pixels. */
+#ifndef EMOTIOND_DETECT_H
+#define EMOTIOND_DETECT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define DET_DEFAULT_CASCADE "/usr/share/opencv4/haarcascades/haarcascade_frontalface_default.xml"
+
+enum det_backend { DET_CASCADE = 1, DET_YUNET = 2 };
+
+struct det_config {
+    enum det_backend backend;  /* default DET_CASCADE */
+    const char *model;         /* YuNet ONNX (required for yunet), or a cascade XML */
+    int detect_width;          /* default 320; a frame narrower is used as it is */
+    int min_face;              /* smallest face side in frame pixels, default 20 */
+    int max_faces;             /* default 8; the highest scores are kept */
+    float score_threshold;     /* yunet, default 0.6 */
+    float nms_threshold;       /* yunet, IoU, default 0.3 */
+    int min_neighbors;         /* cascade, default 4 */
+};
+
+struct det_face {
+    float x, y, w, h;
+    float score;               /* yunet: 0..1; cascade: 1 */
+    bool has_landmarks;
+    float landmarks[10];       /* right eye, left eye, nose, mouth right, mouth left (x, y) */
+};
+
+struct det_detector;
+
+int det_create(const struct det_config *cfg, struct det_detector **out, char *err,
+               size_t errlen);
+/* pixels: 8-bit gray (channels 1) or BGR (3). Returns the face count (<= max), or -1. */
+int det_detect(struct det_detector *d, const uint8_t *pixels, int width, int height,
+               size_t stride, int channels, struct det_face *out, int max, char *err,
+               size_t errlen);
+const char *det_backend_name(enum det_backend b);
+/* "cascade" or "yunet" -> backend; 0 when unknown. */
+enum det_backend det_backend_parse(const char *name);
+void det_free(struct det_detector *d);
+
+/* Non-maximum suppression in place: sorts by score, drops boxes overlapping a better one
+ * by more than iou; returns how many remain. */
+int det_nms(struct det_face *faces, int n, float iou);
+float det_iou(const struct det_face *a, const struct det_face *b);
+
+#endif
