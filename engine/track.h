@@ -1,0 +1,49 @@
+/* Face tracking across frames: detections are matched to tracks by IoU against each
+ * track's predicted box (constant velocity), so ids stay stable through motion, short
+ * occlusions and crossings. Class probabilities are smoothed per track with a
+ * half-life, so labels do not flicker; raw and smoothed are both kept. */
+#ifndef EMOTIOND_TRACK_H
+#define EMOTIOND_TRACK_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "detect.h"
+
+#define TRK_MAX_TRACKS 32
+#define TRK_MAX_CLASSES 64
+
+struct trk_config {
+    float min_iou;          /* to match a detection to a track, default 0.3 */
+    int64_t max_absent_ns;  /* a track unseen this long is dropped, default 1 s */
+    float half_life_s;      /* smoothing half-life, default 0.5 s; 0 disables smoothing */
+};
+
+struct trk_track {
+    int id;                 /* stable, > 0, never reused */
+    struct det_face box;    /* last detected (or predicted) box */
+    float vx, vy;           /* pixels per second */
+    int64_t seen_ns;        /* last detection */
+    int64_t probs_ns;       /* last probabilities */
+    bool has_probs;
+    float raw[TRK_MAX_CLASSES], smoothed[TRK_MAX_CLASSES];
+};
+
+struct trk_tracker {
+    struct trk_config cfg;
+    int n_classes, next_id, n;
+    struct trk_track t[TRK_MAX_TRACKS];
+};
+
+void trk_init(struct trk_tracker *tr, const struct trk_config *cfg, int n_classes);
+/* Matches this frame's detections; ids[i] receives the track id of dets[i] (new tracks
+ * for unmatched detections, 0 if the table is full). Drops tracks absent too long. */
+void trk_update(struct trk_tracker *tr, const struct det_face *dets, int n, int64_t ts_ns,
+                int *ids);
+/* Moves every track along its velocity to ts_ns: for frames without detection. */
+void trk_predict(struct trk_tracker *tr, int64_t ts_ns);
+/* Feeds one classification of a track; smoothing weight 1 - 2^(-dt / half_life). */
+void trk_observe(struct trk_tracker *tr, int id, const float *probs, int64_t ts_ns);
+const struct trk_track *trk_find(const struct trk_tracker *tr, int id);
+
+#endif
