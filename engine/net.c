@@ -348,8 +348,13 @@ void enn_net_classify(struct enn_net *net, const uint8_t *gray, int width, int h
     const struct enn_model *m = net->m;
     for (int i = 0; i < n_boxes; i++) {
         const struct enn_box *b = &boxes[i];
-        enn_crop_resize(gray, width, height, stride, b->x, b->y, b->w, b->h, m->input.w,
-                        m->input.h, m->mean, m->std, net->crop);
+        if (b->angle != 0)
+            enn_crop_rotated(gray, width, height, stride, b->x + b->w / 2, b->y + b->h / 2,
+                             b->w > b->h ? b->w : b->h, b->angle, m->input.w, m->input.h,
+                             m->mean, m->std, net->crop);
+        else
+            enn_crop_resize(gray, width, height, stride, b->x, b->y, b->w, b->h, m->input.w,
+                            m->input.h, m->mean, m->std, net->crop);
         enn_net_run(net, net->crop, NULL, probs + (size_t)i * (size_t)m->n_classes);
     }
 }

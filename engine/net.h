@@ -10,9 +10,11 @@
 
 struct enn_net;
 
-/* A face box in frame pixels. */
+/* A face box in frame pixels; a non-zero angle (radians) samples it turned by that much
+ * around its centre (eyes level), see enn_crop_rotated. */
 struct enn_box {
     float x, y, w, h;
+    float angle;
 };
 
 /* Plans buffers and packs weights for the kernels chosen by enn_kernels_select (CPU

@@ -69,3 +69,27 @@ void enn_crop_resize(const uint8_t *frame, int width, int height, size_t stride,
         }
     }
 }
+
+void enn_crop_rotated(const uint8_t *frame, int width, int height, size_t stride, float cx,
+                      float cy, float side, float angle, int out_w, int out_h, float mean,
+                      float std, float *dst)
+{
+    float step = side / (float)(out_w > out_h ? out_w : out_h);
+    int k = (int)ceilf(step);            /* k x k samples per output pixel when shrinking */
+    k = k < 1 ? 1 : k > 4 ? 4 : k;
+    float c = cosf(angle), s = sinf(angle), gain = 1.0f / (255.0f * std * (float)(k * k));
+    float offset = mean / std;
+    for (int oy = 0; oy < out_h; oy++)
+        for (int ox = 0; ox < out_w; ox++) {
+            float acc = 0;
+            for (int sy = 0; sy < k; sy++)
+                for (int sx = 0; sx < k; sx++) {
+                    /* position in the crop, relative to its centre, in frame pixels */
+                    float u = ((float)ox + ((float)sx + 0.5f) / (float)k) * step - side / 2;
+                    float v = ((float)oy + ((float)sy + 0.5f) / (float)k) * step - side / 2;
+                    acc += bilinear(frame, width, height, stride, cx + c * u - s * v - 0.5f,
+                                    cy + s * u + c * v - 0.5f);
+                }
+            dst[(size_t)oy * (size_t)out_w + (size_t)ox] = acc * gain - offset;
+        }
+}

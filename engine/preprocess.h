@@ -12,4 +12,11 @@ void enn_crop_resize(const uint8_t *frame, int width, int height, size_t stride,
                      float y, float w, float h, int out_w, int out_h, float mean, float std,
                      float *dst);
 
+/* Samples a square of side `side` centred on (cx, cy) and turned by `angle` radians
+ * (counter-clockwise in image coordinates: positive tilts the crop's x axis towards +y),
+ * bilinear, supersampled when shrinking, edge pixels repeated outside the frame. */
+void enn_crop_rotated(const uint8_t *frame, int width, int height, size_t stride, float cx,
+                      float cy, float side, float angle, int out_w, int out_h, float mean,
+                      float std, float *dst);
+
 #endif

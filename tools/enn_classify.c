@@ -63,7 +63,7 @@ static unsigned char *read_pgm(const char *path, int *w, int *h, char *err, size
 int main(int argc, char **argv)
 {
     const char *model_path = NULL, *image = NULL;
-    struct enn_box box = {0, 0, 0, 0};
+    struct enn_box box = {0, 0, 0, 0, 0};
     for (int i = 1; i < argc; i++) {
         if (!strcmp(argv[i], "--model") && i + 1 < argc)
             model_path = argv[++i];
@@ -100,7 +100,7 @@ int main(int argc, char **argv)
         return 1;
     }
     if (box.w == 0)
-        box = (struct enn_box){0, 0, (float)w, (float)h};
+        box = (struct enn_box){0, 0, (float)w, (float)h, 0};
     float probs[ENN_MAX_CLASSES];
     enn_net_classify(net, px, w, h, (size_t)w, &box, 1, probs);
     int best = 0;

@@ -69,7 +69,7 @@ int main(void)
         int agree = 0;
         for (int i = 0; i < N_IMAGES; i += step, n++) {
             float p[7];
-            struct enn_box whole = {0, 0, 48, 48};
+            struct enn_box whole = {0, 0, 48, 48, 0};
             enn_net_classify(net, images[i], 48, 48, 48, &whole, 1, p);
             int best = 0;
             for (int c = 1; c < 7; c++)

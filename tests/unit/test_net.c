@@ -122,7 +122,7 @@ static void test_no_allocation_per_inference(void **state)
     static uint8_t frame[240 * 320];
     for (size_t i = 0; i < sizeof frame; i++)
         frame[i] = (uint8_t)(i * 7);
-    struct enn_box boxes[3] = {{10, 10, 100, 100}, {200, 50, 60, 60}, {-20, 180, 90, 90}};
+    struct enn_box boxes[3] = {{10, 10, 100, 100, 0}, {200, 50, 60, 60, 0.2f}, {-20, 180, 90, 90, 0}};
     float probs[3 * 7], input[48 * 48] = {0};
     allocations = 0;
     counting = 1;
@@ -151,7 +151,7 @@ static void test_batch_equals_single_and_contexts_independent(void **state)
     static uint8_t frame[120 * 160];
     for (size_t i = 0; i < sizeof frame; i++)
         frame[i] = (uint8_t)((i * 13) ^ (i >> 5));
-    struct enn_box boxes[2] = {{0, 0, 64, 64}, {80, 30, 70, 70}};
+    struct enn_box boxes[2] = {{0, 0, 64, 64, 0}, {80, 30, 70, 70, -0.1f}};
     float batch[2 * 7], one[7];
     enn_net_classify(a, frame, 160, 120, 160, boxes, 2, batch);
     enn_net_classify(b, frame, 160, 120, 160, &boxes[1], 1, one);

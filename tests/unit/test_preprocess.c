@@ -4,6 +4,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
+#define _DEFAULT_SOURCE
 #include <math.h>
 
 #include "preprocess.h"
@@ -86,6 +87,30 @@ static void test_enlarging_interpolates(void **state)
     assert_float_equal(out[2], 75, 1e-3);
 }
 
+static void test_rotated_crop(void **state)
+{
+    (void)state;
+    fill();
+    float plain[16 * 16], turned[16 * 16];
+    /* angle 0 equals the axis-aligned crop of the same square (away from edges) */
+    enn_crop_rotated(frame, 100, 64, 100, 50, 32, 16, 0, 16, 16, 0, 1, turned);
+    enn_crop_resize(frame, 100, 64, 100, 42, 24, 16, 16, 16, 16, 0, 1, plain);
+    for (int i = 0; i < 256; i++)
+        assert_float_equal(turned[i], plain[i], 1e-5);
+    /* a quarter turn maps the crop's x axis onto the frame's y axis */
+    enn_crop_rotated(frame, 100, 64, 100, 50, 32, 16, (float)M_PI / 2, 16, 16, 0, 1, turned);
+    for (int y = 0; y < 16; y++)
+        for (int x = 0; x < 16; x++)
+            assert_float_equal(turned[y * 16 + x], plain[x * 16 + (15 - y)], 1e-4);
+    /* shrinking a large square averages (supersamples): a flat image stays flat */
+    uint8_t flat[200 * 200];
+    for (int i = 0; i < 200 * 200; i++)
+        flat[i] = 77;
+    enn_crop_rotated(flat, 200, 200, 200, 100, 100, 150, 0.3f, 8, 8, 0, 1, turned);
+    for (int i = 0; i < 64; i++)
+        assert_float_equal(turned[i], 77 / 255.0f, 1e-5);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -94,6 +119,7 @@ int main(void)
         cmocka_unit_test(test_normalisation),
         cmocka_unit_test(test_outside_frame_repeats_edges),
         cmocka_unit_test(test_enlarging_interpolates),
+        cmocka_unit_test(test_rotated_crop),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
