@@ -1,10 +1,10 @@
 /* Face crops: exact copies, area averaging, edges, normalisation. */
+#define _DEFAULT_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <cmocka.h>
-#define _DEFAULT_SOURCE
 #include <math.h>
 
 #include "preprocess.h"
