@@ -212,11 +212,12 @@ extern "C" int ocv_cascade_detect(struct ocv_cascade *c, const unsigned char *gr
             cv::resize(src, small, cv::Size(sw, sh), 0, 0, cv::INTER_AREA);
         else
             small = src;
-        cv::Mat eq;   // never into small: it may be the caller's pixels
-        cv::equalizeHist(small, eq);
+        // No histogram equalisation: measured on ../shared/data/faces it cost recall
+        // (15 -> 13 of 18 at equal false positives) and added a false face on the
+        // astronaut portrait.
         std::vector<cv::Rect> found;
         int ms = std::max(1, static_cast<int>(min_size * scale + 0.5));
-        c->cc.detectMultiScale(eq, found, 1.1, min_neighbors, 0, cv::Size(ms, ms));
+        c->cc.detectMultiScale(small, found, 1.1, min_neighbors, 0, cv::Size(ms, ms));
         int n = 0;
         for (const auto &r : found) {
             if (n == max)
