@@ -54,6 +54,7 @@ static size_t utf8_len(const unsigned char *p)
 void json_str(struct json_out *j, const char *s)
 {
     const unsigned char *p = (const unsigned char *)s;
+    size_t start = j->len;
     put(j, "\"", 1);
     while (*p) {
         char esc[8];
@@ -82,6 +83,10 @@ void json_str(struct json_out *j, const char *s)
         }
     }
     put(j, "\"", 1);
+    if (j->overflow && j->cap) {   /* never leave half a string behind */
+        j->len = start;
+        j->buf[start] = '\0';
+    }
 }
 
 void json_num(struct json_out *j, double v, int decimals)

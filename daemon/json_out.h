@@ -10,7 +10,8 @@
 struct json_out {
     char *buf;
     size_t cap, len;
-    bool overflow;         /* set when something did not fit; len stops growing */
+    bool overflow;         /* set when something did not fit; what did not fit is not
+                              written, in part or whole */
 };
 
 void json_init(struct json_out *j, char *buf, size_t cap);
