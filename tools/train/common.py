@@ -7,6 +7,10 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.normpath(os.path.join(HERE, "..", ".."))
 RESULTS = os.path.join(ROOT, "docs", "results")
 BUILD = os.path.join(ROOT, "build", "train")
+# Resumable state of long runs. Committed on purpose: sessions on this project do not
+# share a disk, so a run that spans sessions must carry its checkpoints in the repo.
+# A run deletes its own state when it completes.
+STATE = os.path.join(ROOT, "train-state")
 
 
 def git_rev():
