@@ -1,0 +1,149 @@
+/* How the crop rule affects accuracy: each 48x48 dataset face is upscaled x4 into a
+ * 384x384 frame (edges repeated), detected, cropped with several `widen` factors
+ * (facecrop.h) and classified, beside the accuracy on the dataset's own framing.
+ *   bench_croprule MODEL.enn DATA_DIR ckplus|fer-public cascade|yunet [YUNET.onnx] [--every N]
+ * The labels must use the model's class names (CK+ models on ckplus, FER on fer-public). */
+#define _POSIX_C_SOURCE 200809L
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "detect.h"
+#include "facecrop.h"
+#include "model.h"
+#include "net.h"
+
+#define UP 4
+#define FRAME 384
+static const float WIDEN[] = {0.8f, 0.9f, 1.0f, 1.1f, 1.2f, 1.3f};
+#define N_WIDEN (int)(sizeof WIDEN / sizeof *WIDEN)
+
+static const char *canonical(const char *s)
+{
+    static const char *map[][2] = {{"angry", "anger"}, {"happy", "happiness"}, {"sad", "sadness"}};
+    for (size_t i = 0; i < 3; i++)
+        if (!strcmp(s, map[i][0]))
+            return map[i][1];
+    return s;
+}
+
+static int argmax(const float *p, int n)
+{
+    int b = 0;
+    for (int i = 1; i < n; i++)
+        b = p[i] > p[b] ? i : b;
+    return b;
+}
+
+/* The face, enlarged x4 (bilinear) in the middle of the frame, edges repeated around. */
+static void make_frame(const unsigned char *face, unsigned char *frame)
+{
+    int off = (FRAME - 48 * UP) / 2;
+    for (int y = 0; y < FRAME; y++)
+        for (int x = 0; x < FRAME; x++) {
+            float fx = ((float)(x - off) + 0.5f) / UP - 0.5f, fy = ((float)(y - off) + 0.5f) / UP - 0.5f;
+            fx = fx < 0 ? 0 : fx > 47 ? 47 : fx;
+            fy = fy < 0 ? 0 : fy > 47 ? 47 : fy;
+            int x0 = (int)fx, y0 = (int)fy, x1 = x0 < 47 ? x0 + 1 : 47, y1 = y0 < 47 ? y0 + 1 : 47;
+            float ax = fx - (float)x0, ay = fy - (float)y0;
+            float top = face[y0 * 48 + x0] * (1 - ax) + face[y0 * 48 + x1] * ax;
+            float bot = face[y1 * 48 + x0] * (1 - ax) + face[y1 * 48 + x1] * ax;
+            frame[y * FRAME + x] = (unsigned char)(top * (1 - ay) + bot * ay + 0.5f);
+        }
+}
+
+int main(int argc, char **argv)
+{
+    if (argc < 5) {
+        fprintf(stderr, "usage: %s MODEL.enn DATA_DIR ckplus|fer-public cascade|yunet [YUNET.onnx] "
+                        "[--every N]\n", argv[0]);
+        return 2;
+    }
+    int every = 1;
+    struct det_config dc = {.backend = det_backend_parse(argv[4]), .detect_width = FRAME};
+    for (int i = 5; i < argc; i++) {
+        if (!strcmp(argv[i], "--every") && i + 1 < argc)
+            every = atoi(argv[++i]);
+        else
+            dc.model = argv[i];
+    }
+    bool fer = !strcmp(argv[3], "fer-public");
+    char path[1024], err[512];
+    snprintf(path, sizeof path, "%s/%s/%s.csv", argv[2], fer ? "fer2013" : "ckplus48",
+             fer ? "fer2013" : "ckplus48");
+    FILE *csv = fopen(path, "r");
+    snprintf(path, sizeof path, "%s/%s/%s.u8", argv[2], fer ? "fer2013" : "ckplus48",
+             fer ? "fer2013" : "ckplus48");
+    FILE *px = fopen(path, "rb");
+    struct enn_model *m;
+    struct enn_net *net;
+    struct det_detector *det;
+    if (!csv || !px) {
+        printf("SKIPPED: %s/%s is absent\n", argv[2], fer ? "fer2013" : "ckplus48");
+        return 0;
+    }
+    if (enn_model_load(argv[1], &m, err, sizeof err) || enn_net_create(m, &net, err, sizeof err) ||
+        det_create(&dc, &det, err, sizeof err)) {
+        fprintf(stderr, "bench_croprule: %s\n", err);
+        return 1;
+    }
+    char line[512];
+    if (!fgets(line, sizeof line, csv))
+        return 1;
+    static unsigned char face[48 * 48], frame[FRAME * FRAME];
+    long n = 0, detected = 0, base_ok = 0, base_ok_detected = 0, ok[N_WIDEN] = {0};
+    for (long row = 0; fgets(line, sizeof line, csv); row++) {
+        if (fread(face, 1, sizeof face, px) != sizeof face)
+            break;
+        /* ckplus: index,subject,sequence,frame,label; fer: index,usage,label,source */
+        char f1[64], f2[64], f3[64], f4[64], f5[64];
+        int k = sscanf(line, "%63[^,],%63[^,],%63[^,],%63[^,\r\n],%63[^,\r\n]", f1, f2, f3, f4, f5);
+        const char *label = fer ? f3 : f5;
+        if (k < 4 || (fer && strcmp(f2, "PublicTest")) || row % every)
+            continue;
+        int truth = -1;
+        for (int c = 0; c < m->n_classes; c++)
+            if (!strcmp(m->classes[c], canonical(label)))
+                truth = c;
+        if (truth < 0)
+            continue;
+        n++;
+        float p[ENN_MAX_CLASSES];
+        struct enn_box whole = {0, 0, 48, 48, 0};
+        enn_net_classify(net, face, 48, 48, 48, &whole, 1, p);
+        int base = argmax(p, m->n_classes) == truth;
+        base_ok += base;
+        make_frame(face, frame);
+        struct det_face found[8];
+        int nf = det_detect(det, frame, FRAME, FRAME, FRAME, 1, found, 8, err, sizeof err);
+        if (nf <= 0)
+            continue;
+        int big = 0;
+        for (int i = 1; i < nf; i++)
+            big = found[i].w * found[i].h > found[big].w * found[big].h ? i : big;
+        detected++;
+        base_ok_detected += base;
+        for (int w = 0; w < N_WIDEN; w++) {
+            struct enn_box b = facecrop_box(&found[big], WIDEN[w], true);
+            enn_net_classify(net, frame, FRAME, FRAME, FRAME, &b, 1, p);
+            ok[w] += argmax(p, m->n_classes) == truth;
+        }
+    }
+    if (!detected) {
+        printf("croprule: no faces detected in %ld images\n", n);
+        return 1;
+    }
+    printf("model %s on %s (%ld images), detector %s: found %ld (%.1f %%)\n", m->name, argv[3], n,
+           det_backend_name(dc.backend), detected, 100.0 * detected / n);
+    printf("  dataset framing: %.1f %% (all), %.1f %% (the detected ones)\n", 100.0 * base_ok / n,
+           100.0 * base_ok_detected / detected);
+    for (int w = 0; w < N_WIDEN; w++)
+        printf("croprule: detector=%s widen=%.1f accuracy=%.1f\n", det_backend_name(dc.backend),
+               WIDEN[w], 100.0 * ok[w] / detected);
+    det_free(det);
+    enn_net_free(net);
+    enn_model_free(m);
+    fclose(csv);
+    fclose(px);
+    return 0;
+}
