@@ -6,6 +6,7 @@
 #include <new>
 
 #include <opencv2/core.hpp>
+#include <opencv2/core/utils/logger.hpp>
 #include <opencv2/dnn.hpp>
 #include <opencv2/imgcodecs.hpp>
 #include <opencv2/imgproc.hpp>
@@ -14,6 +15,17 @@
 struct ocv_dnn {
     cv::dnn::Net net;
 };
+
+// Our callers report failures with their own messages; OpenCV's console log would
+// repeat them in the daemon's journal.
+static void quiet_opencv()
+{
+    static bool done = false;
+    if (!done) {
+        cv::utils::logging::setLogLevel(cv::utils::logging::LOG_LEVEL_SILENT);
+        done = true;
+    }
+}
 
 static void set_err(char *err, size_t errlen, const char *what)
 {
@@ -24,6 +36,7 @@ static void set_err(char *err, size_t errlen, const char *what)
 extern "C" struct ocv_dnn *ocv_dnn_load(const char *onnx_path, char *err, size_t errlen)
 {
     try {
+        quiet_opencv();
         auto *n = new ocv_dnn;
         n->net = cv::dnn::readNetFromONNX(onnx_path);
         if (n->net.empty()) {
@@ -105,6 +118,7 @@ struct ocv_yunet {
 extern "C" struct ocv_yunet *ocv_yunet_load(const char *path, char *err, size_t errlen)
 {
     try {
+        quiet_opencv();
         auto *y = new ocv_yunet;
         y->net = cv::dnn::readNetFromONNX(path);
         y->net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
@@ -184,6 +198,7 @@ struct ocv_cascade {
 extern "C" struct ocv_cascade *ocv_cascade_load(const char *path, char *err, size_t errlen)
 {
     try {
+        quiet_opencv();
         auto *c = new ocv_cascade;
         if (!c->cc.load(path)) {
             delete c;
