@@ -2,6 +2,7 @@
 #include "opencv_adapter.h"
 
 #include <algorithm>
+#include <memory>
 #include <cstdio>
 #include <new>
 
@@ -37,16 +38,15 @@ extern "C" struct ocv_dnn *ocv_dnn_load(const char *onnx_path, char *err, size_t
 {
     try {
         quiet_opencv();
-        auto *n = new ocv_dnn;
+        auto n = std::make_unique<ocv_dnn>();   // freed if OpenCV throws
         n->net = cv::dnn::readNetFromONNX(onnx_path);
         if (n->net.empty()) {
-            delete n;
             set_err(err, errlen, "OpenCV read an empty network");
             return nullptr;
         }
         n->net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
         n->net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
-        return n;
+        return n.release();
     } catch (const std::exception &e) {
         set_err(err, errlen, e.what());
     } catch (...) {
@@ -119,14 +119,14 @@ extern "C" struct ocv_yunet *ocv_yunet_load(const char *path, char *err, size_t 
 {
     try {
         quiet_opencv();
-        auto *y = new ocv_yunet;
+        auto y = std::make_unique<ocv_yunet>();   // freed if OpenCV throws
         y->net = cv::dnn::readNetFromONNX(path);
         y->net.setPreferableBackend(cv::dnn::DNN_BACKEND_OPENCV);
         y->net.setPreferableTarget(cv::dnn::DNN_TARGET_CPU);
         for (int s : {8, 16, 32})
             for (const char *k : {"cls", "obj", "bbox", "kps"})
                 y->names.push_back(cv::format("%s_%d", k, s));
-        return y;
+        return y.release();
     } catch (const std::exception &e) {
         set_err(err, errlen, e.what());
     } catch (...) {
@@ -199,13 +199,12 @@ extern "C" struct ocv_cascade *ocv_cascade_load(const char *path, char *err, siz
 {
     try {
         quiet_opencv();
-        auto *c = new ocv_cascade;
+        auto c = std::make_unique<ocv_cascade>();   // freed if OpenCV throws
         if (!c->cc.load(path)) {
-            delete c;
             set_err(err, errlen, "not a readable OpenCV cascade file");
             return nullptr;
         }
-        return c;
+        return c.release();
     } catch (const std::exception &e) {
         set_err(err, errlen, e.what());
     } catch (...) {
