@@ -8,6 +8,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dataset.h"
 #include "detect.h"
 #include "facecrop.h"
 #include "model.h"
@@ -17,15 +18,6 @@
 #define FRAME 384
 static const float WIDEN[] = {0.8f, 0.9f, 1.0f, 1.1f, 1.2f, 1.3f};
 #define N_WIDEN (int)(sizeof WIDEN / sizeof *WIDEN)
-
-static const char *canonical(const char *s)
-{
-    static const char *map[][2] = {{"angry", "anger"}, {"happy", "happiness"}, {"sad", "sadness"}};
-    for (size_t i = 0; i < 3; i++)
-        if (!strcmp(s, map[i][0]))
-            return map[i][1];
-    return s;
-}
 
 static int argmax(const float *p, int n)
 {
@@ -68,42 +60,31 @@ int main(int argc, char **argv)
             dc.model = argv[i];
     }
     bool fer = !strcmp(argv[3], "fer-public");
-    char path[1024], err[512];
-    snprintf(path, sizeof path, "%s/%s/%s.csv", argv[2], fer ? "fer2013" : "ckplus48",
-             fer ? "fer2013" : "ckplus48");
-    FILE *csv = fopen(path, "r");
-    snprintf(path, sizeof path, "%s/%s/%s.u8", argv[2], fer ? "fer2013" : "ckplus48",
-             fer ? "fer2013" : "ckplus48");
-    FILE *px = fopen(path, "rb");
+    char err[512];
+    struct dataset ds;
+    int rc = dataset_load(argv[2], fer ? "fer2013" : "ckplus", &ds, err, sizeof err);
+    if (rc) {
+        printf("%s%s\n", rc > 0 ? "SKIPPED: " : "bench_croprule: ", err);
+        return rc > 0 ? 0 : 1;
+    }
     struct enn_model *m;
     struct enn_net *net;
     struct det_detector *det;
-    if (!csv || !px) {
-        printf("SKIPPED: %s/%s is absent\n", argv[2], fer ? "fer2013" : "ckplus48");
-        return 0;
-    }
     if (enn_model_load(argv[1], &m, err, sizeof err) || enn_net_create(m, &net, err, sizeof err) ||
         det_create(&dc, &det, err, sizeof err)) {
         fprintf(stderr, "bench_croprule: %s\n", err);
         return 1;
     }
-    char line[512];
-    if (!fgets(line, sizeof line, csv))
-        return 1;
-    static unsigned char face[48 * 48], frame[FRAME * FRAME];
+    static unsigned char frame[FRAME * FRAME];
     long n = 0, detected = 0, base_ok = 0, base_ok_detected = 0, ok[N_WIDEN] = {0};
-    for (long row = 0; fgets(line, sizeof line, csv); row++) {
-        if (fread(face, 1, sizeof face, px) != sizeof face)
-            break;
-        /* ckplus: index,subject,sequence,frame,label; fer: index,usage,label,source */
-        char f1[64], f2[64], f3[64], f4[64], f5[64];
-        int k = sscanf(line, "%63[^,],%63[^,],%63[^,],%63[^,\r\n],%63[^,\r\n]", f1, f2, f3, f4, f5);
-        const char *label = fer ? f3 : f5;
-        if (k < 4 || (fer && strcmp(f2, "PublicTest")) || row % every)
+    for (int row = 0; row < ds.n; row++) {
+        if ((fer && strcmp(ds.group[row], "PublicTest")) || row % every)
             continue;
+        const unsigned char *face = ds.pixels[row];
+        const char *label = ds.label[row];
         int truth = -1;
         for (int c = 0; c < m->n_classes; c++)
-            if (!strcmp(m->classes[c], canonical(label)))
+            if (!strcmp(m->classes[c], label))
                 truth = c;
         if (truth < 0)
             continue;
@@ -143,7 +124,6 @@ int main(int argc, char **argv)
     det_free(det);
     enn_net_free(net);
     enn_model_free(m);
-    fclose(csv);
-    fclose(px);
+    dataset_free(&ds);
     return 0;
 }
