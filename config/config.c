@@ -1,0 +1,301 @@
+#define _POSIX_C_SOURCE 200809L
+#include "config.h"
+
+#include <errno.h>
+#include <ini.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+enum kind { K_STR, K_INT, K_DBL, K_BOOL, K_ENUM };
+
+struct key {
+    const char *section, *name;
+    enum kind kind;
+    size_t off, size;      /* where in struct config (or struct config_profile) */
+    double min, max;       /* K_INT, K_DBL */
+    const char *dflt;
+    const char *choices;   /* K_ENUM: "a|b|c" */
+    bool live;             /* SIGHUP applies it without a restart */
+};
+
+#define C(f) offsetof(struct config, f), sizeof(((struct config *)0)->f)
+#define P(f) offsetof(struct config_profile, f), sizeof(((struct config_profile *)0)->f)
+
+static const struct key KEYS[] = {
+    {"daemon", "source", K_STR, C(daemon.source), 0, 0, "/dev/video0", NULL, false},
+    {"daemon", "socket", K_STR, C(daemon.socket), 0, 0, "/run/emotiond/emotiond.sock", NULL, false},
+    {"daemon", "socket_group", K_STR, C(daemon.socket_group), 0, 0, "emotiond", NULL, false},
+    {"daemon", "model", K_STR, C(daemon.model), 0, 0,
+     "/usr/share/emotiond/models/emotionnet-nano-a-fer.enn", NULL, false},
+    {"daemon", "log_level", K_ENUM, C(daemon.log_level), 0, 0, "info", "error|warning|info|debug", true},
+    {"daemon", "system_root", K_STR, C(daemon.system_root), 0, 0, "/", NULL, false},
+    {"daemon", "max_clients", K_INT, C(daemon.max_clients), 1, 1024, "16", NULL, false},
+    {"capture", "width", K_INT, C(capture.width), 16, 4096, "640", NULL, false},
+    {"capture", "height", K_INT, C(capture.height), 16, 4096, "480", NULL, false},
+    {"capture", "fps", K_DBL, C(capture.fps), 0, 240, "30", NULL, false},
+    {"capture", "jpeg_scale", K_INT, C(capture.jpeg_scale), 1, 8, "1", "1|2|4|8", false},
+    {"capture", "timeout_ms", K_INT, C(capture.timeout_ms), 50, 60000, "1000", NULL, false},
+    {"capture", "max_timeouts", K_INT, C(capture.max_timeouts), 1, 100, "3", NULL, false},
+    {"detect", "backend", K_ENUM, C(detect.backend), 0, 0, "cascade", "cascade|yunet", false},
+    {"detect", "model", K_STR, C(detect.model), 0, 0, "", NULL, false},
+    {"detect", "width", K_INT, C(detect.width), 64, 4096, "320", NULL, false},
+    {"detect", "min_face", K_INT, C(detect.min_face), 8, 2048, "20", NULL, true},
+    {"detect", "max_faces", K_INT, C(detect.max_faces), 1, 32, "8", NULL, true},
+    {"detect", "interval", K_INT, C(detect.interval), 1, 100, "5", NULL, true},
+    {"detect", "score_threshold", K_DBL, C(detect.score_threshold), 0, 1, "0.6", NULL, true},
+    {"detect", "nms_threshold", K_DBL, C(detect.nms_threshold), 0, 1, "0.3", NULL, true},
+    {"track", "min_iou", K_DBL, C(track.min_iou), 0.01, 1, "0.3", NULL, true},
+    {"track", "max_absent_s", K_DBL, C(track.max_absent_s), 0.05, 60, "1", NULL, true},
+    {"track", "half_life_s", K_DBL, C(track.half_life_s), 0, 60, "0.5", NULL, true},
+    {"classify", "workers", K_INT, C(classify.workers), 0, 64, "0", NULL, false},
+    {"classify", "crop_widen", K_DBL, C(classify.crop_widen), 0.5, 2, "1.1", NULL, true},
+    {"classify", "align_eyes", K_BOOL, C(classify.align_eyes), 0, 0, "true", NULL, true},
+    {"telemetry", "interval_s", K_DBL, C(telemetry.interval_s), 0.1, 3600, "1", NULL, true},
+};
+
+/* Keys of a [profile.MODE_NAME] section: applied live when the board enters that mode. */
+static const struct key PROFILE_KEYS[] = {
+    {"profile", "model", K_STR, P(model), 0, 0, "", NULL, true},
+    {"profile", "detect_interval", K_INT, P(detect_interval), 0, 100, "0", NULL, true},
+    {"profile", "fps_cap", K_DBL, P(fps_cap), 0, 240, "0", NULL, true},
+    {"profile", "workers", K_INT, P(workers), 0, 64, "0", NULL, true},
+};
+
+#define N(a) (sizeof a / sizeof *a)
+
+static bool one_of(const char *choices, const char *v)
+{
+    size_t n = strlen(v);
+    for (const char *c = choices; c;) {
+        const char *bar = strchr(c, '|');
+        size_t m = bar ? (size_t)(bar - c) : strlen(c);
+        if (m == n && strncmp(c, v, n) == 0)
+            return true;
+        c = bar ? bar + 1 : NULL;
+    }
+    return false;
+}
+
+static int parse_value(const struct key *k, void *base, const char *v, char *why, size_t len)
+{
+    char *end;
+    void *dst = (char *)base + k->off;
+    switch (k->kind) {
+    case K_STR:
+        if (strlen(v) >= k->size) {
+            snprintf(why, len, "value longer than %zu characters", k->size - 1);
+            return -1;
+        }
+        memcpy(dst, v, strlen(v) + 1);
+        return 0;
+    case K_ENUM:
+        if (!one_of(k->choices, v) || strlen(v) >= k->size) {
+            snprintf(why, len, "'%s' is not one of %s", v, k->choices);
+            return -1;
+        }
+        memcpy(dst, v, strlen(v) + 1);
+        return 0;
+    case K_BOOL:
+        if (!strcasecmp(v, "true") || !strcasecmp(v, "yes") || !strcmp(v, "1") || !strcasecmp(v, "on"))
+            *(bool *)dst = true;
+        else if (!strcasecmp(v, "false") || !strcasecmp(v, "no") || !strcmp(v, "0") ||
+                 !strcasecmp(v, "off"))
+            *(bool *)dst = false;
+        else {
+            snprintf(why, len, "'%s' is not a boolean (true/false)", v);
+            return -1;
+        }
+        return 0;
+    case K_INT: {
+        errno = 0;
+        long x = strtol(v, &end, 10);
+        if (errno || end == v || *end || x < (long)k->min || x > (long)k->max) {
+            snprintf(why, len, "'%s' is not an integer in %.0f..%.0f", v, k->min, k->max);
+            return -1;
+        }
+        if (k->choices && !one_of(k->choices, v)) {
+            snprintf(why, len, "'%s' is not one of %s", v, k->choices);
+            return -1;
+        }
+        *(int *)dst = (int)x;
+        return 0;
+    }
+    case K_DBL: {
+        errno = 0;
+        double x = strtod(v, &end);
+        if (errno || end == v || *end || !isfinite(x) || x < k->min || x > k->max) {
+            snprintf(why, len, "'%s' is not a number in %g..%g", v, k->min, k->max);
+            return -1;
+        }
+        *(double *)dst = x;
+        return 0;
+    }
+    }
+    return -1;
+}
+
+static const struct key *find(const struct key *keys, size_t n, const char *section,
+                              const char *name)
+{
+    for (size_t i = 0; i < n; i++)
+        if (!strcmp(keys[i].section, section) && !strcmp(keys[i].name, name))
+            return &keys[i];
+    return NULL;
+}
+
+static bool known_section(const char *s)
+{
+    for (size_t i = 0; i < N(KEYS); i++)
+        if (!strcmp(KEYS[i].section, s))
+            return true;
+    return false;
+}
+
+void config_defaults(struct config *c)
+{
+    char why[128];
+    memset(c, 0, sizeof *c);
+    for (size_t i = 0; i < N(KEYS); i++)
+        parse_value(&KEYS[i], c, KEYS[i].dflt, why, sizeof why);
+}
+
+static struct config_profile *profile(struct config *c, const char *mode, char *why, size_t len)
+{
+    for (int i = 0; i < c->n_profiles; i++)
+        if (!strcmp(c->profiles[i].mode, mode))
+            return &c->profiles[i];
+    if (!*mode || strlen(mode) >= sizeof c->profiles[0].mode) {
+        snprintf(why, len, "profile sections are [profile.MODE_NAME] with the nvpmodel name");
+        return NULL;
+    }
+    if (c->n_profiles == CONFIG_MAX_PROFILES) {
+        snprintf(why, len, "more than %d profiles", CONFIG_MAX_PROFILES);
+        return NULL;
+    }
+    struct config_profile *p = &c->profiles[c->n_profiles++];
+    memset(p, 0, sizeof *p);
+    snprintf(p->mode, sizeof p->mode, "%s", mode);
+    return p;
+}
+
+int config_set(struct config *c, const char *section, const char *key, const char *value,
+               const char *origin, char *err, size_t errlen)
+{
+    char why[300];
+    int rc = -1;
+    if (!strncmp(section, "profile.", 8)) {
+        const struct key *k = find(PROFILE_KEYS, N(PROFILE_KEYS), "profile", key);
+        struct config_profile *p = k ? profile(c, section + 8, why, sizeof why) : NULL;
+        if (!k)
+            snprintf(why, sizeof why, "unknown key (profiles take model, detect_interval, "
+                     "fps_cap, workers)");
+        else if (p)
+            rc = parse_value(k, p, value, why, sizeof why);
+    } else if (!known_section(section)) {
+        snprintf(why, sizeof why, "unknown section");
+    } else {
+        const struct key *k = find(KEYS, N(KEYS), section, key);
+        if (!k)
+            snprintf(why, sizeof why, "unknown key");
+        else
+            rc = parse_value(k, c, value, why, sizeof why);
+    }
+    if (rc)
+        snprintf(err, errlen, "%s: [%s] %s: %s", origin, section, key, why);
+    return rc;
+}
+
+struct parse_state {
+    struct config *c;
+    const char *path;
+    char first_error[600];
+};
+
+static int on_value(void *user, const char *section, const char *name, const char *value)
+{
+    struct parse_state *st = user;
+    char err[600];
+    if (config_set(st->c, section, name, value, st->path, err, sizeof err) == 0)
+        return 1;
+    if (!st->first_error[0])
+        snprintf(st->first_error, sizeof st->first_error, "%s", err);
+    return 0;
+}
+
+int config_load(const char *path, struct config *c, char *err, size_t errlen)
+{
+    FILE *f = fopen(path, "r");
+    if (!f) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        return -1;
+    }
+    struct parse_state st = {c, path, ""};
+    int line = ini_parse_file(f, on_value, &st);
+    fclose(f);
+    if (line == 0)
+        return 0;
+    if (line < 0)
+        snprintf(err, errlen, "%s: cannot read it", path);
+    else if (st.first_error[0]) {
+        /* "PATH: [s] k: why" -> "PATH:LINE: [s] k: why" */
+        snprintf(err, errlen, "%s:%d:%s", path, line, st.first_error + strlen(path) + 1);
+    } else
+        snprintf(err, errlen, "%s:%d: syntax error (expected [section] or key = value)", path,
+                 line);
+    return -1;
+}
+
+static void print_value(const struct key *k, const void *base, FILE *out)
+{
+    const void *v = (const char *)base + k->off;
+    switch (k->kind) {
+    case K_STR:
+    case K_ENUM:
+        fprintf(out, "%s = %s\n", k->name, (const char *)v);
+        break;
+    case K_BOOL:
+        fprintf(out, "%s = %s\n", k->name, *(const bool *)v ? "true" : "false");
+        break;
+    case K_INT:
+        fprintf(out, "%s = %d\n", k->name, *(const int *)v);
+        break;
+    case K_DBL:
+        fprintf(out, "%s = %g\n", k->name, *(const double *)v);
+        break;
+    }
+}
+
+void config_print(const struct config *c, FILE *out)
+{
+    const char *section = "";
+    for (size_t i = 0; i < N(KEYS); i++) {
+        if (strcmp(section, KEYS[i].section)) {
+            section = KEYS[i].section;
+            fprintf(out, "%s[%s]\n", i ? "\n" : "", section);
+        }
+        print_value(&KEYS[i], c, out);
+    }
+    for (int p = 0; p < c->n_profiles; p++) {
+        fprintf(out, "\n[profile.%s]\n", c->profiles[p].mode);
+        for (size_t i = 0; i < N(PROFILE_KEYS); i++)
+            print_value(&PROFILE_KEYS[i], &c->profiles[p], out);
+    }
+}
+
+bool config_is_live(const char *section, const char *key)
+{
+    const struct key *k = !strncmp(section, "profile.", 8)
+                              ? find(PROFILE_KEYS, N(PROFILE_KEYS), "profile", key)
+                              : find(KEYS, N(KEYS), section, key);
+    return k && k->live;
+}
+
+void config_each_key(void (*fn)(const char *, const char *, const char *, void *), void *user)
+{
+    for (size_t i = 0; i < N(KEYS); i++)
+        fn(KEYS[i].section, KEYS[i].name, KEYS[i].dflt, user);
+    for (size_t i = 0; i < N(PROFILE_KEYS); i++)
+        fn("profile.MODE", PROFILE_KEYS[i].name, PROFILE_KEYS[i].dflt, user);
+}

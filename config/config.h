@@ -1,0 +1,71 @@
+/* emotiond's configuration: an INI file (config/emotiond.conf.example documents every
+ * key), overridden by command-line flags. Keys are described by one table in config.c
+ * (type, range, default, whether SIGHUP can change it live), so parsing, printing the
+ * effective config and checking the example file all follow the same list. Unknown
+ * sections and keys and bad values are errors that name the file, line and key. */
+#ifndef EMOTIOND_CONFIG_H
+#define EMOTIOND_CONFIG_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+
+#define CONFIG_DEFAULT_PATH "/etc/emotiond/emotiond.conf"
+#define CONFIG_MAX_PROFILES 8
+#define CONFIG_STR 256
+
+struct config_profile {
+    char mode[64];             /* nvpmodel mode name, e.g. MODE_15W */
+    char model[CONFIG_STR];    /* network for this mode (variant A or B); "" keeps [daemon] */
+    int detect_interval;       /* 0 keeps [detect] interval */
+    double fps_cap;            /* 0: no cap */
+    int workers;               /* 0 keeps [classify] workers */
+};
+
+struct config {
+    struct {
+        char source[CONFIG_STR], socket[CONFIG_STR], socket_group[64], model[CONFIG_STR];
+        char log_level[16], system_root[CONFIG_STR];
+        int max_clients;
+    } daemon;
+    struct {
+        int width, height, jpeg_scale, timeout_ms, max_timeouts;
+        double fps;
+    } capture;
+    struct {
+        char backend[16], model[CONFIG_STR];
+        int width, min_face, max_faces, interval;
+        double score_threshold, nms_threshold;
+    } detect;
+    struct {
+        double min_iou, max_absent_s, half_life_s;
+    } track;
+    struct {
+        int workers;
+        double crop_widen;
+        bool align_eyes;
+    } classify;
+    struct {
+        double interval_s;
+    } telemetry;
+    struct config_profile profiles[CONFIG_MAX_PROFILES];
+    int n_profiles;
+};
+
+void config_defaults(struct config *c);
+/* Reads path over c (usually after config_defaults). A missing file is an error here;
+ * the daemon decides whether to fall back to defaults. */
+int config_load(const char *path, struct config *c, char *err, size_t errlen);
+/* One value, as the file would give it: flags use this with origin "--flag". */
+int config_set(struct config *c, const char *section, const char *key, const char *value,
+               const char *origin, char *err, size_t errlen);
+/* The effective configuration, as a file that config_load reads back. */
+void config_print(const struct config *c, FILE *out);
+/* Whether section.key can change on SIGHUP without a restart (false if unknown). */
+bool config_is_live(const char *section, const char *key);
+/* Calls fn for every key of the schema (profile keys under section "profile.MODE"). */
+void config_each_key(void (*fn)(const char *section, const char *key, const char *dflt,
+                                void *user),
+                     void *user);
+
+#endif

@@ -1,0 +1,195 @@
+/* Config: defaults, a full file, flags over the file, errors naming file, line and key,
+ * profiles, the printed config reading back the same, and the example file documenting
+ * every key with its real default. */
+#define _DEFAULT_SOURCE
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "config.h"
+
+static char path[64];
+
+static void write_conf(const char *text)
+{
+    snprintf(path, sizeof path, "/tmp/emotiond-conf-XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    FILE *f = fdopen(fd, "w");
+    fputs(text, f);
+    fclose(f);
+}
+
+static void expect_error(const char *text, const char *needle)
+{
+    struct config c;
+    config_defaults(&c);
+    char err[600];
+    write_conf(text);
+    assert_int_equal(config_load(path, &c, err, sizeof err), -1);
+    unlink(path);
+    char where[80];
+    snprintf(where, sizeof where, "%s:", path);
+    if (!strstr(err, needle) || strncmp(err, where, strlen(where)))
+        fail_msg("error '%s' lacks '%s' or the file name", err, needle);
+}
+
+static void test_defaults(void **state)
+{
+    (void)state;
+    struct config c;
+    config_defaults(&c);
+    assert_string_equal(c.daemon.socket, "/run/emotiond/emotiond.sock");
+    assert_int_equal(c.detect.width, 320);
+    assert_float_equal(c.classify.crop_widen, 1.1, 1e-12);
+    assert_true(c.classify.align_eyes);
+    assert_string_equal(c.detect.backend, "cascade");
+    assert_int_equal(c.n_profiles, 0);
+}
+
+static void test_file_and_flags(void **state)
+{
+    (void)state;
+    write_conf("; a comment\n[daemon]\nsource = file:/tmp/clip.mjpeg\nmax_clients = 4\n"
+               "[detect]\nbackend = yunet\nmodel = /opt/yunet.onnx\nscore_threshold = 0.75\n"
+               "[classify]\nalign_eyes = no\n[profile.MODE_15W]\nmodel = /m/b.enn\n"
+               "detect_interval = 10\n[profile.MAXN]\nworkers = 4\n");
+    struct config c;
+    config_defaults(&c);
+    char err[600];
+    if (config_load(path, &c, err, sizeof err))
+        fail_msg("%s", err);
+    unlink(path);
+    assert_string_equal(c.daemon.source, "file:/tmp/clip.mjpeg");
+    assert_int_equal(c.daemon.max_clients, 4);
+    assert_string_equal(c.detect.backend, "yunet");
+    assert_float_equal(c.detect.score_threshold, 0.75, 1e-12);
+    assert_false(c.classify.align_eyes);
+    assert_int_equal(c.n_profiles, 2);
+    assert_string_equal(c.profiles[0].mode, "MODE_15W");
+    assert_string_equal(c.profiles[0].model, "/m/b.enn");
+    assert_int_equal(c.profiles[0].detect_interval, 10);
+    assert_int_equal(c.profiles[1].workers, 4);
+    /* a flag overrides the file */
+    assert_int_equal(config_set(&c, "daemon", "source", "image:/tmp/a.png", "--source", err,
+                                sizeof err), 0);
+    assert_string_equal(c.daemon.source, "image:/tmp/a.png");
+    assert_int_equal(config_set(&c, "capture", "fps", "fast", "--fps", err, sizeof err), -1);
+    assert_non_null(strstr(err, "--fps: [capture] fps: 'fast' is not a number"));
+}
+
+static void test_errors_name_file_line_key(void **state)
+{
+    (void)state;
+    expect_error("[daemon]\nsource = /dev/video0\ncolour = red\n", ":3: [daemon] colour: unknown key");
+    expect_error("[deamon]\nsource = x\n", ":2: [deamon] source: unknown section");
+    expect_error("[capture]\nwidth = 99999\n", ":2: [capture] width: '99999' is not an integer in 16..4096");
+    expect_error("[capture]\nwidth = 12px\n", "[capture] width");
+    expect_error("[capture]\njpeg_scale = 3\n", "'3' is not one of 1|2|4|8");
+    expect_error("[detect]\nbackend = hog\n", "'hog' is not one of cascade|yunet");
+    expect_error("[track]\nhalf_life_s = nan\n", "half_life_s");
+    expect_error("[classify]\nalign_eyes = maybe\n", "not a boolean");
+    expect_error("[profile.MODE_15W]\nspeed = 3\n", "unknown key (profiles take");
+    expect_error("[daemon]\nthis line has no equals sign\n", ":2: syntax error");
+    struct config c;
+    char err[300];
+    assert_int_equal(config_load("/nonexistent/emotiond.conf", &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "/nonexistent/emotiond.conf: No such file"));
+}
+
+static void test_print_reads_back(void **state)
+{
+    (void)state;
+    struct config a, b;
+    config_defaults(&a);
+    char err[600];
+    config_set(&a, "detect", "interval", "7", "test", err, sizeof err);
+    config_set(&a, "profile.MODE_30W", "fps_cap", "12.5", "test", err, sizeof err);
+    snprintf(path, sizeof path, "/tmp/emotiond-conf-XXXXXX");
+    int fd = mkstemp(path);
+    FILE *f = fdopen(fd, "w");
+    config_print(&a, f);
+    fclose(f);
+    config_defaults(&b);
+    if (config_load(path, &b, err, sizeof err))
+        fail_msg("%s", err);
+    unlink(path);
+    assert_memory_equal(&a, &b, sizeof a);
+}
+
+static void test_live_keys(void **state)
+{
+    (void)state;
+    assert_true(config_is_live("detect", "score_threshold"));
+    assert_true(config_is_live("track", "half_life_s"));
+    assert_true(config_is_live("telemetry", "interval_s"));
+    assert_false(config_is_live("daemon", "socket"));
+    assert_false(config_is_live("daemon", "nonsense"));
+    assert_true(config_is_live("profile.MODE_15W", "model"));
+}
+
+struct example {
+    char text[16384];
+    int missing;
+};
+
+static void check_key(const char *section, const char *key, const char *dflt, void *user)
+{
+    struct example *ex = user;
+    char header[80], line[400];
+    snprintf(header, sizeof header, "[%s]", strcmp(section, "profile.MODE") ? section : "profile.MODE_15W");
+    snprintf(line, sizeof line, "# %s = %s\n", key, dflt);
+    const char *sec = strstr(ex->text, header);
+    const char *next = sec ? strstr(sec + 1, "\n[") : NULL;
+    const char *at = sec ? strstr(sec, *dflt ? line : key) : NULL;
+    if (!strcmp(section, "profile.MODE"))
+        at = sec ? strstr(sec, key) : NULL;   /* the profile example shows sample values */
+    else if (!*dflt) {
+        snprintf(line, sizeof line, "# %s =\n", key);
+        at = sec ? strstr(sec, line) : NULL;
+    }
+    if (!at || (next && at > next && strcmp(section, "profile.MODE"))) {
+        printf("example file lacks '%s' under %s\n", line, header);
+        ex->missing++;
+    }
+}
+
+static void test_example_documents_every_key(void **state)
+{
+    (void)state;
+    static struct example ex;
+    FILE *f = fopen(SOURCE_DIR "/config/emotiond.conf.example", "r");
+    assert_non_null(f);
+    size_t n = fread(ex.text, 1, sizeof ex.text - 1, f);
+    fclose(f);
+    ex.text[n] = '\0';
+    config_each_key(check_key, &ex);
+    assert_int_equal(ex.missing, 0);
+    /* and the example, as shipped, parses (everything commented: the defaults) */
+    struct config c, d;
+    config_defaults(&c);
+    config_defaults(&d);
+    char err[600];
+    if (config_load(SOURCE_DIR "/config/emotiond.conf.example", &c, err, sizeof err))
+        fail_msg("%s", err);
+    assert_memory_equal(&c, &d, sizeof c);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_file_and_flags),
+        cmocka_unit_test(test_errors_name_file_line_key),
+        cmocka_unit_test(test_print_reads_back),
+        cmocka_unit_test(test_live_keys),
+        cmocka_unit_test(test_example_documents_every_key),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
