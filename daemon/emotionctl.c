@@ -1,7 +1,9 @@
 /* emotionctl: the client. For now one command:
- *   emotionctl classify [--json] [--model M.enn] [--detector cascade|yunet]
- *                       [--detector-model PATH] [--detect-width N] IMAGE...
+ *   emotionctl [-c FILE] classify [--json] [--model M.enn] [--detector cascade|yunet]
+ *                                 [--detector-model PATH] [--detect-width N] IMAGE...
  * detects the faces in each photo and classifies their expressions, no daemon needed.
+ * Detector, crop and model settings come from the config file (-c, default
+ * /etc/emotiond/emotiond.conf when it exists); flags override it.
  * `watch` and `status` arrive with the daemon. */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -9,6 +11,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "config.h"
 #include "detect.h"
 #include "facecrop.h"
 #include "json_out.h"
@@ -22,18 +25,18 @@
 static void usage(FILE *to)
 {
     fprintf(to,
-            "usage: emotionctl classify [--json] [--model M.enn] [--detector cascade|yunet]\n"
-            "                           [--detector-model PATH] [--detect-width N] IMAGE...\n"
+            "usage: emotionctl [-c FILE] classify [--json] [--model M.enn]\n"
+            "                  [--detector cascade|yunet] [--detector-model PATH]\n"
+            "                  [--detect-width N] IMAGE...\n"
             "Detects faces in JPEG, PNG or PGM photos and prints one line per face:\n"
             "  file x y w h label confidence\n"
             "or, with --json, one JSON object per image.\n");
 }
 
-/* The default model: installed, else the source tree's models/ (running from a build). */
-static const char *default_model(char *tried, size_t len)
+/* The configured model, else the source tree's models/ (running from a build). */
+static const char *default_model(const char *configured, char *tried, size_t len)
 {
-    static const char *candidates[] = {"/usr/share/emotiond/models/" DEFAULT_MODEL_NAME,
-                                       EMOTIOND_SOURCE_DIR "/models/" DEFAULT_MODEL_NAME};
+    const char *candidates[] = {configured, EMOTIOND_SOURCE_DIR "/models/" DEFAULT_MODEL_NAME};
     tried[0] = '\0';
     for (size_t i = 0; i < 2; i++) {
         if (access(candidates[i], R_OK) == 0)
@@ -45,6 +48,7 @@ static const char *default_model(char *tried, size_t len)
 }
 
 struct ctx {
+    const struct config *cfg;
     struct enn_net *net;
     const struct enn_model *m;
     struct det_detector *det;
@@ -101,7 +105,8 @@ static int classify_one(struct ctx *c, const char *path)
     json_int(&j, bgr->height);
     json_raw(&j, ",\"faces\":[");
     for (int i = 0; i < n; i++) {
-        struct enn_box crop = facecrop_box(&faces[i], FACECROP_DEFAULT_WIDEN, true);
+        struct enn_box crop = facecrop_box(&faces[i], (float)c->cfg->classify.crop_widen,
+                                           c->cfg->classify.align_eyes);
         float p[ENN_MAX_CLASSES];
         enn_net_classify(c->net, gray->data, gray->width, gray->height, gray->stride, &crop, 1, p);
         int best = 0;
@@ -152,11 +157,19 @@ static int classify_one(struct ctx *c, const char *path)
     return rc;
 }
 
-static int cmd_classify(int argc, char **argv)
+static int cmd_classify(const struct config *cfg, int argc, char **argv)
 {
     const char *model_path = NULL;
-    struct det_config dc = {.backend = DET_CASCADE};
-    struct ctx c = {0};
+    struct det_config dc = {
+        .backend = det_backend_parse(cfg->detect.backend),
+        .model = cfg->detect.model[0] ? cfg->detect.model : NULL,
+        .detect_width = cfg->detect.width,
+        .min_face = cfg->detect.min_face,
+        .max_faces = cfg->detect.max_faces,
+        .score_threshold = (float)cfg->detect.score_threshold,
+        .nms_threshold = (float)cfg->detect.nms_threshold,
+    };
+    struct ctx c = {.cfg = cfg};
     int first_image = argc;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -191,7 +204,7 @@ static int cmd_classify(int argc, char **argv)
         return 2;
     }
     char err[600], tried[600];
-    if (!model_path && !(model_path = default_model(tried, sizeof tried))) {
+    if (!model_path && !(model_path = default_model(cfg->daemon.model, tried, sizeof tried))) {
         fprintf(stderr, "emotionctl: no model given and none installed (looked for %s); "
                 "pass --model FILE.enn\n", tried);
         return 1;
@@ -225,8 +238,23 @@ static int cmd_classify(int argc, char **argv)
 
 int main(int argc, char **argv)
 {
+    struct config cfg;
+    config_defaults(&cfg);
+    const char *conf = NULL;
+    if (argc >= 3 && !strcmp(argv[1], "-c")) {
+        conf = argv[2];
+        argc -= 2;
+        argv += 2;
+    } else if (access(CONFIG_DEFAULT_PATH, F_OK) == 0) {
+        conf = CONFIG_DEFAULT_PATH;
+    }
+    char err[700];
+    if (conf && config_load(conf, &cfg, err, sizeof err)) {
+        fprintf(stderr, "emotionctl: %s\n", err);
+        return 1;
+    }
     if (argc >= 2 && !strcmp(argv[1], "classify"))
-        return cmd_classify(argc - 2, argv + 2);
+        return cmd_classify(&cfg, argc - 2, argv + 2);
     if (argc >= 2 && (!strcmp(argv[1], "-h") || !strcmp(argv[1], "--help"))) {
         usage(stdout);
         return 0;

@@ -40,4 +40,13 @@ head -c 4096 /dev/urandom > "$tmp/bad.enn"
 if "$ctl" classify --model "$tmp/bad.enn" "$img" 2>"$tmp/err"; then fail "bad model accepted"; fi
 grep -q "bad.enn: bad magic" "$tmp/err" || fail "unclear model error: $(cat "$tmp/err")"
 if "$ctl" classify --detector hog --model "$model" "$img" 2>/dev/null; then fail "bad detector accepted"; fi
+# the config file chooses the detector; a broken config names its line
+printf '[detect]\nbackend = yunet\n' > "$tmp/yunet.conf"
+if "$ctl" -c "$tmp/yunet.conf" classify --model "$model" "$img" 2>"$tmp/err"; then
+  fail "yunet without a model accepted"
+fi
+grep -q "needs a model file" "$tmp/err" || fail "config's detector not used: $(cat "$tmp/err")"
+printf '[detect]\nbackend = cascade\nwidth = 5\n' > "$tmp/bad.conf"
+if "$ctl" -c "$tmp/bad.conf" classify --model "$model" "$img" 2>"$tmp/err"; then fail "bad config accepted"; fi
+grep -q "bad.conf:3: \[detect\] width" "$tmp/err" || fail "unclear config error: $(cat "$tmp/err")"
 echo "PASS"
