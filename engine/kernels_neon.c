@@ -44,10 +44,12 @@ static inline __attribute__((always_inline)) void block(const struct enn_conv_jo
 
 void enn_conv_neon(const struct enn_conv_job *j)
 {
-    for (int o = 0; o < j->out_c; o += ENN_MR) {
-        int mr = j->out_c - o < ENN_MR ? j->out_c - o : ENN_MR;
-        const float *w = j->packed + (size_t)o * j->k;
-        for (size_t q = 0; q < j->count; q += NR) {
+    /* Positions outer, channel blocks inner, as in the AVX2 kernel: the input tile stays
+       in L1 while every block of output channels uses it. */
+    for (size_t q = 0; q < j->count; q += NR) {
+        for (int o = 0; o < j->out_c; o += ENN_MR) {
+            int mr = j->out_c - o < ENN_MR ? j->out_c - o : ENN_MR;
+            const float *w = j->packed + (size_t)o * j->k;
             switch (mr) {
             case 4: block(j, 4, w, o, q); break;
             case 3: block(j, 3, w, o, q); break;
