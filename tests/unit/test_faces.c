@@ -1,0 +1,76 @@
+/* The pipeline's face stage on the bundled portrait: detection every `interval` frames,
+ * the same track id throughout, smoothed scores, and the protocol's frame message. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <string.h>
+
+#include "faces.h"
+#include "model.h"
+#include "source.h"
+
+static void test_portrait_sequence(void **state)
+{
+    (void)state;
+    char err[512];
+    struct cap_source *src;
+    struct cap_frame *f;
+    struct cap_options o = {.once = true, .pool_frames = 1};
+    assert_int_equal(cap_source_open("image:" SOURCE_DIR "/samples/astronaut.pgm", &o, &src,
+                                     err, sizeof err), 0);
+    assert_int_equal(cap_source_next(src, &f, err, sizeof err), 1);
+    struct enn_model *m;
+    struct enn_net *net;
+    struct det_detector *det;
+    struct config cfg;
+    config_defaults(&cfg);
+    cfg.detect.interval = 4;
+    struct det_config dc = {.backend = DET_CASCADE};
+    if (enn_model_load(SOURCE_DIR "/tests/fixtures/nano-b-quick.enn", &m, err, sizeof err) ||
+        enn_net_create(m, &net, err, sizeof err) || det_create(&dc, &det, err, sizeof err))
+        fail_msg("%s", err);
+    struct faces_stage st;
+    faces_init(&st, det, net, &cfg);
+    struct face_result r[FACES_MAX];
+    int id = 0;
+    for (int i = 0; i < 10; i++) {
+        int n = faces_process(&st, f->data, f->data, 1, f->width, f->height, f->stride, f->stride,
+                              (int64_t)i * 33333333, r, FACES_MAX, err, sizeof err);
+        assert_int_equal(n, 1);
+        if (i == 0)
+            id = r[0].id;
+        assert_int_equal(r[0].id, id);
+        assert_true(fabsf(r[0].box[0] - 176) < 15 && fabsf(r[0].box[1] - 66) < 15);
+        float sum = 0;
+        for (int c = 0; c < m->n_classes; c++)
+            sum += r[0].scores[c];
+        assert_float_equal(sum, 1, 1e-4);
+    }
+    assert_string_equal(m->classes[r[0].label], "happiness");
+    static char text[8192];
+    struct json_out j;
+    json_init(&j, text, sizeof text);
+    faces_frame_message(&j, m, 9, 1764043200.5, 7.25, f->width, f->height, r, 1);
+    assert_false(j.overflow);
+    assert_non_null(strstr(text, "{\"type\":\"frame\",\"seq\":9,\"ts\":1764043200.500,"
+                                 "\"latency_ms\":7.25,\"width\":512,\"height\":512,\"faces\":[{\"id\":"));
+    assert_non_null(strstr(text, "\"label\":\"happiness\",\"confidence\":"));
+    assert_non_null(strstr(text, "\"scores\":{\"anger\":"));
+    assert_string_equal(text + strlen(text) - 3, "}]}");
+    det_free(det);
+    enn_net_free(net);
+    enn_model_free(m);
+    cap_frame_unref(f);
+    cap_source_close(src);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_portrait_sequence),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
