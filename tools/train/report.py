@@ -74,7 +74,17 @@ def _ckplus_section(v):
 def _fer_section():
     path = os.path.join(common.RESULTS, "fer", "result.json")
     if not os.path.exists(path):
-        return "No FER2013 model has been trained yet.\n"
+        state = os.path.join(common.STATE, "emotionnet-nano-a-fer", "state.pt")
+        if not os.path.exists(state):
+            return "No FER2013 model has been trained yet.\n"
+        import torch
+        st = torch.load(state)
+        hist = ", ".join(f"{100 * a:.1f}" for a in st["history"])
+        return (f"**In progress** (`tools/train/train-fer --variant a --epochs 40`, resumable "
+                f"from `train-state/`): {st['epoch']} epochs done in "
+                f"{st['seconds'] / 3600:.1f} h; best PublicTest so far "
+                f"{100 * st['best'][0]:.2f} % (epoch {st['best'][1]}). PublicTest by epoch: "
+                f"{hist}. PrivateTest is reported once, at the end.\n")
     r = common.read_json(path)
     png = "results/fer-confusion.png"
     _matrix_png(r["confusion"], r["classes"], os.path.join(common.ROOT, "docs", png))
