@@ -37,6 +37,14 @@ static void under(const char *root, const char *rel, char *out, size_t len)
     snprintf(out, len, "%.*s%s", (int)r, root, rel);
 }
 
+/* glob() of a pattern under root; false when nothing matches. */
+static bool glob_under(const char *root, const char *rel, glob_t *g)
+{
+    char pat[1024];
+    under(root, rel, pat, sizeof pat);
+    return glob(pat, 0, NULL, g) == 0;
+}
+
 void board_power_mode(const char *root, struct board_power_mode *out)
 {
     memset(out, 0, sizeof *out);
@@ -133,10 +141,8 @@ static void add_rail(struct board_power_reader *r, const char *name, const char 
 
 static void find_iio(struct board_power_reader *r, const char *root)
 {
-    char pat[1024];
-    under(root, "/sys/bus/i2c/drivers/ina3221x/*/iio:device*", pat, sizeof pat);
     glob_t g;
-    if (glob(pat, 0, NULL, &g) != 0)
+    if (!glob_under(root, "/sys/bus/i2c/drivers/ina3221x/*/iio:device*", &g))
         return;
     for (size_t i = 0; i < g.gl_pathc; i++)
         for (int k = 0; k < 3; k++) {
@@ -151,10 +157,8 @@ static void find_iio(struct board_power_reader *r, const char *root)
 
 static void find_hwmon(struct board_power_reader *r, const char *root)
 {
-    char pat[1024];
-    under(root, "/sys/bus/i2c/drivers/ina3221/*/hwmon/hwmon*", pat, sizeof pat);
     glob_t g;
-    if (glob(pat, 0, NULL, &g) != 0)
+    if (!glob_under(root, "/sys/bus/i2c/drivers/ina3221/*/hwmon/hwmon*", &g))
         return;
     for (size_t i = 0; i < g.gl_pathc; i++)
         for (int k = 1; k <= 3; k++) {
@@ -171,10 +175,8 @@ static void find_hwmon(struct board_power_reader *r, const char *root)
 /* RAPL: psys (the whole platform) if there is one, else the packages (a lower bound). */
 static void find_rapl(struct board_power_reader *r, const char *root)
 {
-    char pat[1024];
-    under(root, "/sys/class/powercap/intel-rapl:[0-9]", pat, sizeof pat);
     glob_t g;
-    if (glob(pat, 0, NULL, &g) != 0)
+    if (!glob_under(root, "/sys/class/powercap/intel-rapl:[0-9]", &g))
         return;
     for (int want_psys = 1; want_psys >= 0 && r->n_rapl == 0; want_psys--)
         for (size_t i = 0; i < g.gl_pathc && r->n_rapl < 4; i++) {
@@ -286,11 +288,9 @@ void board_power_close(struct board_power_reader *r)
 
 int board_temperatures(const char *root, struct board_temp *out, int max)
 {
-    char pat[1024];
-    under(root, "/sys/class/thermal/thermal_zone*", pat, sizeof pat);
     glob_t g;
     int n = 0;
-    if (glob(pat, 0, NULL, &g) != 0)
+    if (!glob_under(root, "/sys/class/thermal/thermal_zone*", &g))
         return 0;
     for (size_t i = 0; i < g.gl_pathc && n < max; i++) {
         char p[600];
@@ -309,11 +309,9 @@ int board_temperatures(const char *root, struct board_temp *out, int max)
 
 int board_cpu_mhz(const char *root, double *mhz, int max)
 {
-    char pat[1024];
-    under(root, "/sys/devices/system/cpu/cpu[0-9]*/cpufreq/scaling_cur_freq", pat, sizeof pat);
     glob_t g;
     int n = 0;
-    if (glob(pat, 0, NULL, &g) != 0)
+    if (!glob_under(root, "/sys/devices/system/cpu/cpu[0-9]*/cpufreq/scaling_cur_freq", &g))
         return 0;
     for (int i = 0; i < max; i++)
         mhz[i] = 0;
