@@ -1,10 +1,13 @@
-/* emotionctl: the client. For now one command:
+/* emotionctl: the client.
+ *   emotionctl [-c FILE] watch [--json] [--count N] [--socket PATH]
+ *   emotionctl [-c FILE] status [--json] [--socket PATH]
+ * talk to the running daemon (ctl_client.c);
  *   emotionctl [-c FILE] classify [--json] [--model M.enn] [--detector cascade|yunet]
  *                                 [--detector-model PATH] [--detect-width N] IMAGE...
  * detects the faces in each photo and classifies their expressions, no daemon needed.
  * Detector, crop and model settings come from the config file (-c, default
  * /etc/emotiond/emotiond.conf when it exists); flags override it.
- * `watch` and `status` arrive with the daemon. */
+ */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,8 +15,10 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "ctl_client.h"
 #include "detect.h"
 #include "facecrop.h"
+#include "faces.h"
 #include "json_out.h"
 #include "model.h"
 #include "net.h"
@@ -25,7 +30,9 @@
 static void usage(FILE *to)
 {
     fprintf(to,
-            "usage: emotionctl [-c FILE] classify [--json] [--model M.enn]\n"
+            "usage: emotionctl [-c FILE] watch [--json] [--count N] [--socket PATH]\n"
+            "       emotionctl [-c FILE] status [--json] [--socket PATH]\n"
+            "       emotionctl [-c FILE] classify [--json] [--model M.enn]\n"
             "                  [--detector cascade|yunet] [--detector-model PATH]\n"
             "                  [--detect-width N] IMAGE...\n"
             "Detects faces in JPEG, PNG or PGM photos and prints one line per face:\n"
@@ -160,15 +167,8 @@ static int classify_one(struct ctx *c, const char *path)
 static int cmd_classify(const struct config *cfg, int argc, char **argv)
 {
     const char *model_path = NULL;
-    struct det_config dc = {
-        .backend = det_backend_parse(cfg->detect.backend),
-        .model = cfg->detect.model[0] ? cfg->detect.model : NULL,
-        .detect_width = cfg->detect.width,
-        .min_face = cfg->detect.min_face,
-        .max_faces = cfg->detect.max_faces,
-        .score_threshold = (float)cfg->detect.score_threshold,
-        .nms_threshold = (float)cfg->detect.nms_threshold,
-    };
+    struct det_config dc;
+    faces_detector_config(cfg, &dc);
     struct ctx c = {.cfg = cfg};
     int first_image = argc;
     for (int i = 0; i < argc; i++) {
@@ -259,11 +259,10 @@ int main(int argc, char **argv)
         usage(stdout);
         return 0;
     }
-    if (argc >= 2 && (!strcmp(argv[1], "watch") || !strcmp(argv[1], "status"))) {
-        fprintf(stderr, "emotionctl %s: needs the emotiond daemon, which is not built yet\n",
-                argv[1]);
-        return 1;
-    }
+    if (argc >= 2 && !strcmp(argv[1], "watch"))
+        return ctl_watch(cfg.daemon.socket, argc - 2, argv + 2);
+    if (argc >= 2 && !strcmp(argv[1], "status"))
+        return ctl_status(cfg.daemon.socket, argc - 2, argv + 2);
     usage(stderr);
     return 2;
 }

@@ -32,6 +32,18 @@ enum det_backend det_backend_parse(const char *name)
     return 0;
 }
 
+void det_configure(struct det_detector *d, const struct det_config *cfg)
+{
+    if (cfg->min_face)
+        d->cfg.min_face = cfg->min_face;
+    if (cfg->max_faces)
+        d->cfg.max_faces = cfg->max_faces;
+    if (cfg->score_threshold > 0)
+        d->cfg.score_threshold = cfg->score_threshold;
+    if (cfg->nms_threshold > 0)
+        d->cfg.nms_threshold = cfg->nms_threshold;
+}
+
 int det_create(const struct det_config *cfg, struct det_detector **out, char *err,
                size_t errlen)
 {

@@ -45,6 +45,9 @@ int det_detect(struct det_detector *d, const uint8_t *pixels, int width, int hei
 int det_detect_region(struct det_detector *d, const uint8_t *pixels, int width, int height,
                       size_t stride, int channels, float rx, float ry, float rw, float rh,
                       struct det_face *out, int max, char *err, size_t errlen);
+/* Changes what may change between frames: min_face, max_faces and the yunet thresholds
+ * (zero keeps a value). Not while det_detect runs. */
+void det_configure(struct det_detector *d, const struct det_config *cfg);
 const char *det_backend_name(enum det_backend b);
 /* "cascade" or "yunet" -> backend; 0 when unknown. */
 enum det_backend det_backend_parse(const char *name);

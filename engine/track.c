@@ -20,7 +20,7 @@ void trk_init(struct trk_tracker *tr, const struct trk_config *cfg, int n_classe
 static struct det_face predicted(const struct trk_track *t, int64_t ts_ns)
 {
     struct det_face b = t->box;
-    float dt = (float)(ts_ns - t->seen_ns) / 1e9f;
+    float dt = (float)(ts_ns - t->box_ns) / 1e9f;
     b.x += t->vx * dt;
     b.y += t->vy * dt;
     return b;
@@ -31,7 +31,7 @@ void trk_predict(struct trk_tracker *tr, int64_t ts_ns)
     for (int i = 0; i < tr->n; i++) {
         struct trk_track *t = &tr->t[i];
         t->box = predicted(t, ts_ns);
-        t->seen_ns = ts_ns > t->seen_ns ? ts_ns : t->seen_ns;
+        t->box_ns = ts_ns;
     }
 }
 
@@ -66,22 +66,25 @@ void trk_update(struct trk_tracker *tr, const struct det_face *dets, int n, int6
             break;
         struct trk_track *t = &tr->t[bk];
         float dt = (float)(ts_ns - t->seen_ns) / 1e9f;
-        if (dt > 0) {   /* velocity of the box centre, lightly smoothed */
-            float vx = (dets[bi].x + dets[bi].w / 2 - t->box.x - t->box.w / 2) / dt;
-            float vy = (dets[bi].y + dets[bi].h / 2 - t->box.y - t->box.h / 2) / dt;
+        if (dt > 0) {   /* velocity of the box centre between detections, lightly smoothed */
+            float vx = (dets[bi].x + dets[bi].w / 2 - t->seen.x - t->seen.w / 2) / dt;
+            float vy = (dets[bi].y + dets[bi].h / 2 - t->seen.y - t->seen.h / 2) / dt;
             t->vx = 0.5f * t->vx + 0.5f * vx;
             t->vy = 0.5f * t->vy + 0.5f * vy;
         }
-        t->box = dets[bi];
-        t->seen_ns = ts_ns;
+        t->box = t->seen = dets[bi];
+        t->box_ns = t->seen_ns = ts_ns;
+        t->misses = -1;     /* counted up to 0 below */
         det_used[bi] = trk_used[bk] = true;
         ids[bi] = t->id;
     }
     /* drop tracks gone too long (keeping order), then start tracks for the rest */
     int kept = 0;
-    for (int k = 0; k < tr->n; k++)
+    for (int k = 0; k < tr->n; k++) {
+        tr->t[k].misses++;
         if (ts_ns - tr->t[k].seen_ns <= tr->cfg.max_absent_ns)
             tr->t[kept++] = tr->t[k];
+    }
     tr->n = kept;
     for (int i = 0; i < n; i++) {
         if (det_used[i] || tr->n == TRK_MAX_TRACKS)
@@ -89,11 +92,13 @@ void trk_update(struct trk_tracker *tr, const struct det_face *dets, int n, int6
         struct trk_track *t = &tr->t[tr->n++];
         memset(t, 0, sizeof *t);
         t->id = tr->next_id++;
-        t->box = dets[i];
-        t->seen_ns = ts_ns;
+        t->box = t->seen = dets[i];
+        t->box_ns = t->seen_ns = ts_ns;
         ids[i] = t->id;
     }
 }
+
+bool trk_visible(const struct trk_track *t) { return t->misses <= 1; }
 
 const struct trk_track *trk_find(const struct trk_tracker *tr, int id)
 {
@@ -103,20 +108,25 @@ const struct trk_track *trk_find(const struct trk_tracker *tr, int id)
     return NULL;
 }
 
+void trk_smooth(float *smoothed, const float *probs, int n, float dt_s, float half_life_s)
+{
+    float alpha = 1;
+    if (half_life_s > 0)
+        alpha = dt_s <= 0 ? 0 : 1 - exp2f(-dt_s / half_life_s);
+    for (int c = 0; c < n; c++)
+        smoothed[c] += alpha * (probs[c] - smoothed[c]);
+}
+
 void trk_observe(struct trk_tracker *tr, int id, const float *probs, int64_t ts_ns)
 {
     struct trk_track *t = (struct trk_track *)trk_find(tr, id);
     if (!t)
         return;
     memcpy(t->raw, probs, (size_t)tr->n_classes * sizeof *probs);
-    float alpha = 1;
-    if (t->has_probs && tr->cfg.half_life_s > 0) {
-        float dt = (float)(ts_ns - t->probs_ns) / 1e9f;
-        alpha = dt <= 0 ? 0 : 1 - exp2f(-dt / tr->cfg.half_life_s);
-    }
-    for (int c = 0; c < tr->n_classes; c++)
-        t->smoothed[c] += alpha * (probs[c] - t->smoothed[c]);
-    if (!t->has_probs)
+    if (t->has_probs)
+        trk_smooth(t->smoothed, probs, tr->n_classes, (float)(ts_ns - t->probs_ns) / 1e9f,
+                   tr->cfg.half_life_s);
+    else
         memcpy(t->smoothed, probs, (size_t)tr->n_classes * sizeof *probs);
     t->has_probs = true;
     t->probs_ns = ts_ns;

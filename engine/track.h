@@ -22,8 +22,11 @@ struct trk_config {
 struct trk_track {
     int id;                 /* stable, > 0, never reused */
     struct det_face box;    /* last detected (or predicted) box */
+    int64_t box_ns;         /* the time box is for */
+    struct det_face seen;   /* last detected box */
     float vx, vy;           /* pixels per second */
     int64_t seen_ns;        /* last detection */
+    int misses;             /* detections in a row that did not find it */
     int64_t probs_ns;       /* last probabilities */
     bool has_probs;
     float raw[TRK_MAX_CLASSES], smoothed[TRK_MAX_CLASSES];
@@ -36,14 +39,23 @@ struct trk_tracker {
 };
 
 void trk_init(struct trk_tracker *tr, const struct trk_config *cfg, int n_classes);
-/* Matches this frame's detections; ids[i] receives the track id of dets[i] (new tracks
- * for unmatched detections, 0 if the table is full). Drops tracks absent too long. */
+/* Matches detections made on the frame of time ts_ns (which may be older than the last
+ * prediction: detection can run beside the tracking); ids[i] receives the track id of
+ * dets[i] (new tracks for unmatched detections, 0 if the table is full). Drops tracks
+ * absent too long. */
 void trk_update(struct trk_tracker *tr, const struct det_face *dets, int n, int64_t ts_ns,
                 int *ids);
 /* Moves every track along its velocity to ts_ns: for frames without detection. */
 void trk_predict(struct trk_tracker *tr, int64_t ts_ns);
 /* Feeds one classification of a track; smoothing weight 1 - 2^(-dt / half_life). */
 void trk_observe(struct trk_tracker *tr, int id, const float *probs, int64_t ts_ns);
+/* Whether a track counts as a face in view: found by the last detection or the one before
+ * (one miss is forgiven; an unseen track is kept only to give its id back if it returns). */
+bool trk_visible(const struct trk_track *t);
 const struct trk_track *trk_find(const struct trk_tracker *tr, int id);
+/* One smoothing step, the one trk_observe uses: smoothed moves towards probs by
+ * 1 - 2^(-dt / half_life) (all the way when half_life is 0). For stages that keep their
+ * own smoothing state, like the daemon's publisher. */
+void trk_smooth(float *smoothed, const float *probs, int n, float dt_s, float half_life_s);
 
 #endif

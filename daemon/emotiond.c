@@ -1,0 +1,608 @@
+/* emotiond: the daemon. Wires the pipeline (capture -> faces -> classify workers) to
+ * the socket server on one event loop that also takes signals (SIGTERM/SIGINT stop,
+ * SIGHUP reloads), publishes telemetry, watches the board's power mode to apply
+ * per-mode profiles, and talks to systemd (READY, STATUS, WATCHDOG). */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <getopt.h>
+#include <math.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/signalfd.h>
+#include <sys/timerfd.h>
+#include <systemd/sd-daemon.h>
+#include <unistd.h>
+
+#include "board.h"
+#include "config.h"
+#include "faces.h"
+#include "json_out.h"
+#include "log.h"
+#include "loop.h"
+#include "pipeline.h"
+#include "server.h"
+#include "telemetry.h"
+
+#define TICK_NS 100000000LL            /* 100 ms */
+#define MODE_POLL_NS 500000000LL       /* power mode changes seen within a second */
+#define POWER_SAMPLE_NS 250000000LL
+#define MAX_FLAGS 16
+#define MSG_MAX 16384
+
+struct flag_value {
+    const char *section, *key, *origin;
+    char value[CONFIG_STR];
+};
+
+struct daemon {
+    struct config cfg;
+    const char *config_path;            /* NULL: built-in defaults */
+    struct flag_value flags[MAX_FLAGS];
+    int n_flags;
+    struct pl_options opts;
+
+    struct ev_loop *loop;
+    struct server *srv;
+    struct pipeline *pl;
+    struct telemetry tel;
+    int sig_fd, timer_fd;
+
+    struct faces_smoother smoother;
+    unsigned smooth_generation;
+    bool stop, ready, source_connected;
+    int exit_code;
+    uint64_t watchdog_usec;
+    int64_t start_ns, next_telemetry_ns, next_mode_ns, next_power_ns, next_watchdog_ns;
+
+    struct board_power_mode mode;
+    int profile;                        /* index into cfg.profiles, -1 for none */
+    char telemetry[MSG_MAX];            /* the latest telemetry fields, for status */
+    size_t telemetry_len;
+    double last_fps, last_faces;
+};
+
+/* ---- configuration ---- */
+
+static int add_flag(struct daemon *d, const char *section, const char *key, const char *origin,
+                    const char *value)
+{
+    if (d->n_flags == MAX_FLAGS)
+        return -1;
+    struct flag_value *f = &d->flags[d->n_flags++];
+    *f = (struct flag_value){section, key, origin, ""};
+    snprintf(f->value, sizeof f->value, "%s", value);
+    return 0;
+}
+
+/* Defaults, the file, then the flags: the effective configuration. */
+static int build_config(const struct daemon *d, struct config *c, char *err, size_t errlen)
+{
+    config_defaults(c);
+    if (d->config_path && config_load(d->config_path, c, err, errlen))
+        return -1;
+    for (int i = 0; i < d->n_flags; i++)
+        if (config_set(c, d->flags[i].section, d->flags[i].key, d->flags[i].value,
+                       d->flags[i].origin, err, errlen))
+            return -1;
+    return 0;
+}
+
+static const struct config_profile *active_profile(const struct daemon *d)
+{
+    return d->profile >= 0 ? &d->cfg.profiles[d->profile] : NULL;
+}
+
+/* The running settings: the config with the active profile's overrides. */
+static void apply_settings(struct daemon *d)
+{
+    const struct config_profile *p = active_profile(d);
+    struct config eff = d->cfg;
+    if (p && p->detect_interval > 0)
+        eff.detect.interval = p->detect_interval;
+    pl_configure(d->pl, &eff, p ? p->fps_cap : 0,
+                 p && p->workers > 0 ? p->workers : d->cfg.classify.workers);
+    const char *model = p && p->model[0] ? p->model : d->cfg.daemon.model;
+    if (strcmp(model, pl_model_path(pl_current_model(d->pl))) != 0) {
+        char err[600];
+        if (pl_set_model(d->pl, model, err, sizeof err))
+            log_err("model %s: %s; keeping %s", model, err,
+                    pl_model_path(pl_current_model(d->pl)));
+        else
+            log_info("model: %s", model);
+    }
+    d->smoother.half_life_s = (float)d->cfg.track.half_life_s;
+    int level = log_level_parse(d->cfg.daemon.log_level);
+    if (level > 0)
+        log_set_level((enum log_level)level);
+}
+
+/* One line of config_print per key: "section\tkey = value". */
+static size_t print_keys(const struct config *c, char *buf, size_t cap)
+{
+    char *text = NULL;
+    size_t len = 0, used = 0;
+    FILE *f = open_memstream(&text, &len);
+    if (!f)
+        return 0;
+    config_print(c, f);
+    fclose(f);
+    char section[80] = "";
+    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+        if (line[0] == '[') {
+            snprintf(section, sizeof section, "%.*s", (int)strcspn(line + 1, "]"), line + 1);
+        } else if (line[0] != '#' && used < cap) {
+            int n = snprintf(buf + used, cap - used, "%s\t%s\n", section, line);
+            used += n > 0 ? (size_t)n : 0;
+        }
+    }
+    free(text);
+    return used < cap ? used : cap;
+}
+
+static bool has_line(const char *keys, const char *line, size_t len)
+{
+    for (const char *p = keys; (p = strstr(p, line)); p++)
+        if ((p == keys || p[-1] == '\n') && p[len] == '\n')
+            return true;
+    return false;
+}
+
+static void reload(struct daemon *d)
+{
+    char err[700];
+    struct config next;
+    sd_notify(0, "RELOADING=1");
+    if (build_config(d, &next, err, sizeof err)) {
+        log_err("reload: %s; keeping the running configuration", err);
+        sd_notify(0, "READY=1");
+        return;
+    }
+    static char before[32768], after[32768];
+    print_keys(&d->cfg, before, sizeof before);
+    print_keys(&next, after, sizeof after);
+    struct config applied = d->cfg;
+    memcpy(applied.profiles, next.profiles, sizeof applied.profiles);   /* all live */
+    applied.n_profiles = next.n_profiles;
+    int changed = 0, refused = 0;
+    for (char *line = strtok(after, "\n"); line; line = strtok(NULL, "\n")) {
+        size_t len = strlen(line);
+        if (has_line(before, line, len))
+            continue;
+        char section[80], key[80];
+        const char *value = strstr(line, " = ");
+        if (sscanf(line, "%79[^\t]\t%79[^ ]", section, key) != 2 || !value)
+            continue;
+        value += 3;
+        if (!strncmp(section, "profile.", 8)) {
+            changed++;
+        } else if (config_is_live(section, key)) {
+            if (config_set(&applied, section, key, value, "reload", err, sizeof err) == 0) {
+                log_info("reload: [%s] %s = %s", section, key, value);
+                changed++;
+            }
+        } else {
+            log_warn("reload: [%s] %s changed to '%s' but needs a restart; still using the "
+                     "old value", section, key, value);
+            refused++;
+        }
+    }
+    d->cfg = applied;
+    /* the profile table may have changed under the current mode */
+    d->profile = -1;
+    for (int i = 0; d->mode.known && i < d->cfg.n_profiles; i++)
+        if (!strcmp(d->cfg.profiles[i].mode, d->mode.name))
+            d->profile = i;
+    apply_settings(d);
+    log_info("reloaded %s: %d change%s applied, %d need a restart",
+             d->config_path ? d->config_path : "(built-in defaults)", changed,
+             changed == 1 ? "" : "s", refused);
+    sd_notify(0, "READY=1");
+}
+
+/* ---- power mode policy ---- */
+
+static void check_power_mode(struct daemon *d)
+{
+    struct board_power_mode m;
+    board_power_mode(d->cfg.daemon.system_root, &m);
+    if (m.known == d->mode.known && m.id == d->mode.id && !strcmp(m.name, d->mode.name))
+        return;
+    d->mode = m;
+    int before = d->profile;
+    d->profile = -1;
+    for (int i = 0; m.known && i < d->cfg.n_profiles; i++)
+        if (!strcmp(d->cfg.profiles[i].mode, m.name))
+            d->profile = i;
+    if (m.known)
+        log_info("power mode %d (%s)%s%s", m.id, m.name,
+                 d->profile >= 0 ? ": applying profile " : "",
+                 d->profile >= 0 ? d->cfg.profiles[d->profile].mode : "");
+    if (d->profile != before)
+        apply_settings(d);
+}
+
+/* ---- messages ---- */
+
+static void write_hello(void *user, struct json_out *j)
+{
+    struct daemon *d = user;
+    const struct pl_model *pm = pl_current_model(d->pl);
+    const struct enn_model *m = pl_model_info(pm);
+    json_raw(j, "{\"type\":\"hello\",\"protocol\":1,\"version\":");
+    json_str(j, EMOTIOND_VERSION);
+    json_raw(j, ",\"model\":");
+    json_str(j, pl_model_name(pm));
+    json_raw(j, ",\"classes\":[");
+    for (int c = 0; c < m->n_classes; c++) {
+        json_raw(j, c ? "," : "");
+        json_str(j, m->classes[c]);
+    }
+    json_raw(j, "],\"source\":");
+    json_str(j, pl_source_describe(d->pl));
+    json_raw(j, "}");
+}
+
+static void write_status(void *user, struct json_out *j)
+{
+    struct daemon *d = user;
+    json_raw(j, "{\"type\":\"status\",");
+    if (d->telemetry_len) {
+        json_raw(j, d->telemetry);
+        json_raw(j, ",");
+    }
+    json_raw(j, "\"uptime_s\":");
+    json_num(j, (double)(pl_now_ns() - d->start_ns) / 1e9, 1);
+    json_raw(j, ",\"clients\":");
+    json_int(j, srv_clients(d->srv));
+    json_raw(j, ",\"source_connected\":");
+    json_raw(j, pl_source_connected(d->pl) ? "true" : "false");
+    json_raw(j, ",\"source\":");
+    json_str(j, pl_source_describe(d->pl));
+    json_raw(j, "}");
+}
+
+static void publish_telemetry(struct daemon *d)
+{
+    struct pl_stats st;
+    pl_take_stats(d->pl, &st);
+    const struct config_profile *p = active_profile(d);
+    struct tel_context ctx = {
+        .stats = &st,
+        .client_drops = srv_dropped_total(d->srv),
+        .mode = &d->mode,
+        .profile = p ? p->mode : NULL,
+        .model = pl_model_name(pl_current_model(d->pl)),
+        .workers = pl_workers(d->pl),
+    };
+    struct json_out j;
+    json_init(&j, d->telemetry, sizeof d->telemetry);
+    tel_fields(&d->tel, &ctx, &j);
+    d->telemetry_len = j.overflow ? 0 : j.len;
+    if (j.overflow)
+        log_warn("telemetry message too long; not sent");
+    static char msg[MSG_MAX + 64];
+    struct json_out m;
+    json_init(&m, msg, sizeof msg);
+    json_raw(&m, "{\"type\":\"telemetry\",");
+    json_raw(&m, d->telemetry);
+    json_raw(&m, "}");
+    if (d->telemetry_len && !m.overflow)
+        srv_broadcast(d->srv, SRV_TELEMETRY, msg, m.len);
+
+    d->last_fps = (double)st.frames[PL_PUBLISH] / (st.window_s > 0 ? st.window_s : 1);
+    d->last_faces = (double)st.faces / (st.window_s > 0 ? st.window_s : 1);
+    bool connected = pl_source_connected(d->pl);
+    if (d->ready)
+        sd_notifyf(0, "STATUS=%.1f fps, %.1f faces/s, %d client%s%s", d->last_fps,
+                   d->last_faces, srv_clients(d->srv), srv_clients(d->srv) == 1 ? "" : "s",
+                   connected || !d->source_connected ? "" : ", camera lost");
+}
+
+static void on_results(void *user, uint32_t events)
+{
+    (void)events;
+    struct daemon *d = user;
+    static char msg[MSG_MAX];
+    struct pl_result *r;
+    while ((r = pl_next_result(d->pl))) {
+        const struct enn_model *m = pl_model_info(r->model);
+        if (pl_model_generation(r->model) != d->smooth_generation) {
+            bool switched = d->smooth_generation != 0;
+            d->smooth_generation = pl_model_generation(r->model);
+            faces_smoother_init(&d->smoother, m->n_classes, (float)d->cfg.track.half_life_s);
+            if (switched)
+                srv_hello_all(d->srv);
+        }
+        faces_smooth(&d->smoother, r->faces, r->n, r->ts_ns);
+        int64_t now = pl_now_ns();
+        double latency = (double)(now - r->ts_ns) / 1e6;
+        struct json_out j;
+        json_init(&j, msg, sizeof msg);
+        faces_frame_message(&j, m, r->seq, r->ts_unix, latency, r->width, r->height, r->faces,
+                            r->n);
+        if (!j.overflow)
+            srv_broadcast(d->srv, SRV_FRAME, msg, j.len);
+        int64_t done = pl_now_ns();
+        pl_record_publish(d->pl, (double)(done - r->classified_ns) / 1e6,
+                          (double)(done - r->ts_ns) / 1e6);
+        pl_release(d->pl, r);
+        if (!d->ready) {
+            d->ready = true;
+            log_info("streaming from %s", pl_source_describe(d->pl));
+            sd_notifyf(0, "READY=1\nSTATUS=streaming from %s", pl_source_describe(d->pl));
+        }
+    }
+    char err[300];
+    if (d->opts.once && pl_finished(d->pl, err, sizeof err)) {
+        if (err[0]) {
+            log_err("source ended: %s", err);
+            d->exit_code = 1;
+        } else {
+            log_info("source ended (--once)");
+        }
+        d->stop = true;
+    }
+}
+
+static void on_signal(void *user, uint32_t events)
+{
+    (void)events;
+    struct daemon *d = user;
+    struct signalfd_siginfo si;
+    while (read(d->sig_fd, &si, sizeof si) == sizeof si) {
+        if (si.ssi_signo == SIGHUP) {
+            log_info("SIGHUP: reloading the configuration");
+            reload(d);
+        } else {
+            log_info("%s: stopping", strsignal((int)si.ssi_signo));
+            d->stop = true;
+        }
+    }
+}
+
+static void on_tick(void *user, uint32_t events)
+{
+    (void)events;
+    struct daemon *d = user;
+    uint64_t expirations;
+    if (read(d->timer_fd, &expirations, sizeof expirations) < 0 && errno != EAGAIN)
+        return;
+    int64_t now = pl_now_ns();
+    if (now >= d->next_mode_ns) {
+        check_power_mode(d);
+        d->next_mode_ns = now + MODE_POLL_NS;
+    }
+    if (now >= d->next_power_ns) {
+        tel_sample_power(&d->tel, now);
+        d->next_power_ns = now + POWER_SAMPLE_NS;
+    }
+    if (now >= d->next_telemetry_ns) {
+        publish_telemetry(d);
+        d->next_telemetry_ns = now + (int64_t)(d->cfg.telemetry.interval_s * 1e9);
+    }
+    if (d->watchdog_usec && now >= d->next_watchdog_ns) {
+        /* fed only while no stage is stuck on one frame */
+        int64_t stuck_ns = (int64_t)d->watchdog_usec * 1000 / 2;
+        if (pl_healthy(d->pl, stuck_ns))
+            sd_notify(0, "WATCHDOG=1");
+        else
+            log_err("a pipeline stage has been stuck for over %.1f s; not feeding the "
+                    "watchdog", (double)stuck_ns / 1e9);
+        d->next_watchdog_ns = now + (int64_t)d->watchdog_usec * 1000 / 3;
+    }
+    if (d->opts.once) {
+        char err[300];
+        if (pl_finished(d->pl, err, sizeof err))
+            on_results(d, 0);
+    }
+}
+
+/* ---- start and stop ---- */
+
+static void usage(FILE *to)
+{
+    fprintf(to,
+            "usage: emotiond [-c FILE] [--source SPEC] [--socket PATH] [--model FILE.enn]\n"
+            "                [--fps N] [--once] [--log-level LEVEL] [--system-root DIR]\n"
+            "                [--check-config] [--version]\n"
+            "Real-time facial expression service: publishes per-face expression labels\n"
+            "on a Unix socket (protocol: docs/protocol.md).\n"
+            "  -c FILE           config (default %s; built-in defaults if absent)\n"
+            "  --source SPEC     /dev/videoN, v4l2:/dev/videoN, file:CLIP.mjpeg, image:PHOTO,\n"
+            "                    dir:FOLDER\n"
+            "  --fps N           rate asked of a camera, or the pace of a file source\n"
+            "  --once            stop at the end of a finite source\n"
+            "  --check-config    validate, print the effective configuration, exit 0 or 1\n",
+            CONFIG_DEFAULT_PATH);
+}
+
+static bool is_camera(const char *spec)
+{
+    return !strncmp(spec, "/dev/", 5) || !strncmp(spec, "v4l2:", 5);
+}
+
+static int parse_args(struct daemon *d, int argc, char **argv, bool *check_only)
+{
+    enum { O_SOURCE = 256, O_SOCKET, O_MODEL, O_CHECK, O_VERSION, O_ONCE, O_LOG, O_ROOT, O_FPS };
+    static const struct option longopts[] = {
+        {"source", required_argument, 0, O_SOURCE}, {"socket", required_argument, 0, O_SOCKET},
+        {"model", required_argument, 0, O_MODEL},   {"check-config", no_argument, 0, O_CHECK},
+        {"version", no_argument, 0, O_VERSION},     {"once", no_argument, 0, O_ONCE},
+        {"log-level", required_argument, 0, O_LOG}, {"system-root", required_argument, 0, O_ROOT},
+        {"fps", required_argument, 0, O_FPS},       {"help", no_argument, 0, 'h'},
+        {0, 0, 0, 0}};
+    bool explicit_config = false;
+    d->config_path = CONFIG_DEFAULT_PATH;
+    int opt;
+    while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+        switch (opt) {
+        case 'c': d->config_path = optarg; explicit_config = true; break;
+        case O_SOURCE: add_flag(d, "daemon", "source", "--source", optarg); break;
+        case O_SOCKET: add_flag(d, "daemon", "socket", "--socket", optarg); break;
+        case O_MODEL: add_flag(d, "daemon", "model", "--model", optarg); break;
+        case O_LOG: add_flag(d, "daemon", "log_level", "--log-level", optarg); break;
+        case O_ROOT: add_flag(d, "daemon", "system_root", "--system-root", optarg); break;
+        case O_CHECK: *check_only = true; break;
+        case O_ONCE: d->opts.once = true; break;
+        case O_FPS: {
+            char *end;
+            d->opts.fps = strtod(optarg, &end);
+            if (*end || !(d->opts.fps > 0 && d->opts.fps <= 1000)) {
+                fprintf(stderr, "emotiond: --fps %s: give frames per second, 0 < N <= 1000\n",
+                        optarg);
+                return 2;
+            }
+            break;
+        }
+        case O_VERSION: printf("emotiond %s\n", EMOTIOND_VERSION); return 0;
+        case 'h': usage(stdout); return 0;
+        default: usage(stderr); return 2;
+        }
+    }
+    if (optind < argc) {
+        fprintf(stderr, "emotiond: unexpected argument '%s'\n", argv[optind]);
+        usage(stderr);
+        return 2;
+    }
+    if (!explicit_config && access(d->config_path, F_OK) != 0)
+        d->config_path = NULL;
+    return -1;
+}
+
+static int setup(struct daemon *d)
+{
+    char err[700];
+    sigset_t mask;
+    sigemptyset(&mask);
+    sigaddset(&mask, SIGTERM);
+    sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);
+    /* blocked before any thread starts, so only the signalfd sees them */
+    pthread_sigmask(SIG_BLOCK, &mask, NULL);
+    signal(SIGPIPE, SIG_IGN);
+    d->sig_fd = signalfd(-1, &mask, SFD_NONBLOCK | SFD_CLOEXEC);
+    d->timer_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+    struct itimerspec its = {.it_interval = {0, TICK_NS}, .it_value = {0, TICK_NS}};
+    if (d->sig_fd < 0 || d->timer_fd < 0 || timerfd_settime(d->timer_fd, 0, &its, NULL) ||
+        !(d->loop = ev_create())) {
+        log_err("startup: %s", strerror(errno));
+        return -1;
+    }
+
+    d->opts.source = d->cfg.daemon.source;
+    if (!d->opts.fps && is_camera(d->opts.source))
+        d->opts.fps = d->cfg.capture.fps;
+    d->opts.workers = d->cfg.classify.workers;
+    if (pl_start(&d->opts, &d->cfg, &d->pl, err, sizeof err)) {
+        log_err("%s", err);
+        return -1;
+    }
+    log_info("model %s, source %s, %d classification worker%s",
+             pl_model_path(pl_current_model(d->pl)), pl_source_describe(d->pl),
+             pl_workers(d->pl), pl_workers(d->pl) == 1 ? "" : "s");
+
+    int listen_fd = -1;
+    int n = sd_listen_fds(1);
+    if (n > 1) {
+        log_err("systemd passed %d sockets; emotiond takes one", n);
+        return -1;
+    }
+    if (n == 1) {
+        listen_fd = SD_LISTEN_FDS_START;
+        if (sd_is_socket_unix(listen_fd, SOCK_STREAM, 1, NULL, 0) <= 0) {
+            log_err("the socket systemd passed is not a listening Unix stream socket");
+            return -1;
+        }
+        log_info("serving the socket systemd passed");
+    }
+    struct srv_config sc = {
+        .path = d->cfg.daemon.socket,
+        .group = d->cfg.daemon.socket_group,
+        .listen_fd = listen_fd,
+        .max_clients = d->cfg.daemon.max_clients,
+    };
+    struct srv_callbacks cb = {.hello = write_hello, .status = write_status, .user = d};
+    if (srv_open(d->loop, &sc, &cb, &d->srv, err, sizeof err)) {
+        log_err("%s", err);
+        return -1;
+    }
+    if (listen_fd < 0)
+        log_info("serving %s", d->cfg.daemon.socket);
+    if (tel_init(&d->tel, d->cfg.daemon.system_root) != 0)
+        log_warn("board power: cannot read under %s", d->cfg.daemon.system_root);
+    if (ev_add(d->loop, d->sig_fd, EPOLLIN, on_signal, d) ||
+        ev_add(d->loop, d->timer_fd, EPOLLIN, on_tick, d) ||
+        ev_add(d->loop, pl_event_fd(d->pl), EPOLLIN, on_results, d)) {
+        log_err("event loop: %s", strerror(errno));
+        return -1;
+    }
+    if (sd_watchdog_enabled(0, &d->watchdog_usec) <= 0)
+        d->watchdog_usec = 0;
+    d->start_ns = pl_now_ns();
+    d->next_telemetry_ns = d->start_ns + (int64_t)(d->cfg.telemetry.interval_s * 1e9);
+    d->profile = -1;
+    check_power_mode(d);
+    d->next_mode_ns = d->start_ns + MODE_POLL_NS;
+    if (!d->ready)
+        sd_notifyf(0, "STATUS=waiting for %s", pl_source_describe(d->pl));
+    return 0;
+}
+
+static void teardown(struct daemon *d)
+{
+    sd_notify(0, "STOPPING=1");
+    srv_close(d->srv);          /* socket removed first: clients see the end at once */
+    pl_stop(d->pl);             /* threads joined, camera released */
+    pl_free(d->pl);
+    tel_close(&d->tel);
+    ev_free(d->loop);
+    if (d->sig_fd >= 0)
+        close(d->sig_fd);
+    if (d->timer_fd >= 0)
+        close(d->timer_fd);
+}
+
+int main(int argc, char **argv)
+{
+    static struct daemon d = {.sig_fd = -1, .timer_fd = -1, .profile = -1};
+    bool check_only = false;
+    int rc = parse_args(&d, argc, argv, &check_only);
+    if (rc >= 0)
+        return rc;
+    char err[700];
+    if (build_config(&d, &d.cfg, err, sizeof err)) {
+        fprintf(stderr, "emotiond: %s\n", err);
+        return 1;
+    }
+    int level = log_level_parse(d.cfg.daemon.log_level);
+    log_set_level(level > 0 ? (enum log_level)level : LOG_INFO);
+    if (check_only) {
+        printf("# effective configuration: %s, then command-line flags\n",
+               d.config_path ? d.config_path : "built-in defaults");
+        config_print(&d.cfg, stdout);
+        struct enn_model *m;
+        if (enn_model_load(d.cfg.daemon.model, &m, err, sizeof err)) {
+            fprintf(stderr, "emotiond: [daemon] model: %s\n", err);
+            return 1;
+        }
+        enn_model_free(m);
+        return 0;
+    }
+    if (!d.config_path)
+        log_info("no %s: using built-in defaults", CONFIG_DEFAULT_PATH);
+    if (setup(&d) == 0) {
+        while (!d.stop)
+            if (ev_run_once(d.loop, -1) < 0) {
+                log_err("event loop: %s", strerror(errno));
+                d.exit_code = 1;
+                break;
+            }
+    } else {
+        d.exit_code = 1;
+    }
+    teardown(&d);
+    return d.exit_code;
+}

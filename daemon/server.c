@@ -1,0 +1,499 @@
+#define _GNU_SOURCE
+#include "server.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <jansson.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "log.h"
+
+#define DEFAULT_CLIENT_BUFFER (64 * 1024)
+#define NOTICE_MAX 96
+/* Commands: a burst of 20, then 10 a second; more is a flood. */
+#define CMD_BURST 20.0
+#define CMD_RATE 10.0
+
+struct client {
+    struct server *srv;
+    int fd, id;
+    pid_t pid;
+    unsigned topics;
+    char *out;
+    size_t out_start, out_len;
+    char in[SRV_LINE_MAX + 1];
+    size_t in_len;
+    uint64_t dropped_pending, dropped_total;
+    bool read_closed;
+    uint32_t interest;
+    double tokens;
+    int64_t tokens_ns;
+    struct client *next;
+};
+
+struct server {
+    struct ev_loop *loop;
+    int lfd;
+    bool created;
+    char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+    int max_clients, n_clients, next_id;
+    size_t buffer;
+    struct srv_callbacks cb;
+    struct client *clients;
+    uint64_t dropped_total;
+};
+
+static int64_t now_ns(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+
+static void client_close(struct client *c, const char *why)
+{
+    struct server *s = c->srv;
+    log_info("client %d (pid %d) disconnected: %s%s", c->id, (int)c->pid, why,
+             c->dropped_total ? "; some messages were dropped for it" : "");
+    ev_remove(s->loop, c->fd);
+    close(c->fd);
+    for (struct client **p = &s->clients; *p; p = &(*p)->next)
+        if (*p == c) {
+            *p = c->next;
+            break;
+        }
+    s->n_clients--;
+    free(c->out);
+    free(c);
+}
+
+/* Appends text + '\n' if it fits; false otherwise. */
+static bool client_append(struct client *c, const char *text, size_t len)
+{
+    size_t cap = c->srv->buffer;
+    if (c->out_len + len + 1 > cap)
+        return false;
+    if (c->out_start + c->out_len + len + 1 > cap) {
+        memmove(c->out, c->out + c->out_start, c->out_len);
+        c->out_start = 0;
+    }
+    char *end = c->out + c->out_start + c->out_len;
+    memcpy(end, text, len);
+    end[len] = '\n';
+    c->out_len += len + 1;
+    return true;
+}
+
+static size_t drop_notice(struct client *c, char *buf, size_t cap)
+{
+    int n = snprintf(buf, cap, "{\"type\":\"dropped\",\"count\":%llu,\"total\":%llu}",
+                     (unsigned long long)c->dropped_pending,
+                     (unsigned long long)c->dropped_total);
+    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+}
+
+/* Queues a message, first telling of drops if there is room for both. */
+static void client_queue(struct client *c, const char *msg, size_t len)
+{
+    if (c->dropped_pending) {
+        char notice[NOTICE_MAX];
+        size_t nlen = drop_notice(c, notice, sizeof notice);
+        if (c->out_len + nlen + 1 + len + 1 <= c->srv->buffer) {
+            client_append(c, notice, nlen);
+            c->dropped_pending = 0;
+        }
+    }
+    if (!client_append(c, msg, len)) {
+        c->dropped_pending++;
+        c->dropped_total++;
+        c->srv->dropped_total++;
+    }
+}
+
+static void client_interest(struct client *c)
+{
+    uint32_t want = (c->read_closed ? 0 : EPOLLIN) | (c->out_len ? EPOLLOUT : 0);
+    if (want != c->interest && ev_modify(c->srv->loop, c->fd, want) == 0)
+        c->interest = want;
+}
+
+/* Writes what the socket takes. False when the client was closed. */
+static bool client_flush(struct client *c)
+{
+    for (;;) {
+        while (c->out_len) {
+            ssize_t n = send(c->fd, c->out + c->out_start, c->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                goto done;
+            if (n <= 0) {
+                client_close(c, n < 0 ? strerror(errno) : "write failed");
+                return false;
+            }
+            c->out_start += (size_t)n;
+            c->out_len -= (size_t)n;
+        }
+        c->out_start = 0;
+        if (!c->dropped_pending)
+            break;
+        char notice[NOTICE_MAX];     /* caught up: tell it what it missed */
+        client_append(c, notice, drop_notice(c, notice, sizeof notice));
+        c->dropped_pending = 0;
+    }
+done:
+    client_interest(c);
+    return true;
+}
+
+static void send_error(struct client *c, const char *fmt, const char *arg)
+{
+    char why[300], msg[400];
+    snprintf(why, sizeof why, fmt, arg);
+    struct json_out j;
+    json_init(&j, msg, sizeof msg);
+    json_raw(&j, "{\"type\":\"error\",\"error\":");
+    json_str(&j, why);
+    json_raw(&j, "}");
+    client_queue(c, msg, j.len);
+}
+
+static const char *topic_names[] = {[SRV_FRAME] = "frame", [SRV_TELEMETRY] = "telemetry"};
+
+static void cmd_subscribe(struct client *c, json_t *cmd)
+{
+    json_t *topics = json_object_get(cmd, "topics");
+    if (!json_is_array(topics)) {
+        send_error(c, "subscribe needs \"topics\": a list of %s", "\"frame\", \"telemetry\"");
+        return;
+    }
+    unsigned mask = 0;
+    size_t i;
+    json_t *t;
+    json_array_foreach(topics, i, t) {
+        const char *name = json_string_value(t);
+        unsigned bit = 0;
+        for (unsigned b = SRV_FRAME; name && b <= SRV_TELEMETRY; b <<= 1)
+            if (!strcmp(name, topic_names[b]))
+                bit = b;
+        if (!bit) {
+            send_error(c, "unknown topic %s (topics: frame, telemetry)",
+                       name ? name : "(not a string)");
+            return;
+        }
+        mask |= bit;
+    }
+    c->topics = mask;
+    char msg[96];
+    struct json_out j;
+    json_init(&j, msg, sizeof msg);
+    json_raw(&j, "{\"type\":\"subscribed\",\"topics\":[");
+    const char *sep = "";
+    for (unsigned b = SRV_FRAME; b <= SRV_TELEMETRY; b <<= 1)
+        if (mask & b) {
+            json_raw(&j, sep);
+            json_str(&j, topic_names[b]);
+            sep = ",";
+        }
+    json_raw(&j, "]}");
+    client_queue(c, msg, j.len);
+}
+
+/* One command line. False for a flood: the caller closes the client. */
+static bool handle_line(struct client *c, char *line, size_t len)
+{
+    int64_t now = now_ns();
+    c->tokens += (double)(now - c->tokens_ns) / 1e9 * CMD_RATE;
+    c->tokens = c->tokens > CMD_BURST ? CMD_BURST : c->tokens;
+    c->tokens_ns = now;
+    if (c->tokens < 1) {
+        send_error(c, "%s", "too many commands; closing");
+        return false;
+    }
+    c->tokens -= 1;
+    while (len && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
+        len--;
+    if (len == 0)
+        return true;
+    json_error_t jerr;
+    json_t *cmd = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
+    const char *name = NULL;
+    if (!cmd)
+        send_error(c, "invalid JSON: %s", jerr.text);
+    else if (!json_is_object(cmd))
+        send_error(c, "%s", "a command is a JSON object, e.g. {\"cmd\":\"status\"}");
+    else if (!(name = json_string_value(json_object_get(cmd, "cmd"))))
+        send_error(c, "%s", "missing \"cmd\" (subscribe or status)");
+    else if (!strcmp(name, "subscribe"))
+        cmd_subscribe(c, cmd);
+    else if (!strcmp(name, "status")) {
+        static char msg[16384];
+        struct json_out j;
+        json_init(&j, msg, sizeof msg);
+        c->srv->cb.status(c->srv->cb.user, &j);
+        client_queue(c, msg, j.len);
+    } else
+        send_error(c, "unknown command '%s' (subscribe or status)", name);
+    json_decref(cmd);
+    return true;
+}
+
+/* Sends what it can of the last words (an error), then closes. */
+static void close_after_flush(struct client *c, const char *why)
+{
+    if (client_flush(c))
+        client_close(c, why);
+}
+
+static void on_client(void *user, uint32_t events)
+{
+    struct client *c = user;
+    if (events & EPOLLERR) {
+        client_close(c, "socket error");
+        return;
+    }
+    if (events & EPOLLIN) {
+        for (;;) {
+            ssize_t n = recv(c->fd, c->in + c->in_len, sizeof c->in - c->in_len, MSG_DONTWAIT);
+            if (n < 0 && errno == EINTR)
+                continue;
+            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+                break;
+            if (n < 0) {
+                client_close(c, strerror(errno));
+                return;
+            }
+            if (n == 0) {   /* the client shut its side: answer what it sent, keep sending */
+                if (c->in_len && !handle_line(c, c->in, c->in_len)) {
+                    close_after_flush(c, "flood of commands");
+                    return;
+                }
+                c->in_len = 0;
+                c->read_closed = true;
+                break;
+            }
+            c->in_len += (size_t)n;
+            char *start = c->in, *nl;
+            while ((nl = memchr(start, '\n', c->in_len - (size_t)(start - c->in)))) {
+                if (!handle_line(c, start, (size_t)(nl - start))) {
+                    close_after_flush(c, "flood of commands");
+                    return;
+                }
+                start = nl + 1;
+            }
+            c->in_len -= (size_t)(start - c->in);
+            memmove(c->in, start, c->in_len);
+            if (c->in_len > SRV_LINE_MAX) {
+                send_error(c, "%s", "line longer than 4096 bytes; closing");
+                close_after_flush(c, "line longer than 4096 bytes");
+                return;
+            }
+        }
+    }
+    if ((events & EPOLLHUP) && c->read_closed) {
+        client_close(c, "hung up");
+        return;
+    }
+    client_flush(c);
+}
+
+static void write_hello(struct server *s, struct client *c)
+{
+    static char msg[4096];
+    struct json_out j;
+    json_init(&j, msg, sizeof msg);
+    s->cb.hello(s->cb.user, &j);
+    client_queue(c, msg, j.len);
+}
+
+static void on_listen(void *user, uint32_t events)
+{
+    (void)events;
+    struct server *s = user;
+    for (;;) {
+        int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+        if (fd < 0) {
+            if (errno == EINTR || errno == ECONNABORTED)
+                continue;
+            if (errno != EAGAIN && errno != EWOULDBLOCK)
+                log_err("socket %s: accept: %s", s->path, strerror(errno));
+            return;
+        }
+        struct ucred cred = {.pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1};
+        socklen_t clen = sizeof cred;
+        getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen);
+        if (s->n_clients >= s->max_clients) {
+            char msg[128];
+            int n = snprintf(msg, sizeof msg,
+                             "{\"type\":\"error\",\"error\":\"too many clients (%d)\"}\n",
+                             s->max_clients);
+            if (send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+                log_debug("refused client: %s", strerror(errno));
+            close(fd);
+            log_warn("refused a client (pid %d, uid %d): already %d clients (max_clients)",
+                     (int)cred.pid, (int)cred.uid, s->max_clients);
+            continue;
+        }
+        struct client *c = calloc(1, sizeof *c);
+        char *out = malloc(s->buffer);
+        if (!c || !out || ev_add(s->loop, fd, EPOLLIN, on_client, c) != 0) {
+            log_err("socket %s: cannot take a client: %s", s->path, strerror(errno ? errno : ENOMEM));
+            free(c);
+            free(out);
+            close(fd);
+            continue;
+        }
+        *c = (struct client){.srv = s, .fd = fd, .id = ++s->next_id, .pid = cred.pid,
+                             .topics = SRV_FRAME | SRV_TELEMETRY, .out = out,
+                             .interest = EPOLLIN, .tokens = CMD_BURST, .tokens_ns = now_ns(),
+                             .next = s->clients};
+        s->clients = c;
+        s->n_clients++;
+        log_info("client %d connected: pid %d, uid %d, gid %d", c->id, (int)cred.pid,
+                 (int)cred.uid, (int)cred.gid);
+        write_hello(s, c);
+        client_flush(c);
+    }
+}
+
+void srv_broadcast(struct server *s, enum srv_topic topic, const char *msg, size_t len)
+{
+    for (struct client *c = s->clients, *next; c; c = next) {
+        next = c->next;
+        if (!(c->topics & topic))
+            continue;
+        client_queue(c, msg, len);
+        client_flush(c);
+    }
+}
+
+void srv_hello_all(struct server *s)
+{
+    for (struct client *c = s->clients, *next; c; c = next) {
+        next = c->next;
+        write_hello(s, c);
+        client_flush(c);
+    }
+}
+
+int srv_clients(const struct server *s) { return s->n_clients; }
+uint64_t srv_dropped_total(const struct server *s) { return s->dropped_total; }
+
+static int create_socket(struct server *s, const struct srv_config *cfg, char *err, size_t errlen)
+{
+    struct sockaddr_un addr = {.sun_family = AF_UNIX};
+    if (strlen(cfg->path) >= sizeof addr.sun_path) {
+        snprintf(err, errlen, "socket path %s is too long (at most %zu bytes)", cfg->path,
+                 sizeof addr.sun_path - 1);
+        return -1;
+    }
+    strcpy(addr.sun_path, cfg->path);
+    snprintf(s->path, sizeof s->path, "%s", cfg->path);
+    s->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (s->lfd < 0) {
+        snprintf(err, errlen, "socket: %s", strerror(errno));
+        return -1;
+    }
+    struct stat st;
+    if (lstat(cfg->path, &st) == 0) {
+        if (!S_ISSOCK(st.st_mode)) {
+            snprintf(err, errlen, "%s exists and is not a socket; not touching it", cfg->path);
+            return -1;
+        }
+        int probe = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+        bool live = probe >= 0 && connect(probe, (struct sockaddr *)&addr, sizeof addr) == 0;
+        if (probe >= 0)
+            close(probe);
+        if (live) {
+            snprintf(err, errlen, "%s: another process is serving this socket", cfg->path);
+            return -1;
+        }
+        unlink(cfg->path);      /* stale, left by a crash */
+    }
+    mode_t old = umask(0117);   /* created 0660, never wider even for a moment */
+    int rc = bind(s->lfd, (struct sockaddr *)&addr, sizeof addr);
+    umask(old);
+    if (rc != 0) {
+        snprintf(err, errlen, "cannot create socket %s: %s%s", cfg->path, strerror(errno),
+                 errno == ENOENT ? " (does its directory exist?)" : "");
+        return -1;
+    }
+    s->created = true;
+    if (chmod(cfg->path, 0660) != 0)
+        log_warn("socket %s: chmod: %s", cfg->path, strerror(errno));
+    if (cfg->group && cfg->group[0]) {
+        struct group *g = getgrnam(cfg->group);
+        if (!g)
+            log_warn("socket %s: group '%s' does not exist; only this user can connect",
+                     cfg->path, cfg->group);
+        else if (chown(cfg->path, (uid_t)-1, g->gr_gid) != 0)
+            log_warn("socket %s: cannot give it to group '%s': %s", cfg->path, cfg->group,
+                     strerror(errno));
+    }
+    if (listen(s->lfd, 64) != 0) {
+        snprintf(err, errlen, "listen on %s: %s", cfg->path, strerror(errno));
+        return -1;
+    }
+    return 0;
+}
+
+int srv_open(struct ev_loop *loop, const struct srv_config *cfg, const struct srv_callbacks *cb,
+             struct server **out, char *err, size_t errlen)
+{
+    *out = NULL;
+    struct server *s = calloc(1, sizeof *s);
+    if (!s) {
+        snprintf(err, errlen, "out of memory");
+        return -1;
+    }
+    s->loop = loop;
+    s->cb = *cb;
+    s->lfd = -1;
+    s->max_clients = cfg->max_clients > 0 ? cfg->max_clients : 16;
+    s->buffer = cfg->client_buffer ? cfg->client_buffer : DEFAULT_CLIENT_BUFFER;
+    if (cfg->listen_fd >= 0) {
+        s->lfd = cfg->listen_fd;
+        snprintf(s->path, sizeof s->path, "%s", "(systemd socket)");
+        int fl = fcntl(s->lfd, F_GETFL);
+        if (fl < 0 || fcntl(s->lfd, F_SETFL, fl | O_NONBLOCK) != 0) {
+            snprintf(err, errlen, "socket from systemd: %s", strerror(errno));
+            goto fail;
+        }
+    } else if (create_socket(s, cfg, err, errlen) != 0) {
+        goto fail;
+    }
+    if (ev_add(loop, s->lfd, EPOLLIN, on_listen, s) != 0) {
+        snprintf(err, errlen, "event loop: %s", strerror(errno));
+        goto fail;
+    }
+    *out = s;
+    return 0;
+fail:
+    srv_close(s);
+    return -1;
+}
+
+void srv_close(struct server *s)
+{
+    if (!s)
+        return;
+    while (s->clients)
+        client_close(s->clients, "daemon stopping");
+    if (s->lfd >= 0) {
+        ev_remove(s->loop, s->lfd);
+        close(s->lfd);
+    }
+    if (s->created)
+        unlink(s->path);
+    free(s);
+}

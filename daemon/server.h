@@ -1,0 +1,51 @@
+/* The Unix socket server of protocol 1 (docs/protocol.md), on the daemon's event loop.
+ * Newline-delimited JSON both ways. Each client has a bounded output buffer: a message
+ * that does not fit is dropped for that client alone (counted, and the client is told
+ * with a "dropped" message when it catches up), so a slow reader never delays the
+ * pipeline or the other clients. Commands are parsed with jansson; bad ones get an
+ * "error" and the connection stays; a line over 4 KiB or a flood closes it. */
+#ifndef EMOTIOND_SERVER_H
+#define EMOTIOND_SERVER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "json_out.h"
+#include "loop.h"
+
+#define SRV_LINE_MAX 4096
+
+enum srv_topic { SRV_FRAME = 1, SRV_TELEMETRY = 2 };
+
+struct srv_callbacks {
+    /* Write the hello message (one JSON object, no newline). */
+    void (*hello)(void *user, struct json_out *j);
+    /* Write the answer to {"cmd":"status"}. */
+    void (*status)(void *user, struct json_out *j);
+    void *user;
+};
+
+struct srv_config {
+    const char *path;          /* socket path (created; a stale socket is replaced) */
+    const char *group;         /* group of the socket file; NULL or "" leaves it */
+    int listen_fd;             /* >= 0: a socket systemd passed (not created, not removed) */
+    int max_clients;
+    size_t client_buffer;      /* bytes of output queued per client (default 64 KiB) */
+};
+
+struct server;
+
+int srv_open(struct ev_loop *loop, const struct srv_config *cfg, const struct srv_callbacks *cb,
+             struct server **out, char *err, size_t errlen);
+/* Queues one message (a JSON object without newline) for every client subscribed to
+ * topic. Never blocks. */
+void srv_broadcast(struct server *s, enum srv_topic topic, const char *msg, size_t len);
+/* Sends a fresh hello to every client (the model changed). */
+void srv_hello_all(struct server *s);
+int srv_clients(const struct server *s);
+/* Messages dropped for slow clients since start. */
+uint64_t srv_dropped_total(const struct server *s);
+/* Disconnects every client and removes the socket file if the server created it. */
+void srv_close(struct server *s);
+
+#endif
