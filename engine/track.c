@@ -98,7 +98,7 @@ void trk_update(struct trk_tracker *tr, const struct det_face *dets, int n, int6
     }
 }
 
-bool trk_visible(const struct trk_track *t) { return t->misses <= 1; }
+bool trk_visible(const struct trk_track *t) { return t->misses == 0; }
 
 const struct trk_track *trk_find(const struct trk_tracker *tr, int id)
 {

@@ -49,8 +49,9 @@ void trk_update(struct trk_tracker *tr, const struct det_face *dets, int n, int6
 void trk_predict(struct trk_tracker *tr, int64_t ts_ns);
 /* Feeds one classification of a track; smoothing weight 1 - 2^(-dt / half_life). */
 void trk_observe(struct trk_tracker *tr, int id, const float *probs, int64_t ts_ns);
-/* Whether a track counts as a face in view: found by the last detection or the one before
- * (one miss is forgiven; an unseen track is kept only to give its id back if it returns). */
+/* Whether a track counts as a face in view: found by the last detection. A track the
+ * last detection missed is kept (up to max_absent) only to give its id back if the face
+ * returns, so a face that left is not reported as a ghost. */
 bool trk_visible(const struct trk_track *t);
 const struct trk_track *trk_find(const struct trk_tracker *tr, int id);
 /* One smoothing step, the one trk_observe uses: smoothed moves towards probs by

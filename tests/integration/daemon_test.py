@@ -1,0 +1,403 @@
+#!/usr/bin/python3
+"""The real emotiond and emotionctl over real sockets (issue #7 and #8's done-when list).
+
+    daemon_test.py EMOTIOND EMOTIONCTL SOURCE_DIR SHARED_DATA
+
+Standard library plus Debian's python3-opencv (to write the MJPEG clips). Tests that need
+../shared/data say so and are skipped (unittest prints them as skipped, with the reason).
+"""
+import json, os, shutil, signal, socket, subprocess, sys, tempfile, time, unittest
+
+EMOTIOND, EMOTIONCTL, SRC, SHARED = sys.argv[1:5]
+del sys.argv[1:5]
+MODEL = os.path.join(SRC, "tests/fixtures/nano-b-quick.enn")
+OTHER_MODEL = os.path.join(SRC, "tests/fixtures/random-recon.enn")
+FACES = os.path.join(SHARED, "faces")
+YUNET = os.path.join(SHARED, "models/face_detection_yunet_2023mar.onnx")
+XAVIER = os.path.join(SRC, "tests/fixtures/boards/xavier-nx-l4t32")
+
+import warnings  # noqa: E402
+warnings.simplefilter("ignore", ResourceWarning)
+import cv2  # noqa: E402  (after argv handling, so a missing module reads clearly)
+
+TMP = tempfile.mkdtemp(prefix="emotiond-test-")
+
+
+def write_clip(path, images, repeat, size=(640, 480)):
+    """Concatenated JPEG frames; each image pasted top-left on a black canvas (boxes keep)."""
+    with open(path, "wb") as out:
+        for img in images:
+            canvas = cv2.resize(img, size) * 0 if img.shape[:2] != size[::-1] else None
+            if canvas is not None:
+                h, w = min(img.shape[0], size[1]), min(img.shape[1], size[0])
+                canvas[:h, :w] = img[:h, :w]
+                img = canvas
+            ok, jpg = cv2.imencode(".jpg", img, [cv2.IMWRITE_JPEG_QUALITY, 90])
+            assert ok
+            out.write(jpg.tobytes() * 1 if repeat == 1 else b"".join([jpg.tobytes()] * repeat))
+
+
+ASTRONAUT_CLIP = os.path.join(TMP, "astronaut.mjpeg")
+write_clip(ASTRONAUT_CLIP, [cv2.imread(os.path.join(SRC, "samples/astronaut.pgm"))], 40)
+
+
+class Daemon:
+    def __init__(self, *args, config=None, env=None, source=None):
+        self.sock = os.path.join(TMP, "d%d.sock" % time.monotonic_ns())
+        self.log = open(os.path.join(TMP, "daemon.log"), "w+")
+        cmd = [EMOTIOND, "--socket", self.sock, "--model", MODEL,
+               "--source", source or "file:" + ASTRONAUT_CLIP]
+        if config:
+            self.conf = os.path.join(TMP, "emotiond.conf")
+            with open(self.conf, "w") as f:
+                f.write(config)
+            cmd += ["-c", self.conf]
+        self.proc = subprocess.Popen(cmd + list(args), stderr=self.log,
+                                     env=dict(os.environ, **(env or {})))
+        deadline = time.monotonic() + 15
+        while not os.path.exists(self.sock):
+            if self.proc.poll() is not None or time.monotonic() > deadline:
+                raise AssertionError("emotiond did not start: " + self.stderr())
+            time.sleep(0.02)
+
+    def stderr(self):
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()
+
+    def client(self, subscribe=None):
+        return Client(self.sock, subscribe)
+
+    def stop(self):
+        t0 = time.monotonic()
+        self.proc.send_signal(signal.SIGTERM)
+        rc = self.proc.wait(10)
+        return rc, time.monotonic() - t0
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+class Client:
+    def __init__(self, path, subscribe=None):
+        self.s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        self.s.connect(path)
+        self.s.settimeout(10)
+        self.buf = b""
+        self.hello = self.next("hello")
+        if subscribe is not None:
+            self.send({"cmd": "subscribe", "topics": subscribe})
+            self.next("subscribed")
+
+    def send(self, obj):
+        self.s.sendall((json.dumps(obj) + "\n").encode() if not isinstance(obj, bytes) else obj)
+
+    def line(self):
+        while b"\n" not in self.buf:
+            data = self.s.recv(65536)
+            if not data:
+                return None
+            self.buf += data
+        line, self.buf = self.buf.split(b"\n", 1)
+        return line
+
+    def msg(self):
+        line = self.line()
+        return None if line is None else json.loads(line)
+
+    def next(self, type_, limit=2000):
+        for _ in range(limit):
+            m = self.msg()
+            if m is None:
+                raise AssertionError("connection closed while waiting for " + type_)
+            if m["type"] == type_:
+                return m
+        raise AssertionError("no %s message in %d" % (type_, limit))
+
+    def close(self):
+        self.s.close()
+
+
+def iou(a, b):
+    ix = max(0, min(a[0] + a[2], b[0] + b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[1] + a[3], b[1] + b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    return inter / (a[2] * a[3] + b[2] * b[3] - inter)
+
+
+class Protocol(unittest.TestCase):
+    def test_hello_frames_telemetry_and_clean_stop(self):
+        with Daemon("--fps", "30") as d:
+            c = d.client()
+            h = c.hello
+            self.assertEqual((h["protocol"], h["model"]), (1, "nano-b-quick"))
+            self.assertIn("happiness", h["classes"])
+            self.assertTrue(h["source"].startswith("file:"))
+            frames = [c.next("frame") for _ in range(10)]
+            for f in frames[3:]:
+                self.assertEqual((f["width"], f["height"]), (640, 480))
+                self.assertEqual(len(f["faces"]), 1, f)
+                face = f["faces"][0]
+                self.assertGreater(iou(face["box"], [176, 66, 95, 95]), 0.6, face)
+                self.assertAlmostEqual(sum(face["scores"].values()), 1, delta=0.01)
+                self.assertEqual(face["label"], max(face["scores"], key=face["scores"].get))
+                self.assertEqual(face["id"], frames[3]["faces"][0]["id"])
+                self.assertLess(f["latency_ms"], 1000)
+            seqs = [f["seq"] for f in frames]
+            self.assertEqual(seqs, sorted(seqs))
+            t = c.next("telemetry")
+            self.assertGreater(t["stages"]["capture"]["fps"], 5)
+            self.assertGreater(t["faces_per_s"], 5)
+            for stage in ("capture", "detect", "classify", "publish"):
+                self.assertIn("p99_ms", t["stages"][stage])
+            self.assertIsNone(t["images_per_s_per_w"]) if t["power"] is None else None
+            rc, took = d.stop()
+            self.assertEqual(rc, 0, d.stderr())
+            self.assertLess(took, 1.0)
+            self.assertFalse(os.path.exists(d.sock), "socket left behind")
+
+    def test_status_and_emotionctl(self):
+        with Daemon("--fps", "30") as d:
+            c = d.client(subscribe=[])
+            time.sleep(1.3)
+            c.send({"cmd": "status"})
+            st = c.next("status")
+            for key in ("uptime_s", "clients", "source_connected", "stages", "drops"):
+                self.assertIn(key, st)
+            out = subprocess.run([EMOTIONCTL, "status", "--socket", d.sock], capture_output=True,
+                                 text=True, timeout=10)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            self.assertIn("classify", out.stdout)
+            self.assertIn("end-to-end", out.stdout)
+            out = subprocess.run([EMOTIONCTL, "watch", "--socket", d.sock, "--count", "5"],
+                                 capture_output=True, text=True, timeout=10)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            lines = [l for l in out.stdout.splitlines() if "seq=" in l]
+            self.assertGreaterEqual(len(lines), 3, out.stdout)
+            self.assertIn("box=", lines[-1])
+            out = subprocess.run([EMOTIONCTL, "watch", "--json", "--socket", d.sock, "--count", "2"],
+                                 capture_output=True, text=True, timeout=10)
+            msgs = [json.loads(l) for l in out.stdout.splitlines()]
+            self.assertEqual(msgs[0]["type"], "hello")
+
+    def test_socat_and_jq(self):
+        if not shutil.which("socat") or not shutil.which("jq"):
+            self.skipTest("socat or jq not installed (scripts/deps installs them)")
+        with Daemon("--fps", "30") as d:
+            out = subprocess.run("socat -u UNIX-CONNECT:%s - | head -n 4 | jq -c .type" % d.sock,
+                                 shell=True, capture_output=True, text=True, timeout=10)
+            self.assertEqual(out.stdout.split()[:2], ['"hello"', '"frame"'], out.stderr)
+
+    def test_bad_input_keeps_the_connection(self):
+        with Daemon("--fps", "30") as d:
+            c = d.client(subscribe=[])
+            for bad, says in ((b"hello world\n", "invalid JSON"), (b"[1,2]\n", "object"),
+                              (b'{"cmd":"subscibe"}\n', "unknown command 'subscibe'"),
+                              (b'{"cmd":"subscribe","topics":["frames"]}\n', "unknown topic"),
+                              (b'{"cmd":"subscribe"}\n', "topics"),
+                              (b'\xff\xfe{"cmd":1}\n', "")):
+                c.send(bad)
+                e = c.next("error")
+                self.assertIn(says, e["error"])
+            c.send({"cmd": "status"})
+            self.assertEqual(c.next("status")["type"], "status")
+            # an oversized line closes that connection only
+            big = d.client(subscribe=[])
+            big.send(b"x" * 5000)
+            self.assertIn("4096", big.next("error")["error"])
+            try:
+                self.assertIsNone(big.msg())
+            except ConnectionResetError:   # closed with our unread bytes: also closed
+                pass
+            # a flood closes that connection only
+            flood = d.client(subscribe=[])
+            flood.send(b'{"cmd":"status"}\n' * 200)
+            msgs = []
+            while (m := flood.msg()) is not None:
+                msgs.append(m)
+            self.assertTrue(any("too many" in m.get("error", "") for m in msgs))
+            # half-closed: asks, shuts its side, still gets the answer and frames
+            half = d.client()
+            half.send({"cmd": "status"})
+            half.s.shutdown(socket.SHUT_WR)
+            half.next("status")
+            half.next("frame")
+            c.send({"cmd": "status"})
+            self.assertEqual(c.next("status")["type"], "status")
+            self.assertIsNone(d.proc.poll())
+
+    def test_slow_client_loses_only_its_own_messages(self):
+        with Daemon("--fps", "250") as d:
+            slow = d.client(subscribe=["frame"])
+            fast = d.client(subscribe=["frame"])
+            slow.s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            before, during = [], []
+            t0 = time.monotonic()
+            while time.monotonic() - t0 < 8:
+                m = fast.msg()
+                # the fast client is never told of drops: it got every frame published
+                self.assertNotEqual(m["type"], "dropped")
+                if m["type"] == "frame":
+                    (before if time.monotonic() - t0 < 1 else during).append(m["latency_ms"])
+            med = lambda xs: sorted(xs)[len(xs) // 2]
+            self.assertLess(med(during), med(before) * 3 + 5, (med(before), med(during)))
+            dropped = slow.next("dropped", limit=100000)
+            self.assertGreater(dropped["count"], 0)
+            self.assertEqual(dropped["total"], dropped["count"])
+            slow.send({"cmd": "status"})
+            st = slow.next("status", limit=100000)
+            self.assertGreater(st["drops"]["clients"], 0)
+
+    def test_too_many_clients(self):
+        with Daemon("--fps", "30", config="[daemon]\nmax_clients = 2\n") as d:
+            a, b = d.client(), d.client()
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(d.sock)
+            self.assertIn(b"too many clients", s.recv(4096))
+            a.next("frame"), b.next("frame")
+
+
+class Lifecycle(unittest.TestCase):
+    def test_notify_ready_and_watchdog(self):
+        path = os.path.join(TMP, "notify.sock")
+        n = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        n.bind(path)
+        n.settimeout(10)
+        with Daemon("--fps", "30", env={"NOTIFY_SOCKET": path, "WATCHDOG_USEC": "600000"}) as d:
+            got = set()
+            t0 = time.monotonic()
+            while not {"READY=1", "WATCHDOG=1"} <= got and time.monotonic() - t0 < 10:
+                got.update(n.recv(4096).decode().split("\n"))
+            self.assertIn("READY=1", got)
+            self.assertIn("WATCHDOG=1", got)
+            self.assertTrue(any(g.startswith("STATUS=") for g in got), got)
+            d.stop()
+        n.close()
+
+    def test_sighup_reload(self):
+        with Daemon("--fps", "30", config="[telemetry]\ninterval_s = 2\n") as d:
+            c = d.client(subscribe=["telemetry"])
+            with open(d.conf, "w") as f:
+                f.write("[telemetry]\ninterval_s = 0.3\n[detect]\nwidth = 400\n")
+            d.proc.send_signal(signal.SIGHUP)
+            c.next("telemetry")
+            t1 = c.next("telemetry")["ts"]
+            t2 = c.next("telemetry")["ts"]
+            self.assertLess(t2 - t1, 0.8)
+            log = d.stderr()
+            self.assertIn("interval_s = 0.3", log)
+            self.assertIn("[detect] width changed to '400' but needs a restart", log)
+            with open(d.conf, "w") as f:
+                f.write("[telemetry]\ninterval_s = banana\n")
+            d.proc.send_signal(signal.SIGHUP)
+            time.sleep(0.5)
+            self.assertIn("keeping the running configuration", d.stderr())
+            self.assertIn("emotiond.conf:2", d.stderr())
+            c.next("telemetry")
+            self.assertEqual(d.stop()[0], 0)
+
+    def test_once_and_check_config(self):
+        out = subprocess.run([EMOTIOND, "--once", "--socket", os.path.join(TMP, "once.sock"),
+                              "--model", MODEL, "--source", "file:" + ASTRONAUT_CLIP],
+                             capture_output=True, text=True, timeout=60)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("source ended", out.stderr)
+        bad = os.path.join(TMP, "bad.conf")
+        with open(bad, "w") as f:
+            f.write("[detect]\nwidht = 3\n")
+        out = subprocess.run([EMOTIOND, "--check-config", "-c", bad], capture_output=True,
+                             text=True)
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("bad.conf:2: [detect] widht: unknown key", out.stderr)
+        out = subprocess.run([EMOTIOND, "--check-config", "--model", MODEL], capture_output=True,
+                             text=True)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("[daemon]", out.stdout)
+        for args, says in ((["--model", "/nonexistent.enn"], "/nonexistent.enn"),
+                           (["--source", "file:/nonexistent.mjpeg"], "/nonexistent.mjpeg"),
+                           (["--source", "bogus:x"], "bogus")):
+            cmd = [EMOTIOND, "--socket", os.path.join(TMP, "x.sock"), "--model", MODEL] + args
+            out = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
+            self.assertEqual(out.returncode, 1, out.stderr)
+            self.assertIn(says, out.stderr)
+
+    def test_corrupt_frames_are_skipped(self):
+        clip = os.path.join(TMP, "corrupt.mjpeg")
+        data = bytearray(open(ASTRONAUT_CLIP, "rb").read())
+        for k in range(1000, len(data), 7919):
+            data[k] ^= 0x55
+        with open(clip, "wb") as f:
+            f.write(data[: len(data) // 2] + b"garbage" * 100 + data[len(data) // 2:])
+        with Daemon("--fps", "100", source="file:" + clip) as d:
+            c = d.client()
+            c.next("frame")
+            t = c.next("telemetry")
+            self.assertGreater(t["drops"]["corrupt"], 0)
+            self.assertEqual(d.stop()[0], 0)
+
+
+@unittest.skipUnless(os.path.isdir(FACES) and os.path.isfile(YUNET),
+                     "needs ../shared/data/faces and the YuNet model (absent here)")
+class Faces(unittest.TestCase):
+    def test_face_counts_and_boxes(self):
+        boxes = {}
+        for line in open(os.path.join(FACES, "boxes.csv")).read().splitlines()[1:]:
+            name, *b = line.split(",")
+            boxes.setdefault(name, []).append([float(v) for v in b])
+        names = sorted(boxes)
+        clip = os.path.join(TMP, "faces.mjpeg")
+        write_clip(clip, [cv2.imread(os.path.join(FACES, n)) for n in names], 1)
+        conf = "[detect]\nbackend = yunet\nmodel = %s\ninterval = 1\nwidth = 640\n" % YUNET
+        with Daemon("--fps", "4", config=conf, source="file:" + clip) as d:
+            c = d.client(subscribe=["frame"])
+            checked = set()
+            while len(checked) < len(names):
+                f = c.next("frame")
+                want = boxes[names[f["seq"] % len(names)]]
+                got = [face["box"] for face in f["faces"]]
+                self.assertEqual(len(got), len(want), (names[f["seq"] % len(names)], got))
+                for w in want:
+                    self.assertGreater(max(iou(w, g) for g in got), 0.4, (w, got))
+                checked.add(f["seq"] % len(names))
+
+
+class Telemetry(unittest.TestCase):
+    def test_xavier_power_mode_watts_and_profile_switch(self):
+        root = os.path.join(TMP, "xavier")
+        shutil.copytree(XAVIER, root)
+        conf = ("[profile.MODE_10W_2CORE]\nmodel = %s\ndetect_interval = 10\n"
+                "[profile.MODE_15W_6CORE]\nmodel = %s\n" % (OTHER_MODEL, MODEL))
+        with Daemon("--fps", "30", "--system-root", root, config=conf) as d:
+            c = d.client(subscribe=["telemetry"])
+            t = c.next("telemetry")
+            self.assertEqual(t["power_mode"], {"id": 2, "name": "MODE_15W_6CORE"})
+            self.assertEqual(t["profile"], "MODE_15W_6CORE")
+            self.assertEqual(t["model"], "nano-b-quick")
+            self.assertIsNotNone(t["power"])
+            self.assertGreater(t["power"]["watts"], 0)
+            self.assertAlmostEqual(t["images_per_s_per_w"], t["faces_per_s"] / t["power"]["watts"],
+                                   delta=0.05 * t["images_per_s_per_w"] + 0.01)
+            self.assertIn("CPU-therm", t["temperatures_c"])
+            with open(os.path.join(root, "var/lib/nvpmodel/status"), "w") as f:
+                f.write("pmode:0003 fmode:quiet\n")
+            t0 = time.monotonic()
+            c.send({"cmd": "subscribe", "topics": ["telemetry"]})
+            hello = c.next("hello", limit=100)
+            self.assertLess(time.monotonic() - t0, 1.5)
+            self.assertEqual(hello["model"], "random-recon")
+            t = c.next("telemetry")
+            self.assertEqual(t["power_mode"]["name"], "MODE_10W_2CORE")
+            self.assertEqual(t["profile"], "MODE_10W_2CORE")
+            self.assertIn("applying profile MODE_10W_2CORE", d.stderr())
+
+
+if __name__ == "__main__":
+    try:
+        unittest.main(verbosity=2, warnings="ignore")
+    finally:
+        shutil.rmtree(TMP, ignore_errors=True)

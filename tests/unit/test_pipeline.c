@@ -1,0 +1,149 @@
+#define _POSIX_C_SOURCE 200809L
+/* The daemon's pipeline with its real threads: results come out in frame order; a
+ * camera that is unplugged mid-stream is reopened and frames flow again; a publisher
+ * that stops taking results makes the entrance drop (newest wins, counted) instead of
+ * anything growing; a finite source with `once` finishes; stop is quick. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <linux/videodev2.h>
+#include <poll.h>
+#include <string.h>
+#include <time.h>
+
+#include "fake_v4l2.h"
+#include "pipeline.h"
+
+static struct pipeline *start(const char *source, double fps, bool once,
+                              const struct cap_v4l2_ops *v4l2)
+{
+    struct config cfg;
+    config_defaults(&cfg);
+    snprintf(cfg.daemon.model, sizeof cfg.daemon.model, "%s",
+             SOURCE_DIR "/tests/fixtures/nano-b-quick.enn");
+    cfg.capture.timeout_ms = 50;
+    struct pl_options o = {.source = source, .fps = fps, .once = once, .workers = 2,
+                           .v4l2 = v4l2};
+    struct pipeline *p;
+    char err[600];
+    if (pl_start(&o, &cfg, &p, err, sizeof err))
+        fail_msg("%s", err);
+    return p;
+}
+
+/* Takes results for up to ms; returns how many, checking their order. */
+static int drain(struct pipeline *p, int ms, uint64_t *last_seq, int *faces)
+{
+    int n = 0;
+    int64_t until = pl_now_ns() + (int64_t)ms * 1000000;
+    while (pl_now_ns() < until) {
+        struct pollfd pfd = {.fd = pl_event_fd(p), .events = POLLIN};
+        poll(&pfd, 1, 20);
+        struct pl_result *r;
+        while ((r = pl_next_result(p))) {
+            if (n > 0 && r->seq != 0)   /* 0: a file source started again */
+                assert_true(r->seq > *last_seq);
+            *last_seq = r->seq;
+            if (faces)
+                *faces = r->n;
+            n++;
+            pl_release(p, r);
+        }
+    }
+    return n;
+}
+
+static void stop_quickly(struct pipeline *p)
+{
+    int64_t t0 = pl_now_ns();
+    pl_stop(p);
+    assert_true(pl_now_ns() - t0 < 1000000000);
+    pl_free(p);
+}
+
+static void test_camera_unplugged_and_back(void **state)
+{
+    (void)state;
+    const uint32_t grey[] = {V4L2_PIX_FMT_GREY};
+    fake_cam_reset(grey, 1, 640, 480);
+    for (uint32_t s = 0; s < 20; s++)
+        fake_cam_push(EV_FRAME, s);
+    fake_cam_push(EV_UNPLUG, 0);
+    for (uint32_t s = 100; s < 120; s++)
+        fake_cam_push(EV_FRAME, s);
+    fake_cam.absent_opens = 2;
+    struct pipeline *p = start("/dev/video0", 30, false, &fake_v4l2_ops);
+    uint64_t last = 0;
+    int n = 0;
+    for (int round = 0; round < 100 && last < 119; round++)
+        n += drain(p, 50, &last, NULL);
+    assert_int_equal(last, 119);
+    assert_true(n >= 2);
+    struct pl_stats st;
+    pl_take_stats(p, &st);
+    assert_true(st.source.reconnects >= 1);
+    stop_quickly(p);
+}
+
+static void test_stalled_publisher_drops_at_the_entrance(void **state)
+{
+    (void)state;
+    struct pipeline *p = start("image:" SOURCE_DIR "/samples/astronaut.pgm", 500, false, NULL);
+    struct timespec nap = {0, 600000000};
+    nanosleep(&nap, NULL);     /* take nothing: the jobs fill, then the entrance drops */
+    struct pl_stats st;
+    pl_take_stats(p, &st);
+    assert_true(st.drops_pipeline > 10);
+    assert_true(st.frames[PL_CLASSIFY] <= (uint64_t)pl_workers(p) + 2);
+    uint64_t last = 0;
+    int faces = -1;
+    assert_true(drain(p, 300, &last, &faces) > 5);
+    assert_int_equal(faces, 1);
+    stop_quickly(p);
+}
+
+static void test_once_finishes(void **state)
+{
+    (void)state;
+    struct pipeline *p = start("image:" SOURCE_DIR "/samples/astronaut.pgm", 0, true, NULL);
+    uint64_t last = 0;
+    int faces = -1, n = 0;
+    char err[300];
+    for (int round = 0; round < 100 && !pl_finished(p, err, sizeof err); round++)
+        n += drain(p, 20, &last, &faces);
+    assert_true(pl_finished(p, err, sizeof err));
+    assert_string_equal(err, "");
+    assert_int_equal(n, 1);
+    assert_int_equal(faces, 1);
+    stop_quickly(p);
+}
+
+static void test_model_switch(void **state)
+{
+    (void)state;
+    struct pipeline *p = start("image:" SOURCE_DIR "/samples/astronaut.pgm", 100, false, NULL);
+    unsigned first = pl_model_generation(pl_current_model(p));
+    char err[600];
+    assert_int_equal(pl_set_model(p, "/nonexistent.enn", err, sizeof err), -1);
+    assert_non_null(strstr(err, "/nonexistent.enn"));
+    assert_int_equal(pl_set_model(p, SOURCE_DIR "/tests/fixtures/random-recon.enn", err,
+                                  sizeof err), 0);
+    assert_string_equal(pl_model_name(pl_current_model(p)), "random-recon");
+    assert_int_not_equal(pl_model_generation(pl_current_model(p)), first);
+    uint64_t last = 0;
+    assert_true(drain(p, 300, &last, NULL) > 3);
+    stop_quickly(p);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_camera_unplugged_and_back),
+        cmocka_unit_test(test_stalled_publisher_drops_at_the_entrance),
+        cmocka_unit_test(test_once_finishes),
+        cmocka_unit_test(test_model_switch),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
