@@ -18,6 +18,7 @@ struct files {
     /* file: the whole stream, mapped */
     const uint8_t *map;
     size_t len, pos;
+    size_t released;        /* bytes before this are let go of (not kept resident) */
     uint64_t index;
     /* image: the decoded picture, copied out on each delivery */
     struct cap_frame *still;
@@ -52,6 +53,19 @@ static int map_file(const char *path, const uint8_t **map, size_t *len, char *er
     *map = m;
     *len = (size_t)st.st_size;
     return 0;
+}
+
+/* A long clip read once must not stay resident: every MB, the pages already read
+ * are dropped from this process (the page cache keeps them for the next pass). */
+static void release_behind(struct files *fs)
+{
+    const size_t chunk = 1u << 20;
+    size_t page = (size_t)sysconf(_SC_PAGESIZE);
+    size_t upto = (fs->pos > page ? fs->pos - page : 0) / chunk * chunk;
+    if (upto > fs->released) {
+        madvise((void *)(fs->map + fs->released), upto - fs->released, MADV_DONTNEED);
+        fs->released = upto;
+    }
 }
 
 static struct cap_frame *acquire(struct cap_source *s)
@@ -108,6 +122,7 @@ static int stream_next(struct cap_source *s, struct cap_frame **out, char *err, 
         f->height = h;
         f->stride = (size_t)w * (size_t)s->o.fmt;
         f->seq = seq;
+        release_behind(fs);
         *out = f;
         return 1;
     }

@@ -63,6 +63,7 @@ struct pipeline {
     pthread_mutex_t lock;
     pthread_cond_t changed;             /* any state below changed */
     bool stopping, source_ended;
+    bool backpressure;                  /* an unpaced file: wait for room, do not drop */
     char source_err[300];
     struct cap_frame *entrance[ENTRANCE_SLOTS];
     int entrance_n;
@@ -291,6 +292,9 @@ static void *capture_main(void *arg)
         stage_done(p, PL_CAPTURE, (double)(now - f->ts_ns) / 1e6);
 
         pthread_mutex_lock(&p->lock);
+        /* an unpaced file goes as fast as the pipeline does: it waits, never drops */
+        while (p->backpressure && !p->stopping && p->entrance_n == ENTRANCE_SLOTS)
+            pthread_cond_wait(&p->changed, &p->lock);
         bool capped = p->fps_cap > 0 && p->last_admitted_ns &&
                       (double)(f->ts_ns - p->last_admitted_ns) < 0.9e9 / p->fps_cap;
         struct cap_frame *dropped = NULL;
@@ -666,6 +670,8 @@ int pl_start(const struct pl_options *opts, const struct config *cfg, struct pip
     if (p->n_workers > PL_MAX_WORKERS)
         p->n_workers = PL_MAX_WORKERS;
     p->active_workers = p->n_workers;
+    p->backpressure = opts->fps <= 0 && strncmp(p->spec, "/dev/", 5) &&
+                      strncmp(p->spec, "v4l2:", 5) && strncmp(p->spec, "image:", 6);
     p->n_jobs = p->n_workers + 2;
     p->jobs = calloc((size_t)p->n_jobs, sizeof *p->jobs);
     p->window_start_ns = pl_now_ns();
@@ -683,6 +689,7 @@ int pl_start(const struct pl_options *opts, const struct config *cfg, struct pip
                  cfg->detect.backend);
         goto fail;
     }
+    det_set_threads(1);
     if (det_create(&dc, &p->det, err, errlen))
         goto fail;
     faces_init(&p->faces, p->det, NULL, cfg);

@@ -2,7 +2,8 @@
  * workers) -> results in frame order for the publisher, each stage on its own thread(s).
  *
  * Real time first: frames enter through a two-slot queue where the newest wins (the
- * oldest waiting frame is dropped and counted); past that point stages hold back the one
+ * oldest waiting frame is dropped and counted), except for an unpaced file, which goes
+ * as fast as the pipeline and waits instead; past that point stages hold back the one
  * before them (a fixed ring of jobs), so nothing grows without bound and the only drops
  * are at the entrance. Every stage times itself into fixed-memory histograms that
  * telemetry reads and resets each interval.

@@ -420,30 +420,38 @@ static int create_socket(struct server *s, const struct srv_config *cfg, char *e
         }
         unlink(cfg->path);      /* stale, left by a crash */
     }
+    /* Bound and listening under a temporary name, then renamed into place: a client
+       never finds the path before it accepts connections. */
+    struct sockaddr_un tmp = addr;
+    int n = snprintf(tmp.sun_path, sizeof tmp.sun_path, "%s.%d", cfg->path, (int)getpid());
+    if (n < 0 || (size_t)n >= sizeof tmp.sun_path)
+        n = snprintf(tmp.sun_path, sizeof tmp.sun_path, "%s", cfg->path);
+    unlink(tmp.sun_path);
     mode_t old = umask(0117);   /* created 0660, never wider even for a moment */
-    int rc = bind(s->lfd, (struct sockaddr *)&addr, sizeof addr);
+    int rc = bind(s->lfd, (struct sockaddr *)&tmp, sizeof tmp);
     umask(old);
     if (rc != 0) {
         snprintf(err, errlen, "cannot create socket %s: %s%s", cfg->path, strerror(errno),
                  errno == ENOENT ? " (does its directory exist?)" : "");
         return -1;
     }
-    s->created = true;
-    if (chmod(cfg->path, 0660) != 0)
-        log_warn("socket %s: chmod: %s", cfg->path, strerror(errno));
     if (cfg->group && cfg->group[0]) {
         struct group *g = getgrnam(cfg->group);
         if (!g)
             log_warn("socket %s: group '%s' does not exist; only this user can connect",
                      cfg->path, cfg->group);
-        else if (chown(cfg->path, (uid_t)-1, g->gr_gid) != 0)
+        else if (chown(tmp.sun_path, (uid_t)-1, g->gr_gid) != 0)
             log_warn("socket %s: cannot give it to group '%s': %s", cfg->path, cfg->group,
                      strerror(errno));
     }
-    if (listen(s->lfd, 64) != 0) {
+    if (chmod(tmp.sun_path, 0660) != 0)
+        log_warn("socket %s: chmod: %s", cfg->path, strerror(errno));
+    if (listen(s->lfd, 64) != 0 || rename(tmp.sun_path, cfg->path) != 0) {
         snprintf(err, errlen, "listen on %s: %s", cfg->path, strerror(errno));
+        unlink(tmp.sun_path);
         return -1;
     }
+    s->created = true;
     return 0;
 }
 

@@ -32,6 +32,8 @@ enum det_backend det_backend_parse(const char *name)
     return 0;
 }
 
+void det_set_threads(int n) { ocv_set_threads(n); }
+
 void det_configure(struct det_detector *d, const struct det_config *cfg)
 {
     if (cfg->min_face)

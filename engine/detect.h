@@ -48,6 +48,10 @@ int det_detect_region(struct det_detector *d, const uint8_t *pixels, int width, 
 /* Changes what may change between frames: min_face, max_faces and the yunet thresholds
  * (zero keeps a value). Not while det_detect runs. */
 void det_configure(struct det_detector *d, const struct det_config *cfg);
+/* Threads OpenCV may use inside one detection (process-wide). The daemon sets 1: it runs
+ * detection on its own thread beside the classify workers, and OpenCV's pool would only
+ * compete with them (and spin while idle). */
+void det_set_threads(int n);
 const char *det_backend_name(enum det_backend b);
 /* "cascade" or "yunet" -> backend; 0 when unknown. */
 enum det_backend det_backend_parse(const char *name);

@@ -9,7 +9,9 @@
 #include <opencv2/core.hpp>
 #include <opencv2/core/utils/logger.hpp>
 #include <opencv2/dnn.hpp>
+#ifdef OCV_WITH_IMGCODECS
 #include <opencv2/imgcodecs.hpp>
+#endif
 #include <opencv2/imgproc.hpp>
 #include <opencv2/objdetect.hpp>
 
@@ -81,6 +83,7 @@ extern "C" void ocv_dnn_free(struct ocv_dnn *n)
     delete n;
 }
 
+#ifdef OCV_WITH_IMGCODECS
 extern "C" int ocv_imdecode_gray(const unsigned char *data, size_t len, int reduce,
                                  unsigned char *dst, size_t capacity, int *width, int *height)
 {
@@ -100,6 +103,7 @@ extern "C" int ocv_imdecode_gray(const unsigned char *data, size_t len, int redu
         return -1;
     }
 }
+#endif
 
 extern "C" void ocv_set_threads(int n)
 {

@@ -18,7 +18,9 @@ struct ocv_dnn *ocv_dnn_load(const char *onnx_path, char *err, size_t errlen);
 int ocv_dnn_forward(struct ocv_dnn *net, const float *input, int c, int h, int w, float *out,
                     int n_out, char *err, size_t errlen);
 void ocv_dnn_free(struct ocv_dnn *net);
-/* cv::imdecode to 8-bit grayscale (reduce: 1, or 2 for IMREAD_REDUCED_GRAYSCALE_2) into
+/* Only in enn_opencv_codecs (benchmarks): the daemon does not load imgcodecs, which pulls
+ * in GDAL, poppler and friends (some 40 MB resident).
+ * cv::imdecode to 8-bit grayscale (reduce: 1, or 2 for IMREAD_REDUCED_GRAYSCALE_2) into
  * dst; returns 0 and the size, or -1. For the capture benchmark's comparison. */
 int ocv_imdecode_gray(const unsigned char *data, size_t len, int reduce, unsigned char *dst,
                       size_t capacity, int *width, int *height);
