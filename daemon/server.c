@@ -20,6 +20,7 @@
 
 #define DEFAULT_CLIENT_BUFFER (64 * 1024)
 #define NOTICE_MAX 96
+#define KERNEL_BUFFER (32 * 1024)
 /* Commands: a burst of 20, then 10 a second; more is a flood. */
 #define CMD_BURST 20.0
 #define CMD_RATE 10.0
@@ -329,6 +330,10 @@ static void on_listen(void *user, uint32_t events)
                 log_err("socket %s: accept: %s", s->path, strerror(errno));
             return;
         }
+        /* what the kernel queues for a client is stale by the time it is read: keep it
+           small, so a lagging client starts losing messages early rather than late */
+        int sndbuf = KERNEL_BUFFER;
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
         struct ucred cred = {.pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1};
         socklen_t clen = sizeof cred;
         getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen);
