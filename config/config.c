@@ -284,6 +284,14 @@ void config_print(const struct config *c, FILE *out)
     }
 }
 
+const struct config_profile *config_profile_for(const struct config *c, const char *mode)
+{
+    for (int i = 0; mode && i < c->n_profiles; i++)
+        if (!strcmp(c->profiles[i].mode, mode))
+            return &c->profiles[i];
+    return NULL;
+}
+
 bool config_is_live(const char *section, const char *key)
 {
     const struct key *k = !strncmp(section, "profile.", 8)

@@ -61,6 +61,8 @@ int config_set(struct config *c, const char *section, const char *key, const cha
                const char *origin, char *err, size_t errlen);
 /* The effective configuration, as a file that config_load reads back. */
 void config_print(const struct config *c, FILE *out);
+/* The profile for a power mode's name, or NULL when none is configured for it. */
+const struct config_profile *config_profile_for(const struct config *c, const char *mode);
 /* Whether section.key can change on SIGHUP without a restart (false if unknown). */
 bool config_is_live(const char *section, const char *key);
 /* Calls fn for every key of the schema (profile keys under section "profile.MODE"). */

@@ -191,10 +191,8 @@ static void reload(struct daemon *d)
     }
     d->cfg = applied;
     /* the profile table may have changed under the current mode */
-    d->profile = -1;
-    for (int i = 0; d->mode.known && i < d->cfg.n_profiles; i++)
-        if (!strcmp(d->cfg.profiles[i].mode, d->mode.name))
-            d->profile = i;
+    const struct config_profile *p = config_profile_for(&d->cfg, d->mode.known ? d->mode.name : NULL);
+    d->profile = p ? (int)(p - d->cfg.profiles) : -1;
     apply_settings(d);
     log_info("reloaded %s: %d change%s applied, %d need a restart",
              d->config_path ? d->config_path : "(built-in defaults)", changed,
@@ -212,10 +210,8 @@ static void check_power_mode(struct daemon *d)
         return;
     d->mode = m;
     int before = d->profile;
-    d->profile = -1;
-    for (int i = 0; m.known && i < d->cfg.n_profiles; i++)
-        if (!strcmp(d->cfg.profiles[i].mode, m.name))
-            d->profile = i;
+    const struct config_profile *p = config_profile_for(&d->cfg, m.known ? m.name : NULL);
+    d->profile = p ? (int)(p - d->cfg.profiles) : -1;
     if (m.known)
         log_info("power mode %d (%s)%s%s", m.id, m.name,
                  d->profile >= 0 ? ": applying profile " : "",

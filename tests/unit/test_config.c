@@ -76,6 +76,10 @@ static void test_file_and_flags(void **state)
     assert_string_equal(c.profiles[0].model, "/m/b.enn");
     assert_int_equal(c.profiles[0].detect_interval, 10);
     assert_int_equal(c.profiles[1].workers, 4);
+    assert_ptr_equal(config_profile_for(&c, "MAXN"), &c.profiles[1]);
+    assert_ptr_equal(config_profile_for(&c, "MODE_15W"), &c.profiles[0]);
+    assert_null(config_profile_for(&c, "MODE_10W"));
+    assert_null(config_profile_for(&c, NULL));
     /* a flag overrides the file */
     assert_int_equal(config_set(&c, "daemon", "source", "image:/tmp/a.png", "--source", err,
                                 sizeof err), 0);
