@@ -287,6 +287,37 @@ class Lifecycle(unittest.TestCase):
             d.stop()
         n.close()
 
+    def test_socket_activation(self):
+        path = os.path.join(TMP, "activated.sock")
+        lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        lsock.bind(path)
+        lsock.listen(8)
+        fd = lsock.fileno()
+
+        def as_fd3():
+            os.dup2(fd, 3)
+            os.set_inheritable(3, True)
+        # LISTEN_PID must be the daemon's own pid: a shell sets it, then becomes emotiond
+        cmd = ["/bin/sh", "-c", 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$@"', "sh", EMOTIOND,
+               "--model", MODEL, "--socket", os.path.join(TMP, "unused.sock"), "--fps", "30",
+               "--source", "file:" + ASTRONAUT_CLIP]
+        log = open(os.path.join(TMP, "activated.log"), "w+")
+        proc = subprocess.Popen(cmd, preexec_fn=as_fd3, stderr=log, close_fds=False)
+        try:
+            c = Client(path)
+            self.assertEqual(c.hello["protocol"], 1)
+            c.next("frame")
+            self.assertFalse(os.path.exists(os.path.join(TMP, "unused.sock")))
+            proc.send_signal(signal.SIGTERM)
+            self.assertEqual(proc.wait(10), 0)
+            self.assertTrue(os.path.exists(path), "systemd's socket must stay")
+            log.seek(0)
+            self.assertIn("serving the socket systemd passed", log.read())
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+            lsock.close()
+
     def test_sighup_reload(self):
         with Daemon("--fps", "30", config="[telemetry]\ninterval_s = 2\n") as d:
             c = d.client(subscribe=["telemetry"])
