@@ -98,8 +98,10 @@ static void test_stalled_publisher_drops_at_the_entrance(void **state)
     assert_true(st.drops_pipeline > 10);
     assert_true(st.frames[PL_CLASSIFY] <= (uint64_t)pl_workers(p) + 2);
     uint64_t last = 0;
-    int faces = -1;
-    assert_true(drain(p, 300, &last, &faces) > 5);
+    int faces = -1, got = 0;
+    for (int round = 0; round < 200 && got <= 5; round++)   /* slow under sanitizers */
+        got += drain(p, 50, &last, &faces);
+    assert_true(got > 5);
     assert_int_equal(faces, 1);
     stop_quickly(p);
 }
@@ -133,7 +135,10 @@ static void test_model_switch(void **state)
     assert_string_equal(pl_model_name(pl_current_model(p)), "random-recon");
     assert_int_not_equal(pl_model_generation(pl_current_model(p)), first);
     uint64_t last = 0;
-    assert_true(drain(p, 300, &last, NULL) > 3);
+    int got = 0;
+    for (int round = 0; round < 200 && got <= 3; round++)
+        got += drain(p, 50, &last, NULL);
+    assert_true(got > 3);
     stop_quickly(p);
 }
 
