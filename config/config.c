@@ -28,7 +28,7 @@ static const struct key KEYS[] = {
     {"daemon", "socket", K_STR, C(daemon.socket), 0, 0, "/run/emotiond/emotiond.sock", NULL, false},
     {"daemon", "socket_group", K_STR, C(daemon.socket_group), 0, 0, "emotiond", NULL, false},
     {"daemon", "model", K_STR, C(daemon.model), 0, 0,
-     "/usr/share/emotiond/models/emotionnet-nano-a-fer.enn", NULL, false},
+     "/usr/share/emotiond/models/emotionnet-nano-a-fer.enn", NULL, true},
     {"daemon", "log_level", K_ENUM, C(daemon.log_level), 0, 0, "info", "error|warning|info|debug", true},
     {"daemon", "system_root", K_STR, C(daemon.system_root), 0, 0, "/", NULL, false},
     {"daemon", "max_clients", K_INT, C(daemon.max_clients), 1, 1024, "16", NULL, false},

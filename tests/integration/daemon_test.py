@@ -42,11 +42,11 @@ write_clip(ASTRONAUT_CLIP, [cv2.imread(os.path.join(SRC, "samples/astronaut.pgm"
 
 
 class Daemon:
-    def __init__(self, *args, config=None, env=None, source=None):
+    def __init__(self, *args, config=None, env=None, source=None, model=MODEL):
         self.sock = os.path.join(TMP, "d%d.sock" % time.monotonic_ns())
         self.log = open(os.path.join(TMP, "daemon.log"), "w+")
-        cmd = [EMOTIOND, "--socket", self.sock, "--model", MODEL,
-               "--source", source or "file:" + ASTRONAUT_CLIP]
+        cmd = [EMOTIOND, "--socket", self.sock, "--source", source or "file:" + ASTRONAUT_CLIP]
+        cmd += ["--model", model] if model else []
         if config:
             self.conf = os.path.join(TMP, "emotiond.conf")
             with open(self.conf, "w") as f:
@@ -319,11 +319,14 @@ class Lifecycle(unittest.TestCase):
             lsock.close()
 
     def test_sighup_reload(self):
-        with Daemon("--fps", "30", config="[telemetry]\ninterval_s = 2\n") as d:
+        base = "[daemon]\nmodel = %s\n" % MODEL
+        with Daemon("--fps", "30", config=base + "[telemetry]\ninterval_s = 2\n", model=None) as d:
             c = d.client(subscribe=["telemetry"])
             with open(d.conf, "w") as f:
-                f.write("[telemetry]\ninterval_s = 0.3\n[detect]\nwidth = 400\n")
+                f.write("[daemon]\nmodel = %s\n[telemetry]\ninterval_s = 0.3\n"
+                        "[detect]\nwidth = 400\n" % OTHER_MODEL)
             d.proc.send_signal(signal.SIGHUP)
+            self.assertEqual(c.next("hello")["model"], "random-recon")   # live model switch
             c.next("telemetry")
             t1 = c.next("telemetry")["ts"]
             t2 = c.next("telemetry")["ts"]
@@ -337,6 +340,12 @@ class Lifecycle(unittest.TestCase):
             time.sleep(0.5)
             self.assertIn("keeping the running configuration", d.stderr())
             self.assertIn("emotiond.conf:2", d.stderr())
+            with open(d.conf, "w") as f:
+                f.write("[daemon]\nmodel = %s\n" % os.path.join(TMP, "missing.enn"))
+            d.proc.send_signal(signal.SIGHUP)
+            time.sleep(0.5)
+            self.assertIn("missing.enn", d.stderr())
+            self.assertIn("keeping " + OTHER_MODEL, d.stderr())
             c.next("telemetry")
             self.assertEqual(d.stop()[0], 0)
 

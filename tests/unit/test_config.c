@@ -133,6 +133,7 @@ static void test_live_keys(void **state)
     assert_true(config_is_live("detect", "score_threshold"));
     assert_true(config_is_live("track", "half_life_s"));
     assert_true(config_is_live("telemetry", "interval_s"));
+    assert_true(config_is_live("daemon", "model"));
     assert_false(config_is_live("daemon", "socket"));
     assert_false(config_is_live("daemon", "nonsense"));
     assert_true(config_is_live("profile.MODE_15W", "model"));
