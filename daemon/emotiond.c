@@ -59,6 +59,7 @@ struct daemon {
 
     struct board_power_mode mode;
     int profile;                        /* index into cfg.profiles, -1 for none */
+    char source_problem[300];           /* last one logged */
     char telemetry[MSG_MAX];            /* the latest telemetry fields, for status */
     size_t telemetry_len;
     double last_fps, last_faces;
@@ -288,6 +289,13 @@ static void publish_telemetry(struct daemon *d)
     if (d->telemetry_len && !m.overflow)
         srv_broadcast(d->srv, SRV_TELEMETRY, msg, m.len);
 
+    /* the source gets over problems on its own (skips a frame, reopens a camera): say so */
+    char problem[300];
+    pl_source_problem(d->pl, problem, sizeof problem);
+    if (problem[0] && strcmp(problem, d->source_problem)) {
+        log_warn("source %s: %s", d->cfg.daemon.source, problem);
+        snprintf(d->source_problem, sizeof d->source_problem, "%s", problem);
+    }
     d->last_fps = (double)st.frames[PL_PUBLISH] / (st.window_s > 0 ? st.window_s : 1);
     d->last_faces = (double)st.faces / (st.window_s > 0 ? st.window_s : 1);
     bool connected = pl_source_connected(d->pl);

@@ -637,6 +637,15 @@ bool pl_source_connected(struct pipeline *p)
     return s.connected;
 }
 
+void pl_source_problem(struct pipeline *p, char *buf, size_t len)
+{
+    buf[0] = '\0';
+    pthread_mutex_lock(&p->lock);
+    if (p->src)
+        cap_source_last_error(p->src, buf, len);
+    pthread_mutex_unlock(&p->lock);
+}
+
 /* ---- life cycle ---- */
 
 static int online_cpus(void)

@@ -102,6 +102,8 @@ void pl_take_stats(struct pipeline *p, struct pl_stats *out);
 bool pl_healthy(struct pipeline *p, int64_t max_busy_ns);
 const char *pl_source_describe(const struct pipeline *p);
 bool pl_source_connected(struct pipeline *p);
+/* The last problem the source got over (a skipped frame, a lost camera), or "". */
+void pl_source_problem(struct pipeline *p, char *buf, size_t len);
 
 /* Stops and joins every thread, releases the camera. */
 void pl_stop(struct pipeline *p);
