@@ -418,7 +418,8 @@ class Telemetry(unittest.TestCase):
     def test_xavier_power_mode_watts_and_profile_switch(self):
         root = os.path.join(TMP, "xavier")
         shutil.copytree(XAVIER, root)
-        conf = ("[profile.MODE_10W_2CORE]\nmodel = %s\ndetect_interval = 10\n"
+        conf = ("[profile.MODE_10W_2CORE]\nmodel = %s\ndetect_interval = 10\nfps_cap = 10\n"
+                "workers = 1\n"
                 "[profile.MODE_15W_6CORE]\nmodel = %s\n" % (OTHER_MODEL, MODEL))
         with Daemon("--fps", "30", "--system-root", root, config=conf) as d:
             c = d.client(subscribe=["telemetry"])
@@ -441,6 +442,11 @@ class Telemetry(unittest.TestCase):
             t = c.next("telemetry")
             self.assertEqual(t["power_mode"]["name"], "MODE_10W_2CORE")
             self.assertEqual(t["profile"], "MODE_10W_2CORE")
+            self.assertEqual(t["workers"], 1)
+            t = c.next("telemetry")     # a whole window under the profile's frame-rate cap
+            self.assertGreater(t["stages"]["capture"]["fps"], 20)
+            self.assertLess(t["stages"]["classify"]["fps"], 13)
+            self.assertGreater(t["capped"], 0)
             self.assertIn("applying profile MODE_10W_2CORE", d.stderr())
 
 
