@@ -265,6 +265,7 @@ static void *capture_main(void *arg)
 {
     struct pipeline *p = arg;
     char err[300];
+    uint64_t this_pass = 0;     /* frames since the source was (re)opened */
     for (;;) {
         struct cap_frame *f;
         int rc = cap_source_next(p->src, &f, err, sizeof err);
@@ -285,10 +286,16 @@ static void *capture_main(void *arg)
                 end_source(p, rc < 0 ? err : NULL);
                 break;
             }
-            if ((rc < 0 && !pause_unless_stopped(p, RESTART_PAUSE_NS)) || !restart_source(p))
+            /* a failure, or a file with no good frame, is not retried in a tight loop */
+            bool pause = rc < 0 || this_pass == 0;
+            if (rc == 0 && this_pass == 0)
+                log_warn("source %s gave no frame; starting it again in 1 s", p->spec);
+            if ((pause && !pause_unless_stopped(p, RESTART_PAUSE_NS)) || !restart_source(p))
                 break;
+            this_pass = 0;
             continue;
         }
+        this_pass++;
         stage_done(p, PL_CAPTURE, (double)(now - f->ts_ns) / 1e6);
 
         pthread_mutex_lock(&p->lock);
