@@ -246,8 +246,8 @@ static int cam_start(struct cap_source *s, struct camera *c, char *why, size_t w
     c->streaming = true;
     char cc[5];
     fourcc_str(c->fourcc, cc);
-    snprintf(s->desc, sizeof s->desc, "v4l2:%s %s %dx%d", c->path, cc, c->width, c->height);
     pthread_mutex_lock(&s->stats_lock);
+    snprintf(s->desc, sizeof s->desc, "v4l2:%s %s %dx%d", c->path, cc, c->width, c->height);
     s->st.connected = true;
     if (c->ever_streamed)
         s->st.reconnects++;

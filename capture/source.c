@@ -142,6 +142,13 @@ const char *cap_source_describe(const struct cap_source *s)
     return s->desc;
 }
 
+void cap_source_description(struct cap_source *s, char *buf, size_t len)
+{
+    pthread_mutex_lock(&s->stats_lock);
+    snprintf(buf, len, "%s", s->desc);
+    pthread_mutex_unlock(&s->stats_lock);
+}
+
 void cap_source_close(struct cap_source *s)
 {
     if (!s)

@@ -51,7 +51,10 @@ void cap_source_stop(struct cap_source *s);
 void cap_source_stats(struct cap_source *s, struct cap_stats *out);
 /* Copies the last problem the source got over (skipped frame, lost camera), or "". */
 void cap_source_last_error(struct cap_source *s, char *buf, size_t len);
+/* What the source is, e.g. "v4l2:/dev/video0 MJPG 640x480" (a camera's changes when it
+ * opens: from another thread than the capturing one, use cap_source_description). */
 const char *cap_source_describe(const struct cap_source *s);
+void cap_source_description(struct cap_source *s, char *buf, size_t len);
 void cap_source_close(struct cap_source *s);
 
 /* For the implementations in source_*.c and camera.c. */

@@ -630,7 +630,14 @@ bool pl_healthy(struct pipeline *p, int64_t max_busy_ns)
     return true;
 }
 
-const char *pl_source_describe(const struct pipeline *p) { return p->describe; }
+const char *pl_source_describe(struct pipeline *p)
+{
+    pthread_mutex_lock(&p->lock);
+    if (p->src)
+        cap_source_description(p->src, p->describe, sizeof p->describe);
+    pthread_mutex_unlock(&p->lock);
+    return p->describe;
+}
 
 bool pl_source_connected(struct pipeline *p)
 {

@@ -100,7 +100,8 @@ void pl_take_stats(struct pipeline *p, struct pl_stats *out);
 /* False when some stage has been busy with one frame for longer than max_busy_ns: the
  * pipeline is wedged (the watchdog stops being fed). */
 bool pl_healthy(struct pipeline *p, int64_t max_busy_ns);
-const char *pl_source_describe(const struct pipeline *p);
+/* The source as it is now (a camera's format once it streams). Publisher thread only. */
+const char *pl_source_describe(struct pipeline *p);
 bool pl_source_connected(struct pipeline *p);
 /* The last problem the source got over (a skipped frame, a lost camera), or "". */
 void pl_source_problem(struct pipeline *p, char *buf, size_t len);
