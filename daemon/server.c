@@ -242,7 +242,10 @@ static bool handle_line(struct client *c, char *line, size_t len)
         struct json_out j;
         json_init(&j, msg, sizeof msg);
         c->srv->cb.status(c->srv->cb.user, &j);
-        client_queue(c, msg, j.len);
+        if (j.overflow)
+            send_error(c, "%s", "status too large to send");
+        else
+            client_queue(c, msg, j.len);
     } else
         send_error(c, "unknown command '%s' (subscribe or status)", name);
     json_decref(cmd);
@@ -314,7 +317,10 @@ static void write_hello(struct server *s, struct client *c)
     struct json_out j;
     json_init(&j, msg, sizeof msg);
     s->cb.hello(s->cb.user, &j);
-    client_queue(c, msg, j.len);
+    if (j.overflow)
+        log_err("hello message too large (%zu bytes)", sizeof msg);
+    else
+        client_queue(c, msg, j.len);
 }
 
 static void on_listen(void *user, uint32_t events)
