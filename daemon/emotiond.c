@@ -130,8 +130,8 @@ static size_t print_keys(const struct config *c, char *buf, size_t cap)
         return 0;
     config_print(c, f);
     fclose(f);
-    char section[80] = "";
-    for (char *line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+    char section[80] = "", *save = NULL;
+    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         if (line[0] == '[') {
             snprintf(section, sizeof section, "%.*s", (int)strcspn(line + 1, "]"), line + 1);
         } else if (line[0] != '#' && used < cap) {
@@ -168,7 +168,8 @@ static void reload(struct daemon *d)
     memcpy(applied.profiles, next.profiles, sizeof applied.profiles);   /* all live */
     applied.n_profiles = next.n_profiles;
     int changed = 0, refused = 0;
-    for (char *line = strtok(after, "\n"); line; line = strtok(NULL, "\n")) {
+    char *save = NULL;
+    for (char *line = strtok_r(after, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
         size_t len = strlen(line);
         if (has_line(before, line, len))
             continue;
