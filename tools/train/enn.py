@@ -19,7 +19,7 @@ def fold_bn(conv, bn):
     scale = bn.weight.detach() / torch.sqrt(bn.running_var + bn.eps)
     w = conv.weight.detach() * scale[:, None, None, None]
     b = bn.bias.detach() - bn.running_mean * scale
-    return w.numpy().astype("<f4"), b.numpy().astype("<f4")
+    return w.cpu().numpy().astype("<f4"), b.cpu().numpy().astype("<f4")
 
 
 def _str(s):
@@ -49,8 +49,8 @@ def to_bytes(model, name, classes, mean, std, size=48, in_ch=1):
         else:
             nodes.append(head(OP_GAP, 0))
             gap = len(nodes)
-            w = model.fc.weight.detach().numpy()
-            b = model.fc.bias.detach().numpy()
+            w = model.fc.weight.detach().cpu().numpy()
+            b = model.fc.bias.detach().cpu().numpy()
             nodes.append(struct.pack("<BBHH", OP_DENSE, 0, 1, gap) +
                          struct.pack("<H", w.shape[0]) + _tensor(w) + _tensor(b))
     payload = _str(name) + struct.pack("<HHHff", in_ch, size, size, mean, std)

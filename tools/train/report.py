@@ -78,7 +78,7 @@ def _fer_section():
         if not os.path.exists(state):
             return "No FER2013 model has been trained yet.\n"
         import torch
-        st = torch.load(state)
+        st = torch.load(state, map_location="cpu")
         hist = ", ".join(f"{100 * a:.1f}" for a in st["history"])
         return (f"**In progress** (`tools/train/train-fer --variant a --epochs 40`, resumable "
                 f"from `train-state/`): {st['epoch']} epochs done in "

@@ -9,6 +9,25 @@ import torch
 import torch.nn.functional as F
 
 MEAN, STD = 0.5, 0.25      # written into the model file; the engine applies the same
+DEVICE = torch.device("cpu")
+
+
+def use_device(name):
+    """cpu, cuda, or auto (cuda when there is one). Random streams stay on the CPU, so a
+    run keeps its augmentation sequence whichever device trains it, and checkpoints load
+    on either (results differ in the last bits between devices)."""
+    global DEVICE
+    if name == "auto":
+        name = "cuda" if torch.cuda.is_available() else "cpu"
+    if name == "cuda" and not torch.cuda.is_available():
+        raise SystemExit("--device cuda: PyTorch sees no CUDA device here")
+    DEVICE = torch.device(name)
+    return DEVICE
+
+
+def load(path):
+    """torch.load onto the current device (a checkpoint may come from the other one)."""
+    return torch.load(path, map_location=DEVICE)
 
 
 def normalise(images):
@@ -28,10 +47,10 @@ def lr_at(epoch, base=1e-3):
 def augment(x, gen, rotation=10.0, shift=0.1, zoom=0.1):
     """Random affine per image (Keras ImageDataGenerator's four transforms), nearest fill."""
     n = x.shape[0]
-    u = lambda lo, hi: torch.rand(n, generator=gen) * (hi - lo) + lo
+    u = lambda lo, hi: (torch.rand(n, generator=gen) * (hi - lo) + lo).to(x.device)
     angle = u(-rotation, rotation) * math.pi / 180
     scale = u(1 - zoom, 1 + zoom)
-    flip = torch.where(torch.rand(n, generator=gen) < 0.5, -1.0, 1.0)
+    flip = torch.where(torch.rand(n, generator=gen) < 0.5, -1.0, 1.0).to(x.device)
     tx, ty = u(-shift, shift) * 2, u(-shift, shift) * 2
     cos, sin = torch.cos(angle) * scale, torch.sin(angle) * scale
     theta = torch.stack([torch.stack([cos * flip, -sin, tx], 1),
@@ -46,16 +65,20 @@ def fit(model, x, y, epochs=200, batch=32, seed=0, checkpoint=None, log=print,
     with the same path carries on where the last one stopped."""
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
+    model.to(DEVICE)
+    x = x.to(DEVICE)
+    if class_weights is not None:
+        class_weights = class_weights.to(DEVICE)
     opt = torch.optim.Adam(model.parameters(), lr=base_lr)
     start = 0
     if checkpoint and os.path.exists(checkpoint):
-        state = torch.load(checkpoint)
+        state = load(checkpoint)
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
-        gen.set_state(state["gen"])
+        gen.set_state(state["gen"].cpu())
         start = state["epoch"]
         log(f"resumed at epoch {start} from {checkpoint}")
-    y = torch.as_tensor(y)
+    y = torch.as_tensor(y).to(DEVICE)
     for epoch in range(start, epochs):
         t0 = time.time()
         for g in opt.param_groups:
@@ -91,5 +114,7 @@ def fit(model, x, y, epochs=200, batch=32, seed=0, checkpoint=None, log=print,
 
 @torch.no_grad()
 def predict(model, x, batch=256):
+    """Logits on the CPU, computed on whatever device the model is on."""
     model.eval()
-    return torch.cat([model(x[i:i + batch]) for i in range(0, len(x), batch)])
+    dev = next(model.parameters()).device
+    return torch.cat([model(x[i:i + batch].to(dev)).cpu() for i in range(0, len(x), batch)])
