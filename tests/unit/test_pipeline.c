@@ -10,17 +10,22 @@
 #include <cmocka.h>
 #include <linux/videodev2.h>
 #include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 #include <time.h>
 
 #include "fake_v4l2.h"
 #include "pipeline.h"
 
-static struct pipeline *start(const char *source, double fps, bool once,
-                              const struct cap_v4l2_ops *v4l2)
+static struct pipeline *start_with(const char *source, double fps, bool once,
+                                   const struct cap_v4l2_ops *v4l2, int detect_width)
 {
     struct config cfg;
     config_defaults(&cfg);
+    if (detect_width)
+        cfg.detect.width = detect_width, cfg.detect.min_face = 8;
     snprintf(cfg.daemon.model, sizeof cfg.daemon.model, "%s",
              SOURCE_DIR "/tests/fixtures/nano-b-quick.enn");
     cfg.capture.timeout_ms = 50;
@@ -31,6 +36,12 @@ static struct pipeline *start(const char *source, double fps, bool once,
     if (pl_start(&o, &cfg, &p, err, sizeof err))
         fail_msg("%s", err);
     return p;
+}
+
+static struct pipeline *start(const char *source, double fps, bool once,
+                              const struct cap_v4l2_ops *v4l2)
+{
+    return start_with(source, fps, once, v4l2, 0);
 }
 
 /* Takes results for up to ms; returns how many, checking their order. */
@@ -96,6 +107,8 @@ static void test_stalled_publisher_drops_at_the_entrance(void **state)
     struct pl_stats st;
     pl_take_stats(p, &st);
     assert_true(st.drops_pipeline > 10);
+    /* waiting on a slow publisher is not being stuck: the watchdog stays fed */
+    assert_true(pl_healthy(p, 100000000));
     assert_true(st.frames[PL_CLASSIFY] <= (uint64_t)pl_workers(p) + 2);
     uint64_t last = 0;
     int faces = -1, got = 0;
@@ -142,6 +155,38 @@ static void test_model_switch(void **state)
     stop_quickly(p);
 }
 
+/* A stage busy with one frame for long (here a whole-frame cascade on a 1600 x 1200
+   picture) is what the watchdog looks for. */
+static void test_long_busy_stage_is_unhealthy(void **state)
+{
+    (void)state;
+    const int w = 1600, h = 1200;
+    char path[] = "/tmp/emotiond-test-big-XXXXXX";
+    int fd = mkstemp(path);
+    FILE *f = fdopen(fd, "wb");
+    fprintf(f, "P5\n%d %d\n255\n", w, h);
+    uint32_t x = 12345;
+    for (long i = 0; i < (long)w * h; i++) {
+        x = x * 1103515245u + 12345u;
+        fputc((int)(x >> 24), f);
+    }
+    fclose(f);
+    char spec[64];
+    snprintf(spec, sizeof spec, "image:%s", path);
+    struct pipeline *p = start_with(spec, 0, true, NULL, 1600);
+    bool stuck = false;
+    for (int i = 0; i < 300 && !stuck; i++) {
+        struct timespec nap = {0, 10000000};
+        nanosleep(&nap, NULL);
+        stuck = !pl_healthy(p, 50000000);
+    }
+    assert_true(stuck);
+    assert_true(pl_healthy(p, 60000000000LL));   /* not for a minute, though */
+    pl_stop(p);
+    pl_free(p);
+    unlink(path);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -149,6 +194,7 @@ int main(void)
         cmocka_unit_test(test_stalled_publisher_drops_at_the_entrance),
         cmocka_unit_test(test_once_finishes),
         cmocka_unit_test(test_model_switch),
+        cmocka_unit_test(test_long_busy_stage_is_unhealthy),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
