@@ -185,6 +185,16 @@ class Protocol(unittest.TestCase):
             msgs = [json.loads(l) for l in out.stdout.splitlines()]
             self.assertEqual(msgs[0]["type"], "hello")
 
+    def test_example_client(self):
+        with Daemon("--fps", "30") as d:
+            out = subprocess.run([sys.executable, os.path.join(SRC, "docs/example_client.py"),
+                                  d.sock, "--count", "5"], capture_output=True, text=True,
+                                 timeout=20)
+            self.assertEqual(out.returncode, 0, out.stderr)
+            lines = out.stdout.splitlines()
+            self.assertTrue(lines[0].startswith("model nano-b-quick"), lines)
+            self.assertGreaterEqual(len(lines), 4, lines)
+
     def test_socat_and_jq(self):
         if not shutil.which("socat") or not shutil.which("jq"):
             self.skipTest("socat or jq not installed (scripts/deps installs them)")
