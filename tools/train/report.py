@@ -64,7 +64,8 @@ def _ckplus_section(v):
            "| fold | test images | subjects | accuracy | wall time | git |", "|---|---|---|---|---|---|"]
     for r in runs:
         out.append(f"| {r['fold']} | {r['n_test']} | {len(r['subjects'])} | "
-                   f"{100 * r['accuracy']:.2f} % | {r['seconds'] / 60:.1f} min | {r['git']} |")
+                   f"{100 * r['accuracy']:.2f} % | {r['seconds'] / 60:.1f} min"
+                   f"{' (resumed: last part only)' if r.get('seconds_partial') else ''} | {r['git']} |")
     out += ["", "Confusion matrix, all test folds together:", "",
             _matrix_text(total, classes), "", f"![Nano-{v.upper()} confusion]({png})", "",
             f"Command: `{runs[-1]['command']}`", ""]

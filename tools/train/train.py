@@ -60,9 +60,11 @@ def augment(x, gen, rotation=10.0, shift=0.1, zoom=0.1):
 
 
 def fit(model, x, y, epochs=200, batch=32, seed=0, checkpoint=None, log=print,
-        class_weights=None, base_lr=1e-3, schedule=lr_at):
+        class_weights=None, base_lr=1e-3, schedule=lr_at, stats=None):
     """Trains in place. With `checkpoint`, state is saved every 5 epochs and a later call
-    with the same path carries on where the last one stopped."""
+    with the same path carries on where the last one stopped. `stats`, a dict, receives
+    "seconds": training time over every call that worked on this checkpoint, and
+    "seconds_partial" when an older checkpoint did not record its share."""
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     model.to(DEVICE)
@@ -70,15 +72,18 @@ def fit(model, x, y, epochs=200, batch=32, seed=0, checkpoint=None, log=print,
     if class_weights is not None:
         class_weights = class_weights.to(DEVICE)
     opt = torch.optim.Adam(model.parameters(), lr=base_lr)
-    start = 0
+    start, seconds, partial = 0, 0.0, False
     if checkpoint and os.path.exists(checkpoint):
         state = load(checkpoint)
+        seconds = state.get("seconds", 0.0)
+        partial = "seconds" not in state
         model.load_state_dict(state["model"])
         opt.load_state_dict(state["opt"])
         gen.set_state(state["gen"].cpu())
         start = state["epoch"]
         log(f"resumed at epoch {start} from {checkpoint}")
     y = torch.as_tensor(y).to(DEVICE)
+    t_start = time.time()
     for epoch in range(start, epochs):
         t0 = time.time()
         for g in opt.param_groups:
@@ -107,8 +112,12 @@ def fit(model, x, y, epochs=200, batch=32, seed=0, checkpoint=None, log=print,
         if checkpoint and (epoch % 5 == 4 or epoch == epochs - 1):
             tmp = checkpoint + ".tmp"
             torch.save({"model": model.state_dict(), "opt": opt.state_dict(),
-                        "gen": gen.get_state(), "epoch": epoch + 1}, tmp)
+                        "gen": gen.get_state(), "epoch": epoch + 1,
+                        "seconds": seconds + time.time() - t_start}, tmp)
             os.replace(tmp, checkpoint)
+    if stats is not None:
+        stats["seconds"] = seconds + time.time() - t_start
+        stats["seconds_partial"] = partial
     return model
 
 
