@@ -67,15 +67,13 @@ struct daemon {
 
 /* ---- configuration ---- */
 
-static int add_flag(struct daemon *d, const char *section, const char *key, const char *origin,
-                    const char *value)
+/* parse_args keeps n_flags below MAX_FLAGS */
+static void add_flag(struct daemon *d, const char *section, const char *key, const char *origin,
+                     const char *value)
 {
-    if (d->n_flags == MAX_FLAGS)
-        return -1;
     struct flag_value *f = &d->flags[d->n_flags++];
     *f = (struct flag_value){section, key, origin, ""};
     snprintf(f->value, sizeof f->value, "%s", value);
-    return 0;
 }
 
 /* Defaults, the file, then the flags: the effective configuration. */
@@ -443,6 +441,10 @@ static int parse_args(struct daemon *d, int argc, char **argv, bool *check_only)
     d->config_path = CONFIG_DEFAULT_PATH;
     int opt;
     while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
+        if (d->n_flags == MAX_FLAGS) {
+            fprintf(stderr, "emotiond: too many options\n");
+            return 2;
+        }
         switch (opt) {
         case 'c': d->config_path = optarg; explicit_config = true; break;
         case O_SOURCE: add_flag(d, "daemon", "source", "--source", optarg); break;
