@@ -15,7 +15,7 @@
 
 #define STATUS_TIMEOUT_MS 3000
 
-static FILE *connect_to(const char *path)
+static FILE *connect_to(const char *path, bool quiet)
 {
     struct sockaddr_un addr = {.sun_family = AF_UNIX};
     if (strlen(path) >= sizeof addr.sun_path) {
@@ -26,9 +26,10 @@ static FILE *connect_to(const char *path)
     int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
         int e = errno;
-        fprintf(stderr, "emotionctl: cannot connect to %s: %s%s\n", path, strerror(e),
-                e == ENOENT || e == ECONNREFUSED ? " (is emotiond running?)"
-                : e == EACCES ? " (are you in the socket's group?)" : "");
+        if (!quiet)
+            fprintf(stderr, "emotionctl: cannot connect to %s: %s%s\n", path, strerror(e),
+                    e == ENOENT || e == ECONNREFUSED ? " (is emotiond running?)"
+                    : e == EACCES ? " (are you in the socket's group?)" : "");
         if (fd >= 0)
             close(fd);
         return NULL;
@@ -64,55 +65,35 @@ static void print_face_line(json_t *frame, json_t *face)
            (int)json_number_value(json_array_get(box, 3)));
 }
 
-int ctl_watch(const char *socket_path, int argc, char **argv)
+/* Shows messages until the connection closes or count frames were shown; false when the
+ * daemon closed it. */
+static bool watch_connection(FILE *f, bool raw, long count, long *frames)
 {
-    bool raw = false;
-    long count = -1;
-    for (int i = 0; i < argc; i++) {
-        if (!strcmp(argv[i], "--json"))
-            raw = true;
-        else if (!strcmp(argv[i], "--count") && i + 1 < argc)
-            count = strtol(argv[++i], NULL, 10);
-        else if (!strcmp(argv[i], "--socket") && i + 1 < argc)
-            socket_path = argv[++i];
-        else {
-            fprintf(stderr, "emotionctl watch: unknown option %s\n"
-                    "usage: emotionctl watch [--json] [--count N] [--socket PATH]\n", argv[i]);
-            return 2;
-        }
-    }
-    FILE *f = connect_to(socket_path);
-    if (!f)
-        return 1;
     if (!raw)
         fputs("{\"cmd\":\"subscribe\",\"topics\":[\"frame\"]}\n", f);
     fflush(f);
-    setvbuf(stdout, NULL, _IOLBF, 0);
     char *line = NULL;
     size_t cap = 0;
-    long frames = 0;
-    int rc = 0;
-    while (count < 0 || frames < count) {
-        ssize_t n = getline(&line, &cap, f);
-        if (n <= 0) {
+    bool open = true;
+    while (count < 0 || *frames < count) {
+        if (getline(&line, &cap, f) <= 0) {
             fprintf(stderr, "emotionctl: the daemon closed the connection\n");
-            rc = 1;
+            open = false;
             break;
         }
-        json_error_t jerr;
-        json_t *msg = json_loads(line, 0, &jerr);
+        json_t *msg = json_loads(line, 0, NULL);
         const char *type = json_string_value(json_object_get(msg, "type"));
         if (!msg || !type) {
             fprintf(stderr, "emotionctl: not a protocol message: %.80s\n", line);
         } else if (raw) {
             fputs(line, stdout);
-            frames += !strcmp(type, "frame");
+            *frames += !strcmp(type, "frame");
         } else if (!strcmp(type, "frame")) {
             json_t *faces = json_object_get(msg, "faces"), *face;
             size_t i;
             json_array_foreach(faces, i, face)
                 print_face_line(msg, face);
-            frames++;
+            (*frames)++;
         } else if (!strcmp(type, "hello")) {
             fprintf(stderr, "emotiond %s, model %s, source %s\n", str(msg, "version"),
                     str(msg, "model"), str(msg, "source"));
@@ -125,8 +106,44 @@ int ctl_watch(const char *socket_path, int argc, char **argv)
         json_decref(msg);
     }
     free(line);
-    fclose(f);
-    return rc;
+    return open;
+}
+
+int ctl_watch(const char *socket_path, int argc, char **argv)
+{
+    bool raw = false, retry = false;
+    long count = -1;
+    for (int i = 0; i < argc; i++) {
+        if (!strcmp(argv[i], "--json"))
+            raw = true;
+        else if (!strcmp(argv[i], "--retry"))
+            retry = true;
+        else if (!strcmp(argv[i], "--count") && i + 1 < argc)
+            count = strtol(argv[++i], NULL, 10);
+        else if (!strcmp(argv[i], "--socket") && i + 1 < argc)
+            socket_path = argv[++i];
+        else {
+            fprintf(stderr, "emotionctl watch: unknown option %s\n"
+                    "usage: emotionctl watch [--json] [--count N] [--retry] [--socket PATH]\n",
+                    argv[i]);
+            return 2;
+        }
+    }
+    setvbuf(stdout, NULL, _IOLBF, 0);
+    long frames = 0;
+    bool down = false;                /* say so once per outage, not every second */
+    for (;;) {
+        FILE *f = connect_to(socket_path, down);
+        down = !f;
+        bool open = f && watch_connection(f, raw, count, &frames);
+        if (f)
+            fclose(f);
+        if (open)
+            return 0;               /* count reached */
+        if (!retry)
+            return 1;
+        sleep(1);                   /* the daemon restarts: follow it */
+    }
 }
 
 static double num(json_t *o, const char *key) { return json_number_value(json_object_get(o, key)); }
@@ -222,7 +239,7 @@ int ctl_status(const char *socket_path, int argc, char **argv)
             return 2;
         }
     }
-    FILE *f = connect_to(socket_path);
+    FILE *f = connect_to(socket_path, false);
     if (!f)
         return 1;
     fputs("{\"cmd\":\"subscribe\",\"topics\":[]}\n{\"cmd\":\"status\"}\n", f);

@@ -30,7 +30,7 @@
 static void usage(FILE *to)
 {
     fprintf(to,
-            "usage: emotionctl [-c FILE] watch [--json] [--count N] [--socket PATH]\n"
+            "usage: emotionctl [-c FILE] watch [--json] [--count N] [--retry] [--socket PATH]\n"
             "       emotionctl [-c FILE] status [--json] [--socket PATH]\n"
             "       emotionctl [-c FILE] classify [--json] [--model M.enn]\n"
             "                  [--detector cascade|yunet] [--detector-model PATH]\n"

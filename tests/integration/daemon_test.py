@@ -297,6 +297,24 @@ class Lifecycle(unittest.TestCase):
             d.stop()
         n.close()
 
+    def test_watch_retry_follows_the_daemon(self):
+        sock = os.path.join(TMP, "later.sock")
+        watch = subprocess.Popen([EMOTIONCTL, "watch", "--retry", "--count", "3", "--socket", sock],
+                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        time.sleep(1.5)             # no daemon yet: said once, then retried quietly
+        daemon = subprocess.Popen([EMOTIOND, "--socket", sock, "--model", MODEL, "--fps", "30",
+                                   "--source", "file:" + ASTRONAUT_CLIP], stderr=subprocess.DEVNULL)
+        try:
+            out, err = watch.communicate(timeout=20)
+            self.assertEqual(watch.returncode, 0, err)
+            self.assertEqual(err.count("cannot connect"), 1, err)
+            self.assertGreaterEqual(len([l for l in out.splitlines() if "seq=" in l]), 2, out)
+        finally:
+            daemon.terminate()
+            daemon.wait(10)
+            if watch.poll() is None:
+                watch.kill()
+
     def test_socket_activation(self):
         path = os.path.join(TMP, "activated.sock")
         lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
