@@ -133,6 +133,7 @@ def iou(a, b):
 class Protocol(unittest.TestCase):
     def test_hello_frames_telemetry_and_clean_stop(self):
         with Daemon("--fps", "30") as d:
+            self.assertEqual(os.stat(d.sock).st_mode & 0o777, 0o660)
             c = d.client()
             h = c.hello
             self.assertEqual((h["protocol"], h["model"]), (1, "nano-b-quick"))
@@ -148,6 +149,9 @@ class Protocol(unittest.TestCase):
                 self.assertEqual(face["label"], max(face["scores"], key=face["scores"].get))
                 self.assertEqual(face["id"], frames[3]["faces"][0]["id"])
                 self.assertLess(f["latency_ms"], 5000)   # sane; speed is the benchmark's job
+            # the client's credentials are logged
+            self.assertIn("client 1 connected: pid %d, uid %d" % (os.getpid(), os.getuid()),
+                          d.stderr())
             seqs = [f["seq"] for f in frames]
             self.assertEqual(seqs, sorted(seqs))
             t = c.next("telemetry")
