@@ -275,6 +275,18 @@ class Protocol(unittest.TestCase):
             self.assertGreater(m["count"], 0)
             self.assertEqual(m["total"], m["count"])
 
+    def test_socket_group(self):
+        import grp
+        try:
+            gid = grp.getgrnam("nogroup").gr_gid
+        except KeyError:
+            self.skipTest("no group 'nogroup' on this machine")
+        if os.getuid() != 0 and gid not in os.getgroups():
+            self.skipTest("needs root or membership of 'nogroup' to hand the socket over")
+        with Daemon("--fps", "30", config="[daemon]\nsocket_group = nogroup\n") as d:
+            self.assertEqual(os.stat(d.sock).st_gid, gid)
+            self.assertEqual(os.stat(d.sock).st_mode & 0o777, 0o660)
+
     def test_too_many_clients(self):
         with Daemon("--fps", "30", config="[daemon]\nmax_clients = 2\n") as d:
             a, b = d.client(), d.client()
