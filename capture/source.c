@@ -142,6 +142,11 @@ const char *cap_source_describe(const struct cap_source *s)
     return s->desc;
 }
 
+bool cap_source_is_camera(const char *spec)
+{
+    return strncmp(spec, "v4l2:", 5) == 0 || strncmp(spec, "/dev/video", 10) == 0;
+}
+
 void cap_source_description(struct cap_source *s, char *buf, size_t len)
 {
     pthread_mutex_lock(&s->stats_lock);

@@ -40,6 +40,9 @@ struct cap_stats {
 
 struct cap_source;
 
+/* Whether spec names a camera (v4l2:DEV or /dev/videoN) rather than a file source. */
+bool cap_source_is_camera(const char *spec);
+
 /* Fails only for a bad spec or an unreadable file; a missing camera is waited for. */
 int cap_source_open(const char *spec, const struct cap_options *opts, struct cap_source **out,
                     char *err, size_t errlen);

@@ -422,11 +422,6 @@ static void usage(FILE *to)
             CONFIG_DEFAULT_PATH);
 }
 
-static bool is_camera(const char *spec)
-{
-    return !strncmp(spec, "/dev/", 5) || !strncmp(spec, "v4l2:", 5);
-}
-
 static int parse_args(struct daemon *d, int argc, char **argv, bool *check_only)
 {
     enum { O_SOURCE = 256, O_SOCKET, O_MODEL, O_CHECK, O_VERSION, O_ONCE, O_LOG, O_ROOT, O_FPS };
@@ -500,7 +495,7 @@ static int setup(struct daemon *d)
     }
 
     d->opts.source = d->cfg.daemon.source;
-    if (!d->opts.fps && is_camera(d->opts.source))
+    if (!d->opts.fps && cap_source_is_camera(d->opts.source))
         d->opts.fps = d->cfg.capture.fps;
     d->opts.workers = d->cfg.classify.workers;
     if (pl_start(&d->opts, &d->cfg, &d->pl, err, sizeof err)) {

@@ -206,7 +206,7 @@ const char *pl_source_describe(struct pipeline *p)
 
 bool pl_source_connected(struct pipeline *p)
 {
-    if (strncmp(p->spec, "/dev/", 5) && strncmp(p->spec, "v4l2:", 5))
+    if (!cap_source_is_camera(p->spec))
         return true;    /* files are there as long as the source is */
     struct cap_stats s = {0};
     pthread_mutex_lock(&p->lock);
@@ -258,8 +258,8 @@ int pl_start(const struct pl_options *opts, const struct config *cfg, struct pip
     if (p->n_workers > PL_MAX_WORKERS)
         p->n_workers = PL_MAX_WORKERS;
     p->active_workers = p->n_workers;
-    p->backpressure = opts->fps <= 0 && strncmp(p->spec, "/dev/", 5) &&
-                      strncmp(p->spec, "v4l2:", 5) && strncmp(p->spec, "image:", 6);
+    p->backpressure = opts->fps <= 0 && !cap_source_is_camera(p->spec) &&
+                      strncmp(p->spec, "image:", 6);
     p->n_jobs = p->n_workers + 2;
     p->jobs = calloc((size_t)p->n_jobs, sizeof *p->jobs);
     p->window_start_ns = pl_now_ns();
