@@ -106,8 +106,6 @@ void pl_release(struct pipeline *p, struct pl_result *r)
     pthread_cond_broadcast(&p->changed);
     pthread_mutex_unlock(&p->lock);
     model_unref(m);
-    /* the next one may already be done */
-    pl_signal_event(p);
 }
 
 void pl_record_publish(struct pipeline *p, double publish_ms, double latency_ms)

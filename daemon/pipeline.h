@@ -76,7 +76,8 @@ int pl_start(const struct pl_options *opts, const struct config *cfg, struct pip
              char *err, size_t errlen);
 /* Readable (eventfd) when results are waiting or the pipeline ended. */
 int pl_event_fd(const struct pipeline *p);
-/* The next result in frame order, or NULL when none is ready. Clears the event fd. */
+/* The next result in frame order, or NULL when none is ready. Clears the event fd, so
+ * take results until NULL each time it is readable. */
 struct pl_result *pl_next_result(struct pipeline *p);
 void pl_release(struct pipeline *p, struct pl_result *r);
 /* The publisher reports how long a result took from classified to written, and from
