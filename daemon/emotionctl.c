@@ -125,28 +125,9 @@ static int classify_one(struct ctx *c, const char *path)
                    c->m->classes[best], p[best]);
             continue;
         }
-        json_raw(&j, i ? ",{\"id\":" : "{\"id\":");
-        json_int(&j, i + 1);
-        json_raw(&j, ",\"box\":[");
         const float b[4] = {f->x, f->y, f->w, f->h};
-        for (int k = 0; k < 4; k++) {
-            if (k)
-                json_raw(&j, ",");
-            json_num(&j, b[k], 0);
-        }
-        json_raw(&j, "],\"label\":");
-        json_str(&j, c->m->classes[best]);
-        json_raw(&j, ",\"confidence\":");
-        json_num(&j, p[best], 3);
-        json_raw(&j, ",\"scores\":{");
-        for (int k = 0; k < c->m->n_classes; k++) {
-            if (k)
-                json_raw(&j, ",");
-            json_str(&j, c->m->classes[k]);
-            json_raw(&j, ":");
-            json_num(&j, p[k], 3);
-        }
-        json_raw(&j, "}}");
+        json_raw(&j, i ? "," : "");
+        faces_face_json(&j, c->m, i + 1, b, best, p);
     }
     json_raw(&j, "]}");
     if (c->json) {

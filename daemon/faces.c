@@ -146,6 +146,30 @@ int faces_process(struct faces_stage *st, const uint8_t *gray, const uint8_t *pi
     return n;
 }
 
+void faces_face_json(struct json_out *j, const struct enn_model *m, int id, const float box[4],
+                     int label, const float *scores)
+{
+    json_raw(j, "{\"id\":");
+    json_int(j, id);
+    json_raw(j, ",\"box\":[");
+    for (int k = 0; k < 4; k++) {
+        json_raw(j, k ? "," : "");
+        json_num(j, box[k], 0);
+    }
+    json_raw(j, "],\"label\":");
+    json_str(j, m->classes[label]);
+    json_raw(j, ",\"confidence\":");
+    json_num(j, scores[label], 3);
+    json_raw(j, ",\"scores\":{");
+    for (int c = 0; c < m->n_classes; c++) {
+        json_raw(j, c ? "," : "");
+        json_str(j, m->classes[c]);
+        json_raw(j, ":");
+        json_num(j, scores[c], 3);
+    }
+    json_raw(j, "}}");
+}
+
 void faces_frame_message(struct json_out *j, const struct enn_model *m, uint64_t seq,
                          double ts_unix, double latency_ms, int width, int height,
                          const struct face_result *faces, int n)
@@ -162,26 +186,8 @@ void faces_frame_message(struct json_out *j, const struct enn_model *m, uint64_t
     json_int(j, height);
     json_raw(j, ",\"faces\":[");
     for (int i = 0; i < n; i++) {
-        const struct face_result *f = &faces[i];
-        json_raw(j, i ? ",{\"id\":" : "{\"id\":");
-        json_int(j, f->id);
-        json_raw(j, ",\"box\":[");
-        for (int k = 0; k < 4; k++) {
-            json_raw(j, k ? "," : "");
-            json_num(j, f->box[k], 0);
-        }
-        json_raw(j, "],\"label\":");
-        json_str(j, m->classes[f->label]);
-        json_raw(j, ",\"confidence\":");
-        json_num(j, f->scores[f->label], 3);
-        json_raw(j, ",\"scores\":{");
-        for (int c = 0; c < m->n_classes; c++) {
-            json_raw(j, c ? "," : "");
-            json_str(j, m->classes[c]);
-            json_raw(j, ":");
-            json_num(j, f->scores[c], 3);
-        }
-        json_raw(j, "}}");
+        json_raw(j, i ? "," : "");
+        faces_face_json(j, m, faces[i].id, faces[i].box, faces[i].label, faces[i].scores);
     }
     json_raw(j, "]}");
 }
