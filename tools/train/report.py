@@ -99,6 +99,25 @@ def _fer_section():
         f"Command: `{r['command']}`, git {r['git']}, wall time {r['seconds'] / 60:.0f} min.", ""])
 
 
+def _engine_section():
+    path = os.path.join(common.RESULTS, "engine-check.json")
+    if not os.path.exists(path):
+        return "No shipped model has been checked yet.\n"
+    r = common.read_json(path)
+    out = ["`tools/eval/check-shipped build/release/tools/eval ../shared/data --write "
+           "docs/results/engine-check.json` runs each shipped `.enn` through the C engine "
+           "(`tools/eval`, batch norm folded, the engine's own kernels) and compares with "
+           "PyTorch's answers recorded at training time; ctest repeats it (`shipped_models`), "
+           f"failing beyond {r['tolerance_pt']} pt. The CK+ models were trained on all 981 "
+           "images, so their row checks agreement only, not accuracy.", "",
+           "| model | data | images | PyTorch | C engine | same class |", "|---|---|---|---|---|---|"]
+    for m in r["models"]:
+        out.append(f"| `{m['model']}` | {m['data']} | {m['images']} | "
+                   f"{m['pytorch_accuracy']:.2f} % | {m['engine_accuracy']:.2f} % | "
+                   f"{m['agreement']:.2f} % |")
+    return "\n".join(out) + "\n"
+
+
 def write():
     text = "\n".join([
         "# Results", "",
@@ -113,7 +132,8 @@ def write():
         "| variant | params | paper params | paper CK+ |", "|---|---|---|---|",
         "| Nano-A | see below | 232 K | 97.6 % |", "| Nano-B | see below | 136 K | 92.7 % |", "",
         _ckplus_section("a"), _ckplus_section("b"),
-        "## FER2013 (the daemon's default model)", "", _fer_section()])
+        "## FER2013 (the daemon's default model)", "", _fer_section(),
+        "## The shipped path: C engine against PyTorch", "", _engine_section()])
     path = os.path.join(common.ROOT, "docs", "results.md")
     with open(path, "w") as f:
         f.write(text)
