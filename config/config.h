@@ -44,6 +44,7 @@ struct config {
         int workers;
         double crop_widen;
         bool align_eyes;
+        bool mirror;           /* average each crop with its mirror image */
     } classify;
     struct {
         double interval_s;

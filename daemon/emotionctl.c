@@ -208,6 +208,7 @@ static int cmd_classify(const struct config *cfg, int argc, char **argv)
         enn_model_free(m);
         return 1;
     }
+    enn_net_set_mirror(c.net, cfg->classify.mirror);
     int failed = 0;
     for (int i = first_image; i < argc; i++)
         failed |= classify_one(&c, argv[i]) != 0;

@@ -22,6 +22,7 @@ void faces_configure(struct faces_stage *st, const struct config *cfg)
     st->interval = cfg->detect.interval > 0 ? cfg->detect.interval : 1;
     st->crop_widen = (float)cfg->classify.crop_widen;
     st->align_eyes = cfg->classify.align_eyes;
+    st->mirror = cfg->classify.mirror;
     st->tracker.cfg.min_iou = (float)cfg->track.min_iou;
     st->tracker.cfg.max_absent_ns = (int64_t)(cfg->track.max_absent_s * 1e9);
     st->tracker.cfg.half_life_s = (float)cfg->track.half_life_s;
@@ -61,6 +62,7 @@ int faces_track(struct faces_stage *st, int64_t ts_ns, struct face_result *out, 
         r->id = t->id;
         r->box[0] = t->box.x, r->box[1] = t->box.y, r->box[2] = t->box.w, r->box[3] = t->box.h;
         r->crop = facecrop_box(&t->box, st->crop_widen, st->align_eyes);
+        r->mirror = st->mirror;
         r->label = 0;
     }
     return n;
@@ -93,8 +95,10 @@ int faces_locate(struct faces_stage *st, const uint8_t *pixels, int channels, in
 void faces_classify(struct enn_net *net, const uint8_t *gray, int width, int height,
                     size_t stride, struct face_result *faces, int n)
 {
-    for (int i = 0; i < n; i++)
+    for (int i = 0; i < n; i++) {
+        enn_net_set_mirror(net, faces[i].mirror);
         enn_net_classify(net, gray, width, height, stride, &faces[i].crop, 1, faces[i].scores);
+    }
 }
 
 void faces_smoother_init(struct faces_smoother *sm, int n_classes, float half_life_s)

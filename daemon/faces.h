@@ -25,6 +25,7 @@ struct face_result {
     int id;
     float box[4];                      /* x, y, w, h in frame pixels */
     struct enn_box crop;               /* what the network sees */
+    bool mirror;                       /* average with the mirrored crop */
     int label;                         /* index into the model's classes */
     float scores[ENN_MAX_CLASSES];     /* raw after faces_classify, smoothed after
                                           faces_smooth */
@@ -49,7 +50,7 @@ struct faces_stage {
     struct faces_smoother smoother;    /* faces_process only */
     int interval;
     float crop_widen;
-    bool align_eyes;
+    bool align_eyes, mirror;
     uint64_t frames;
 };
 
@@ -61,7 +62,7 @@ void faces_detector_config(const struct config *cfg, struct det_config *dc);
 void faces_init(struct faces_stage *st, struct det_detector *det, struct enn_net *net,
                 const struct config *cfg);
 /* Settings SIGHUP or a power-mode profile may change: detection interval, crop rule,
- * tracking thresholds. Tracks are kept. */
+ * mirror averaging, tracking thresholds. Tracks are kept. */
 void faces_configure(struct faces_stage *st, const struct config *cfg);
 /* Detection beside tracking (the daemon): det_detect runs on its own thread on some
  * frames; its faces join the tracker with the time of the frame they were found on, and
@@ -79,7 +80,8 @@ bool faces_tracking(const struct faces_stage *st);
 int faces_locate(struct faces_stage *st, const uint8_t *pixels, int channels, int width,
                  int height, size_t stride, int64_t ts_ns, struct face_result *out, int max,
                  bool *detected, char *err, size_t errlen);
-/* Raw class probabilities of each face into its scores. */
+/* Raw class probabilities of each face into its scores (mirror averaging as each face
+ * says). */
 void faces_classify(struct enn_net *net, const uint8_t *gray, int width, int height,
                     size_t stride, struct face_result *faces, int n);
 

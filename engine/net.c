@@ -37,6 +37,7 @@ struct enn_net {
     float *panel;                /* stride-2 gather */
     float *crop;                 /* enn_net_classify's network input */
     float *logits;
+    bool mirror;                 /* enn_net_classify averages crop and mirrored crop */
     void *arena;
     size_t memory;
 };
@@ -342,6 +343,16 @@ void enn_net_run(struct enn_net *net, const float *input, float *logits, float *
         softmax(last, m->n_classes, probs);
 }
 
+static void mirror_rows(float *x, int rows, int width)
+{
+    for (int r = 0; r < rows; r++, x += width)
+        for (int a = 0, b = width - 1; a < b; a++, b--) {
+            float t = x[a];
+            x[a] = x[b];
+            x[b] = t;
+        }
+}
+
 void enn_net_classify(struct enn_net *net, const uint8_t *gray, int width, int height,
                       size_t stride, const struct enn_box *boxes, int n_boxes, float *probs)
 {
@@ -355,8 +366,26 @@ void enn_net_classify(struct enn_net *net, const uint8_t *gray, int width, int h
         else
             enn_crop_resize(gray, width, height, stride, b->x, b->y, b->w, b->h, m->input.w,
                             m->input.h, m->mean, m->std, net->crop);
-        enn_net_run(net, net->crop, NULL, probs + (size_t)i * (size_t)m->n_classes);
+        float *p = probs + (size_t)i * (size_t)m->n_classes;
+        enn_net_run(net, net->crop, NULL, p);
+        if (net->mirror) {
+            float q[ENN_MAX_CLASSES];
+            mirror_rows(net->crop, m->input.c * m->input.h, m->input.w);
+            enn_net_run(net, net->crop, NULL, q);
+            for (int c = 0; c < m->n_classes; c++)
+                p[c] = 0.5f * (p[c] + q[c]);
+        }
     }
+}
+
+void enn_net_set_mirror(struct enn_net *net, bool on)
+{
+    net->mirror = on;
+}
+
+bool enn_net_mirror(const struct enn_net *net)
+{
+    return net->mirror;
 }
 
 void enn_net_value(const struct enn_net *net, int id, float *dst)

@@ -163,6 +163,44 @@ static void test_batch_equals_single_and_contexts_independent(void **state)
     enn_model_free(m);
 }
 
+static void test_mirror_averages_crop_and_its_mirror(void **state)
+{
+    (void)state;
+    struct enn_model *m = load("nano-b-quick.enn");
+    struct enn_net *net;
+    char err[256];
+    assert_int_equal(enn_net_create(m, &net, err, sizeof err), 0);
+    assert_false(enn_net_mirror(net));
+    /* a 48x48 face-sized image, lit from the left so its mirror differs */
+    static uint8_t img[48 * 48], flipped[48 * 48];
+    for (int y = 0; y < 48; y++)
+        for (int x = 0; x < 48; x++) {
+            img[y * 48 + x] = (uint8_t)(255 - 4 * x + ((x * y) % 17));
+            flipped[y * 48 + 47 - x] = img[y * 48 + x];
+        }
+    struct enn_box whole = {0, 0, 48, 48, 0};
+    float plain[7], mirrored_img[7], averaged[7];
+    enn_net_classify(net, img, 48, 48, 48, &whole, 1, plain);
+    enn_net_classify(net, flipped, 48, 48, 48, &whole, 1, mirrored_img);
+    enn_net_set_mirror(net, true);
+    assert_true(enn_net_mirror(net));
+    enn_net_classify(net, img, 48, 48, 48, &whole, 1, averaged);
+    float differs = 0, sum = 0;
+    for (int c = 0; c < 7; c++) {
+        assert_float_equal(averaged[c], 0.5f * (plain[c] + mirrored_img[c]), 1e-6f);
+        differs += fabsf(plain[c] - mirrored_img[c]);
+        sum += averaged[c];
+    }
+    assert_true(differs > 1e-3f);
+    assert_float_equal(sum, 1.0f, 1e-5f);
+    enn_net_set_mirror(net, false);
+    float again[7];
+    enn_net_classify(net, img, 48, 48, 48, &whole, 1, again);
+    assert_memory_equal(again, plain, sizeof again);
+    enn_net_free(net);
+    enn_model_free(m);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -170,6 +208,7 @@ int main(void)
         cmocka_unit_test(test_trained_nano_b_matches_pytorch),
         cmocka_unit_test(test_no_allocation_per_inference),
         cmocka_unit_test(test_batch_equals_single_and_contexts_independent),
+        cmocka_unit_test(test_mirror_averages_crop_and_its_mirror),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,8 +1,10 @@
 /* Accuracy of the C engine (the shipped path) on a dataset split:
  *   eval MODEL.enn DATA_DIR ckplus [--fold K FOLDS.csv] | fer2013 [Training|PublicTest|PrivateTest]
  *        [--predictions FILE]   (compare with PyTorch's predicted class indices, one a line)
+ *        [--mirror]             (mirror averaging on, as the daemon's [classify] mirror) 
  * Prints accuracy, per-class recall and the confusion matrix; the last line
  *   eval: model=... split=... images=... accuracy=...  [agreement_with_pytorch=...] */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,15 +17,18 @@ int main(int argc, char **argv)
 {
     if (argc < 4) {
         fprintf(stderr, "usage: %s MODEL.enn DATA_DIR ckplus [--fold K FOLDS.csv] | fer2013 "
-                        "[SPLIT] [--predictions FILE]\n", argv[0]);
+                        "[SPLIT] [--predictions FILE] [--mirror]\n", argv[0]);
         return 2;
     }
     const char *split = NULL, *folds = NULL, *preds = NULL;
     int fold = -1;
+    bool mirror = false;
     for (int i = 4; i < argc; i++) {
         if (!strcmp(argv[i], "--fold") && i + 2 < argc) {
             fold = atoi(argv[++i]);
             folds = argv[++i];
+        } else if (!strcmp(argv[i], "--mirror")) {
+            mirror = true;
         } else if (!strcmp(argv[i], "--predictions") && i + 1 < argc) {
             preds = argv[++i];
         } else {
@@ -43,6 +48,7 @@ int main(int argc, char **argv)
         fprintf(stderr, "eval: %s\n", err);
         return 1;
     }
+    enn_net_set_mirror(net, mirror);
     /* which subjects are in the requested CK+ fold */
     char subjects[200][16];
     int n_subjects = 0;
@@ -122,8 +128,8 @@ int main(int argc, char **argv)
         snprintf(where, sizeof where, "fold%d", fold);
     else
         snprintf(where, sizeof where, "%s", split ? split : "all");
-    printf("eval: model=%s split=%s:%s images=%ld accuracy=%.2f", m->name, argv[3], where, n,
-           100.0 * right / n);
+    printf("eval: model=%s split=%s:%s%s images=%ld accuracy=%.2f", m->name, argv[3], where,
+           mirror ? " mirror=on" : "", n, 100.0 * right / n);
     if (compared)
         printf(" agreement_with_pytorch=%.2f (%ld)", 100.0 * agree / compared, compared);
     printf("\n");

@@ -127,3 +127,11 @@ def predict(model, x, batch=256):
     model.eval()
     dev = next(model.parameters()).device
     return torch.cat([model(x[i:i + batch].to(dev)).cpu() for i in range(0, len(x), batch)])
+
+
+@torch.no_grad()
+def predict_mirrored(model, x, batch=256):
+    """Probabilities averaged over each image and its mirror image: what the engine does
+    with mirror averaging on (enn_net_set_mirror)."""
+    p = torch.softmax(predict(model, x, batch), 1)
+    return (p + torch.softmax(predict(model, torch.flip(x, dims=[3]), batch), 1)) / 2
