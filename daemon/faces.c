@@ -1,5 +1,6 @@
 #include "faces.h"
 
+#include <math.h>
 #include <string.h>
 
 #include "facecrop.h"
@@ -25,7 +26,6 @@ void faces_configure(struct faces_stage *st, const struct config *cfg)
     st->mirror = cfg->classify.mirror;
     st->tracker.cfg.min_iou = (float)cfg->track.min_iou;
     st->tracker.cfg.max_absent_ns = (int64_t)(cfg->track.max_absent_s * 1e9);
-    st->tracker.cfg.half_life_s = (float)cfg->track.half_life_s;
     st->smoother.half_life_s = (float)cfg->track.half_life_s;
 }
 
@@ -37,7 +37,7 @@ void faces_init(struct faces_stage *st, struct det_detector *det, struct enn_net
     st->net = net;
     int n_classes = net ? enn_net_model(net)->n_classes : 1;
     struct trk_config tc = {0};
-    trk_init(&st->tracker, &tc, n_classes);
+    trk_init(&st->tracker, &tc);
     faces_smoother_init(&st->smoother, n_classes, 0);
     faces_configure(st, cfg);
 }
@@ -108,6 +108,18 @@ void faces_smoother_init(struct faces_smoother *sm, int n_classes, float half_li
     sm->half_life_s = half_life_s;
 }
 
+/* smoothed moves towards probs by 1 - 2^(-dt / half_life): the same pull per second
+ * whatever the frame rate (all the way when half_life is 0) */
+static void smooth_toward(float *smoothed, const float *probs, int n, float dt_s,
+                          float half_life_s)
+{
+    float alpha = 1;
+    if (half_life_s > 0)
+        alpha = dt_s <= 0 ? 0 : 1 - exp2f(-dt_s / half_life_s);
+    for (int c = 0; c < n; c++)
+        smoothed[c] += alpha * (probs[c] - smoothed[c]);
+}
+
 void faces_smooth(struct faces_smoother *sm, struct face_result *faces, int n, int64_t ts_ns)
 {
     int kept = 0;
@@ -122,7 +134,7 @@ void faces_smooth(struct faces_smoother *sm, struct face_result *faces, int n, i
         t->ts_ns = ts_ns;
         if (k < sm->n) {
             memcpy(t->p, sm->track[k].p, (size_t)sm->n_classes * sizeof *t->p);
-            trk_smooth(t->p, f->scores, sm->n_classes,
+            smooth_toward(t->p, f->scores, sm->n_classes,
                        (float)(ts_ns - sm->track[k].ts_ns) / 1e9f, sm->half_life_s);
         } else {
             memcpy(t->p, f->scores, (size_t)sm->n_classes * sizeof *t->p);

@@ -1,9 +1,8 @@
 #include "track.h"
 
-#include <math.h>
 #include <string.h>
 
-void trk_init(struct trk_tracker *tr, const struct trk_config *cfg, int n_classes)
+void trk_init(struct trk_tracker *tr, const struct trk_config *cfg)
 {
     memset(tr, 0, sizeof *tr);
     tr->cfg = cfg ? *cfg : (struct trk_config){0};
@@ -11,9 +10,6 @@ void trk_init(struct trk_tracker *tr, const struct trk_config *cfg, int n_classe
         tr->cfg.min_iou = 0.3f;
     if (tr->cfg.max_absent_ns <= 0)
         tr->cfg.max_absent_ns = 1000000000;
-    if (tr->cfg.half_life_s < 0)
-        tr->cfg.half_life_s = 0;
-    tr->n_classes = n_classes > TRK_MAX_CLASSES ? TRK_MAX_CLASSES : n_classes;
     tr->next_id = 1;
 }
 
@@ -106,28 +102,4 @@ const struct trk_track *trk_find(const struct trk_tracker *tr, int id)
         if (tr->t[k].id == id)
             return &tr->t[k];
     return NULL;
-}
-
-void trk_smooth(float *smoothed, const float *probs, int n, float dt_s, float half_life_s)
-{
-    float alpha = 1;
-    if (half_life_s > 0)
-        alpha = dt_s <= 0 ? 0 : 1 - exp2f(-dt_s / half_life_s);
-    for (int c = 0; c < n; c++)
-        smoothed[c] += alpha * (probs[c] - smoothed[c]);
-}
-
-void trk_observe(struct trk_tracker *tr, int id, const float *probs, int64_t ts_ns)
-{
-    struct trk_track *t = (struct trk_track *)trk_find(tr, id);
-    if (!t)
-        return;
-    memcpy(t->raw, probs, (size_t)tr->n_classes * sizeof *probs);
-    if (t->has_probs)
-        trk_smooth(t->smoothed, probs, tr->n_classes, (float)(ts_ns - t->probs_ns) / 1e9f,
-                   tr->cfg.half_life_s);
-    else
-        memcpy(t->smoothed, probs, (size_t)tr->n_classes * sizeof *probs);
-    t->has_probs = true;
-    t->probs_ns = ts_ns;
 }

@@ -1,7 +1,7 @@
 /* Face tracking across frames: detections are matched to tracks by IoU against each
  * track's predicted box (constant velocity), so ids stay stable through motion, short
- * occlusions and crossings. Class probabilities are smoothed per track with a
- * half-life, so labels do not flicker; raw and smoothed are both kept. */
+ * occlusions and crossings. Smoothing each face's scores over time is the caller's (the
+ * daemon does it in frame order, after classification). */
 #ifndef EMOTIOND_TRACK_H
 #define EMOTIOND_TRACK_H
 
@@ -11,12 +11,10 @@
 #include "detect.h"
 
 #define TRK_MAX_TRACKS 32
-#define TRK_MAX_CLASSES 64
 
 struct trk_config {
     float min_iou;          /* to match a detection to a track, default 0.3 */
     int64_t max_absent_ns;  /* a track unseen this long is dropped, default 1 s */
-    float half_life_s;      /* smoothing half-life, default 0.5 s; 0 disables smoothing */
 };
 
 struct trk_track {
@@ -27,18 +25,15 @@ struct trk_track {
     float vx, vy;           /* pixels per second */
     int64_t seen_ns;        /* last detection */
     int misses;             /* detections in a row that did not find it */
-    int64_t probs_ns;       /* last probabilities */
-    bool has_probs;
-    float raw[TRK_MAX_CLASSES], smoothed[TRK_MAX_CLASSES];
 };
 
 struct trk_tracker {
     struct trk_config cfg;
-    int n_classes, next_id, n;
+    int next_id, n;
     struct trk_track t[TRK_MAX_TRACKS];
 };
 
-void trk_init(struct trk_tracker *tr, const struct trk_config *cfg, int n_classes);
+void trk_init(struct trk_tracker *tr, const struct trk_config *cfg);
 /* Matches detections made on the frame of time ts_ns (which may be older than the last
  * prediction: detection can run beside the tracking); ids[i] receives the track id of
  * dets[i] (new tracks for unmatched detections, 0 if the table is full). Drops tracks
@@ -47,16 +42,10 @@ void trk_update(struct trk_tracker *tr, const struct det_face *dets, int n, int6
                 int *ids);
 /* Moves every track along its velocity to ts_ns: for frames without detection. */
 void trk_predict(struct trk_tracker *tr, int64_t ts_ns);
-/* Feeds one classification of a track; smoothing weight 1 - 2^(-dt / half_life). */
-void trk_observe(struct trk_tracker *tr, int id, const float *probs, int64_t ts_ns);
 /* Whether a track counts as a face in view: found by the last detection. A track the
  * last detection missed is kept (up to max_absent) only to give its id back if the face
  * returns, so a face that left is not reported as a ghost. */
 bool trk_visible(const struct trk_track *t);
 const struct trk_track *trk_find(const struct trk_tracker *tr, int id);
-/* One smoothing step, the one trk_observe uses: smoothed moves towards probs by
- * 1 - 2^(-dt / half_life) (all the way when half_life is 0). For stages that keep their
- * own smoothing state, like the daemon's publisher. */
-void trk_smooth(float *smoothed, const float *probs, int n, float dt_s, float half_life_s);
 
 #endif

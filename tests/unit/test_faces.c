@@ -67,10 +67,61 @@ static void test_portrait_sequence(void **state)
     cap_source_close(src);
 }
 
+#define FRAME_NS 33333333    /* 30 fps */
+
+static struct face_result face(int id, float p0, float p1)
+{
+    struct face_result f = {.id = id};
+    f.scores[0] = p0;
+    f.scores[1] = p1;
+    return f;
+}
+
+static void test_smoothing_half_life(void **state)
+{
+    (void)state;
+    struct faces_smoother sm;
+    faces_smoother_init(&sm, 2, 0.5f);
+    struct face_result f = face(3, 1, 0);
+    faces_smooth(&sm, &f, 1, 0);
+    assert_float_equal(f.scores[0], 1, 1e-6);     /* the first observation is taken as is */
+    assert_int_equal(f.label, 0);
+    /* 15 steps of 1/30 s = one half-life: halfway to the new value, whatever the rate */
+    for (int i = 1; i <= 15; i++) {
+        f = face(3, 0, 1);
+        faces_smooth(&sm, &f, 1, (int64_t)i * FRAME_NS);
+    }
+    assert_float_equal(f.scores[0], 0.5, 0.01);
+    assert_float_equal(f.scores[1], 0.5, 0.01);
+    /* one more half-life in a single step: a quarter left, and the label has turned */
+    f = face(3, 0, 1);
+    faces_smooth(&sm, &f, 1, 15 * FRAME_NS + 500000000);
+    assert_float_equal(f.scores[0], 0.25, 0.01);
+    assert_int_equal(f.label, 1);
+    /* a face missing from a frame is forgotten: back, it starts afresh */
+    faces_smooth(&sm, NULL, 0, 16 * FRAME_NS + 500000000);
+    f = face(3, 1, 0);
+    faces_smooth(&sm, &f, 1, 17 * FRAME_NS + 500000000);
+    assert_float_equal(f.scores[0], 1, 1e-6);
+    /* two faces keep separate histories */
+    struct face_result two[2] = {face(3, 0, 1), face(4, 0, 1)};
+    faces_smooth(&sm, two, 2, 18 * FRAME_NS + 500000000);
+    assert_true(two[0].scores[1] < 0.1f);
+    assert_float_equal(two[1].scores[1], 1, 1e-6);
+
+    faces_smoother_init(&sm, 2, 0);               /* half-life 0: no smoothing */
+    f = face(3, 1, 0);
+    faces_smooth(&sm, &f, 1, 0);
+    f = face(3, 0, 1);
+    faces_smooth(&sm, &f, 1, FRAME_NS);
+    assert_float_equal(f.scores[1], 1, 1e-6);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_portrait_sequence),
+        cmocka_unit_test(test_smoothing_half_life),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,5 +1,5 @@
 /* Tracking: ids stable through motion, occlusion gaps and crossings; tracks dropped after
- * the configured absence; smoothing that follows the configured half-life. */
+ * the configured absence. (Score smoothing is tested with faces_smooth.) */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -20,7 +20,7 @@ static void test_ids_stable_under_motion(void **state)
 {
     (void)state;
     struct trk_tracker tr;
-    trk_init(&tr, NULL, 7);
+    trk_init(&tr, NULL);
     int first[2];
     for (int f = 0; f < 90; f++) {
         struct det_face d[2] = {box(100 + 4.0f * f, 100, 80), box(500, 300 - 3.0f * f, 60)};
@@ -40,7 +40,7 @@ static void test_occlusion_gap_keeps_id_until_max_absence(void **state)
     (void)state;
     struct trk_config cfg = {.max_absent_ns = 500000000};   /* 0.5 s */
     struct trk_tracker tr;
-    trk_init(&tr, &cfg, 7);
+    trk_init(&tr, &cfg);
     int ids[1], id = 0;
     int64_t t = 0;
     for (int f = 0; f < 10; f++, t += FRAME_NS) {
@@ -67,7 +67,7 @@ static void test_crossing_faces_keep_their_ids(void **state)
 {
     (void)state;
     struct trk_tracker tr;
-    trk_init(&tr, NULL, 7);
+    trk_init(&tr, NULL);
     int a = 0, b = 0;
     for (int f = 0; f <= 60; f++) {
         /* two faces walking towards each other, overlapping in the middle frames */
@@ -83,42 +83,11 @@ static void test_crossing_faces_keep_their_ids(void **state)
     }
 }
 
-static void test_smoothing_half_life(void **state)
-{
-    (void)state;
-    struct trk_config cfg = {.half_life_s = 0.5f};
-    struct trk_tracker tr;
-    trk_init(&tr, &cfg, 2);
-    struct det_face d = box(10, 10, 50);
-    int ids[1];
-    trk_update(&tr, &d, 1, 0, ids);
-    float p0[2] = {1, 0}, p1[2] = {0, 1};
-    trk_observe(&tr, ids[0], p0, 0);
-    const struct trk_track *t = trk_find(&tr, ids[0]);
-    assert_float_equal(t->smoothed[0], 1, 1e-6);   /* the first observation is taken as is */
-    /* 15 steps of 1/30 s = one half-life: halfway to the new value, whatever the rate */
-    for (int i = 1; i <= 15; i++)
-        trk_observe(&tr, ids[0], p1, (int64_t)i * FRAME_NS);
-    assert_float_equal(t->smoothed[0], 0.5, 0.01);
-    assert_float_equal(t->smoothed[1], 0.5, 0.01);
-    assert_float_equal(t->raw[1], 1, 1e-6);
-    /* one more half-life in a single step: a quarter left */
-    trk_observe(&tr, ids[0], p1, 15 * FRAME_NS + 500000000);
-    assert_float_equal(t->smoothed[0], 0.25, 0.01);
-
-    struct trk_config off = {.half_life_s = 0};
-    trk_init(&tr, &off, 2);
-    trk_update(&tr, &d, 1, 0, ids);
-    trk_observe(&tr, ids[0], p0, 0);
-    trk_observe(&tr, ids[0], p1, FRAME_NS);
-    assert_float_equal(trk_find(&tr, ids[0])->smoothed[1], 1, 1e-6);
-}
-
 static void test_table_full(void **state)
 {
     (void)state;
     struct trk_tracker tr;
-    trk_init(&tr, NULL, 7);
+    trk_init(&tr, NULL);
     struct det_face d[40];
     for (int i = 0; i < 40; i++)
         d[i] = box(60.0f * (float)(i % 10), 60.0f * (float)(i / 10), 50);
@@ -137,7 +106,6 @@ int main(void)
         cmocka_unit_test(test_ids_stable_under_motion),
         cmocka_unit_test(test_occlusion_gap_keeps_id_until_max_absence),
         cmocka_unit_test(test_crossing_faces_keep_their_ids),
-        cmocka_unit_test(test_smoothing_half_life),
         cmocka_unit_test(test_table_full),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
