@@ -1,8 +1,9 @@
 #!/usr/bin/python3
 """The whole daemon, end to end: the real emotiond replays a 640x480 MJPEG clip (one face
 per frame) once as fast as the pipeline goes and once paced at 30 fps, for each detector;
-a client on the real socket takes every frame message. Prints per run:
-  pipeline: detector=D pace=P fps=F p50_ms=.. p99_ms=.. cpu_ms_per_frame=.. rss_mb=..
+a client on the real socket takes every frame message; unpaced also with mirror
+averaging off. Prints per run:
+  pipeline: detector=D pace=P mirror=on|off fps=F p50_ms=.. p99_ms=.. cpu_ms_per_frame=.. rss_mb=..
 fps: frames published per second (first to last message); p50/p99: the messages'
 capture-to-publish latency; cpu: the process's user+system time (startup included) per
 frame published; rss: its peak resident memory.
@@ -13,12 +14,13 @@ emotiond, clip, model = sys.argv[1:4]
 yunet = sys.argv[4] if len(sys.argv) > 4 else ""
 
 
-def run(detector, pace):
+def run(detector, pace, mirror=True):
     tmp = tempfile.mkdtemp(prefix="bench-pipeline-")
     sock = os.path.join(tmp, "s.sock")
     conf = os.path.join(tmp, "c.conf")
     with open(conf, "w") as f:
         f.write("[daemon]\nlog_level = warning\n[telemetry]\ninterval_s = 3600\n")
+        f.write("[classify]\nmirror = %s\n" % ("true" if mirror else "false"))
         if detector == "yunet":
             f.write("[detect]\nbackend = yunet\nmodel = %s\n" % yunet)
     cmd = [emotiond, "-c", conf, "--once", "--socket", sock, "--model", model,
@@ -51,9 +53,9 @@ def run(detector, pace):
     lat.sort()
     fps = (n - 1) / (times[-1] - times[0]) if n > 1 else 0
     cpu_ms = (usage.ru_utime + usage.ru_stime) * 1000 / max(n, 1)
-    print("pipeline: detector=%s pace=%s fps=%.0f p50_ms=%.2f p99_ms=%.2f cpu_ms_per_frame=%.2f "
+    print("pipeline: detector=%s pace=%s mirror=%s fps=%.0f p50_ms=%.2f p99_ms=%.2f cpu_ms_per_frame=%.2f "
           "rss_mb=%.1f frames=%d faces_per_frame=%.2f"
-          % (detector, pace or "max", fps, lat[n // 2], lat[min(n - 1, int(n * 0.99))], cpu_ms,
+          % (detector, pace or "max", "on" if mirror else "off", fps, lat[n // 2], lat[min(n - 1, int(n * 0.99))], cpu_ms,
              usage.ru_maxrss / 1024, n, faces / max(n, 1)), flush=True)
 
 
@@ -63,3 +65,4 @@ for det in ("cascade", "yunet"):
         continue
     for pace in (0, 30):
         run(det, pace)
+    run(det, 0, mirror=False)     # what mirror averaging costs at full speed
