@@ -49,6 +49,7 @@ static void test_defaults(void **state)
     assert_int_equal(c.detect.width, 320);
     assert_float_equal(c.classify.crop_widen, 1.1, 1e-12);
     assert_true(c.classify.align_eyes);
+    assert_false(c.classify.mirror);
     assert_string_equal(c.detect.backend, "cascade");
     assert_int_equal(c.n_profiles, 0);
 }
@@ -58,7 +59,7 @@ static void test_file_and_flags(void **state)
     (void)state;
     write_conf("; a comment\n[daemon]\nsource = file:/tmp/clip.mjpeg\nmax_clients = 4\n"
                "[detect]\nbackend = yunet\nmodel = /opt/yunet.onnx\nscore_threshold = 0.75\n"
-               "[classify]\nalign_eyes = no\n[profile.MODE_15W]\nmodel = /m/b.enn\n"
+               "[classify]\nalign_eyes = no\nmirror = yes\n[profile.MODE_15W]\nmodel = /m/b.enn\n"
                "detect_interval = 10\n[profile.MAXN]\nworkers = 4\n");
     struct config c;
     config_defaults(&c);
@@ -71,6 +72,7 @@ static void test_file_and_flags(void **state)
     assert_string_equal(c.detect.backend, "yunet");
     assert_float_equal(c.detect.score_threshold, 0.75, 1e-12);
     assert_false(c.classify.align_eyes);
+    assert_true(c.classify.mirror);
     assert_int_equal(c.n_profiles, 2);
     assert_string_equal(c.profiles[0].mode, "MODE_15W");
     assert_string_equal(c.profiles[0].model, "/m/b.enn");
@@ -134,6 +136,7 @@ static void test_live_keys(void **state)
     assert_true(config_is_live("track", "half_life_s"));
     assert_true(config_is_live("telemetry", "interval_s"));
     assert_true(config_is_live("daemon", "model"));
+    assert_true(config_is_live("classify", "mirror"));
     assert_false(config_is_live("daemon", "socket"));
     assert_false(config_is_live("daemon", "nonsense"));
     assert_true(config_is_live("profile.MODE_15W", "model"));

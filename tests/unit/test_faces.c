@@ -60,6 +60,22 @@ static void test_portrait_sequence(void **state)
     assert_non_null(strstr(text, "\"label\":\"happiness\",\"confidence\":"));
     assert_non_null(strstr(text, "\"scores\":{\"anger\":"));
     assert_string_equal(text + strlen(text) - 3, "}]}");
+
+    /* [classify] mirror reaches the network through each face */
+    assert_false(r[0].mirror);
+    cfg.classify.mirror = true;
+    faces_configure(&st, &cfg);
+    assert_int_equal(faces_track(&st, 10 * 33333333, r, FACES_MAX), 1);
+    assert_true(r[0].mirror);
+    float expect[ENN_MAX_CLASSES];
+    enn_net_set_mirror(net, true);
+    enn_net_classify(net, f->data, f->width, f->height, f->stride, &r[0].crop, 1, expect);
+    enn_net_set_mirror(net, false);
+    faces_classify(net, f->data, f->width, f->height, f->stride, r, 1);
+    assert_memory_equal(r[0].scores, expect, (size_t)m->n_classes * sizeof expect[0]);
+    r[0].mirror = false;
+    faces_classify(net, f->data, f->width, f->height, f->stride, r, 1);
+    assert_true(memcmp(r[0].scores, expect, (size_t)m->n_classes * sizeof expect[0]) != 0);
     det_free(det);
     enn_net_free(net);
     enn_model_free(m);

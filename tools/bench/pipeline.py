@@ -1,8 +1,8 @@
 #!/usr/bin/python3
 """The whole daemon, end to end: the real emotiond replays a 640x480 MJPEG clip (one face
 per frame) once as fast as the pipeline goes and once paced at 30 fps, for each detector;
-a client on the real socket takes every frame message; unpaced also with mirror
-averaging off. Prints per run:
+a client on the real socket takes every frame message; with mirror averaging off (the
+default) and on. Prints per run:
   pipeline: detector=D pace=P mirror=on|off fps=F p50_ms=.. p99_ms=.. cpu_ms_per_frame=.. rss_mb=..
 fps: frames published per second (first to last message); p50/p99: the messages'
 capture-to-publish latency; cpu: the process's user+system time (startup included) per
@@ -14,7 +14,7 @@ emotiond, clip, model = sys.argv[1:4]
 yunet = sys.argv[4] if len(sys.argv) > 4 else ""
 
 
-def run(detector, pace, mirror=True):
+def run(detector, pace, mirror):
     tmp = tempfile.mkdtemp(prefix="bench-pipeline-")
     sock = os.path.join(tmp, "s.sock")
     conf = os.path.join(tmp, "c.conf")
@@ -63,6 +63,6 @@ for det in ("cascade", "yunet"):
     if det == "yunet" and not os.path.isfile(yunet):
         print("SKIPPED: yunet: %s is absent (face_detection_yunet_2023mar.onnx)" % (yunet or "no model"))
         continue
-    for pace in (0, 30):
-        run(det, pace)
-    run(det, 0, mirror=False)     # what mirror averaging costs at full speed
+    for mirror in (False, True):
+        for pace in (0, 30):
+            run(det, pace, mirror)
