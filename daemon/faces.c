@@ -135,7 +135,7 @@ void faces_smooth(struct faces_smoother *sm, struct face_result *faces, int n, i
         if (k < sm->n) {
             memcpy(t->p, sm->track[k].p, (size_t)sm->n_classes * sizeof *t->p);
             smooth_toward(t->p, f->scores, sm->n_classes,
-                       (float)(ts_ns - sm->track[k].ts_ns) / 1e9f, sm->half_life_s);
+                          (float)(ts_ns - sm->track[k].ts_ns) / 1e9f, sm->half_life_s);
         } else {
             memcpy(t->p, f->scores, (size_t)sm->n_classes * sizeof *t->p);
         }
