@@ -92,15 +92,17 @@ def _ckplus_section(v):
         mirrored = f"{100 * r['accuracy_mirrored']:.2f} %" if "accuracy_mirrored" in r else "-"
         out.append(f"| {r['fold']} | {r['n_test']} | {len(r['subjects'])} | "
                    f"{100 * r['accuracy']:.2f} % | {mirrored} | {r['seconds'] / 60:.1f} min"
-                   f"{' (resumed: last part only)' if r.get('seconds_partial') else ''} | {r['git']} |")
+                   f"{' (resumed: last part only)' if r.get('seconds_partial') else ''} | "
+                   f"{r['git']} |")
     with_mirror = [r for r in runs if "accuracy_mirrored" in r]
     if with_mirror:
         # the same folds both ways, so the two means compare
         plain, _ = _mean_sd([100 * r["accuracy"] for r in with_mirror])
         mirror, _ = _mean_sd([100 * r["accuracy_mirrored"] for r in with_mirror])
+        n = len(with_mirror)
         out += ["", f"Mirror averaging (the image and its mirror, probabilities averaged; the "
-                f"daemon's `[classify] mirror`), on the {len(with_mirror)} fold{'s' if len(with_mirror) > 1 else ''} that recorded "
-                f"it: mean {mirror:.2f} % against {plain:.2f} % plain on the same folds "
+                f"daemon's `[classify] mirror`), on the {n} fold{'s' if n > 1 else ''} that "
+                f"recorded it: mean {mirror:.2f} % against {plain:.2f} % plain on the same folds "
                 f"({mirror - plain:+.2f} pt). An improvement beside the baseline; the "
                 "baseline is the figure compared with the paper."]
     out += ["", "Confusion matrix, all test folds together:", "",
