@@ -167,7 +167,8 @@ def _engine_section():
            "PyTorch's answers recorded at training time; ctest repeats it (`shipped_models`), "
            f"failing beyond {r['tolerance_pt']} pt. The CK+ models were trained on all 981 "
            "images, so their row checks agreement only, not accuracy.", "",
-           "| model | data | images | PyTorch | C engine | same class |", "|---|---|---|---|---|---|"]
+           "| model | data | images | PyTorch | C engine | same class |",
+           "|---|---|---|---|---|---|"]
     for m in r["models"]:
         out.append(f"| `{m['model']}` | {m['data']} | {m['images']} | "
                    f"{m['pytorch_accuracy']:.2f} % | {m['engine_accuracy']:.2f} % | "
