@@ -50,7 +50,7 @@ static const struct key KEYS[] = {
     {"track", "max_absent_s", K_DBL, C(track.max_absent_s), 0.05, 60, "1", NULL, true},
     {"track", "half_life_s", K_DBL, C(track.half_life_s), 0, 60, "0.5", NULL, true},
     {"classify", "workers", K_INT, C(classify.workers), 0, 64, "0", NULL, false},
-    {"classify", "crop_widen", K_DBL, C(classify.crop_widen), 0.5, 2, "1.1", NULL, true},
+    {"classify", "crop_widen", K_DBL, C(classify.crop_widen), 0.5, 2, "1.0", NULL, true},
     {"classify", "align_eyes", K_BOOL, C(classify.align_eyes), 0, 0, "true", NULL, true},
     {"classify", "mirror", K_BOOL, C(classify.mirror), 0, 0, "false", NULL, true},
     {"telemetry", "interval_s", K_DBL, C(telemetry.interval_s), 0.1, 3600, "1", NULL, true},

@@ -10,8 +10,6 @@
 #include "detect.h"
 #include "net.h"
 
-#define FACECROP_DEFAULT_WIDEN 1.1f   /* measured: docs/face-crops.md */
-
 struct enn_box facecrop_box(const struct det_face *face, float widen, bool align_eyes);
 
 #endif

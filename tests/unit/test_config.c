@@ -47,7 +47,7 @@ static void test_defaults(void **state)
     config_defaults(&c);
     assert_string_equal(c.daemon.socket, "/run/emotiond/emotiond.sock");
     assert_int_equal(c.detect.width, 320);
-    assert_float_equal(c.classify.crop_widen, 1.1, 1e-12);
+    assert_float_equal(c.classify.crop_widen, 1.0, 1e-12);
     assert_true(c.classify.align_eyes);
     assert_false(c.classify.mirror);
     assert_string_equal(c.detect.backend, "cascade");

@@ -1,6 +1,8 @@
 /* How the crop rule affects accuracy: each 48x48 dataset face is upscaled x4 into a
  * 384x384 frame (edges repeated), detected, cropped with several `widen` factors
- * (facecrop.h) and classified, beside the accuracy on the dataset's own framing.
+ * (facecrop.h), with and without levelling the eyes (YuNet gives landmarks; the cascade
+ * does not, so both read the same for it), and classified, beside the accuracy on the
+ * dataset's own framing.
  *   bench_croprule MODEL.enn DATA_DIR ckplus|fer-public cascade|yunet [YUNET.onnx] [--every N]
  * The labels must use the model's class names (CK+ models on ckplus, FER on fer-public). */
 #define _POSIX_C_SOURCE 200809L
@@ -76,7 +78,7 @@ int main(int argc, char **argv)
         return 1;
     }
     static unsigned char frame[FRAME * FRAME];
-    long n = 0, detected = 0, base_ok = 0, base_ok_detected = 0, ok[N_WIDEN] = {0};
+    long n = 0, detected = 0, base_ok = 0, base_ok_detected = 0, ok[2][N_WIDEN] = {{0}};
     for (int row = 0; row < ds.n; row++) {
         if ((fer && strcmp(ds.group[row], "PublicTest")) || row % every)
             continue;
@@ -104,11 +106,12 @@ int main(int argc, char **argv)
             big = found[i].w * found[i].h > found[big].w * found[big].h ? i : big;
         detected++;
         base_ok_detected += base;
-        for (int w = 0; w < N_WIDEN; w++) {
-            struct enn_box b = facecrop_box(&found[big], WIDEN[w], true);
-            enn_net_classify(net, frame, FRAME, FRAME, FRAME, &b, 1, p);
-            ok[w] += argmax(p, m->n_classes) == truth;
-        }
+        for (int align = 0; align < 2; align++)
+            for (int w = 0; w < N_WIDEN; w++) {
+                struct enn_box b = facecrop_box(&found[big], WIDEN[w], align);
+                enn_net_classify(net, frame, FRAME, FRAME, FRAME, &b, 1, p);
+                ok[align][w] += argmax(p, m->n_classes) == truth;
+            }
     }
     if (!detected) {
         printf("croprule: no faces detected in %ld images\n", n);
@@ -119,8 +122,9 @@ int main(int argc, char **argv)
     printf("  dataset framing: %.1f %% (all), %.1f %% (the detected ones)\n", 100.0 * base_ok / n,
            100.0 * base_ok_detected / detected);
     for (int w = 0; w < N_WIDEN; w++)
-        printf("croprule: detector=%s widen=%.1f accuracy=%.1f\n", det_backend_name(dc.backend),
-               WIDEN[w], 100.0 * ok[w] / detected);
+        printf("croprule: detector=%s widen=%.1f accuracy=%.1f unaligned=%.1f\n",
+               det_backend_name(dc.backend), WIDEN[w], 100.0 * ok[1][w] / detected,
+               100.0 * ok[0][w] / detected);
     det_free(det);
     enn_net_free(net);
     enn_model_free(m);
