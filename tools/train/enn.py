@@ -70,3 +70,56 @@ def save_onnx(path, model, size=48):
     model = model.eval()
     torch.onnx.export(model, torch.zeros(1, 1, size, size), path, input_names=["input"],
                       output_names=["logits"], opset_version=11)
+
+
+def load(path):
+    """Reads an .enn file back: name, shape, mean, std, classes and nodes (each with op,
+    relu, inputs, and for conv/dense out, w, b). Raises ValueError naming the problem."""
+    data = open(path, "rb").read()
+    if data[:4] != b"ENNM":
+        raise ValueError(f"{path}: not an .enn file")
+    plen, crc = struct.unpack_from("<II", data, 8)
+    payload = data[16:]
+    if len(payload) != plen or zlib.crc32(payload) & 0xFFFFFFFF != crc:
+        raise ValueError(f"{path}: length or checksum mismatch")
+    off = 0
+
+    def take(fmt):
+        nonlocal off
+        v = struct.unpack_from("<" + fmt, payload, off)
+        off += struct.calcsize("<" + fmt)
+        return v
+
+    def string():
+        (n,) = take("H")
+        return take(f"{n}s")[0].decode()
+
+    def tensor():
+        dtype, count = take("BxxxI")
+        if dtype != 0:
+            raise ValueError(f"{path}: only f32 tensors are read")
+        return np.array(take(f"{count}f"), dtype=np.float32)
+
+    try:
+        name = string()
+        c, h, w = take("HHH")
+        mean, std = take("ff")
+        (nc,) = take("H")
+        classes = [string() for _ in range(nc)]
+        (nn,) = take("H")
+        nodes = []
+        for _ in range(nn):
+            op, flags, n_in = take("BBH")
+            inputs = list(take(f"{n_in}H"))
+            node = {"op": op, "relu": bool(flags & 1), "inputs": inputs}
+            if op == 1:
+                node["out"], node["kernel"], node["stride"] = take("HBB")
+                node["w"], node["b"] = tensor(), tensor()
+            elif op == 3:
+                (node["out"],) = take("H")
+                node["w"], node["b"] = tensor(), tensor()
+            nodes.append(node)
+    except struct.error:
+        raise ValueError(f"{path}: truncated") from None
+    return {"name": name, "shape": (c, h, w), "mean": mean, "std": std, "classes": classes,
+            "nodes": nodes}
