@@ -75,7 +75,8 @@ def save_onnx(path, model, size=48):
 def load(path):
     """Reads an .enn file back: name, shape, mean, std, classes and nodes (each with op,
     relu, inputs, and for conv/dense out, w, b). Raises ValueError naming the problem."""
-    data = open(path, "rb").read()
+    with open(path, "rb") as f:
+        data = f.read()
     if data[:4] != b"ENNM":
         raise ValueError(f"{path}: not an .enn file")
     plen, crc = struct.unpack_from("<II", data, 8)
