@@ -147,24 +147,25 @@ def _fer_init_section():
     return intro + note + body
 
 
-def _fer_section():
-    path = os.path.join(common.RESULTS, "fer", "result.json")
+def _fer_section(v="a"):
+    folder = "fer" if v == "a" else f"fer-{v}"
+    path = os.path.join(common.RESULTS, folder, "result.json")
     if not os.path.exists(path):
-        state = os.path.join(common.STATE, "emotionnet-nano-a-fer", "state.pt")
+        state = os.path.join(common.STATE, f"emotionnet-nano-{v}-fer", "state.pt")
         if not os.path.exists(state):
-            return "No FER2013 model has been trained yet.\n"
+            return "No FER2013 model has been trained yet.\n" if v == "a" else ""
         import torch
         st = torch.load(state, map_location="cpu")
         hist = ", ".join(f"{100 * a:.1f}" for a in st["history"])
-        return (f"**In progress** (`tools/train/train-fer --variant a --epochs 40`, resumable "
-                f"from `train-state/`): {st['epoch']} epochs done in "
+        return (f"**Nano-{v.upper()} in progress** (`tools/train/train-fer --variant {v}`, "
+                f"resumable from `train-state/`): {st['epoch']} epochs done in "
                 f"{st['seconds'] / 3600:.1f} h; best PublicTest so far "
                 f"{100 * st['best'][0]:.2f} % (epoch {st['best'][1]}). PublicTest by epoch: "
                 f"{hist}. PrivateTest is reported once, at the end.\n")
     r = common.read_json(path)
     mirrored = "private_accuracy_mirrored" in r
     shipped = r["confusion_mirrored"] if mirrored else r["confusion"]
-    png = "results/fer-confusion.png"
+    png = f"results/{folder}-confusion.png"
     _matrix_png(shipped, r["classes"], os.path.join(common.ROOT, "docs", png))
     hist = ", ".join(f"{100 * a:.1f}" for a in r["public_history"])
     out = [
@@ -186,10 +187,20 @@ def _fer_section():
     out += ["", "Target >= 66 % (the mini-Xception model behind the `fer` library), goal "
             ">= 70 %.", "", "Confusion matrix on PrivateTest"
             + (" with mirror averaging" if mirrored else "") + ":", "",
-            _matrix_text(shipped, r["classes"]), "", f"![FER confusion]({png})", "",
+            _matrix_text(shipped, r["classes"]), "", f"![FER2013 Nano-{v.upper()} confusion]({png})", "",
             f"Command: `{r['command']}`, git {r['git']}, wall time {r['seconds'] / 60:.0f} min "
             "(one CPU thread).", ""]
     return "\n".join(out)
+
+
+def _fer_b_section():
+    body = _fer_section("b")
+    if not body:
+        return ""
+    return ("### Nano-B on FER2013\n\nA smaller FER2013 model (two thirds of Nano-A's "
+            "work per face), the starting point of Nano-B's fine-tuned CK+ recipe and an "
+            "option for slower boards; the same recipe as the default, fewer epochs.\n\n"
+            + body)
 
 
 def _engine_section():
@@ -225,7 +236,7 @@ def write():
         "Debian's PyTorch on the CPU.", "",
         _ckplus_summary(),
         _ckplus_section("a"), _ckplus_section("b"), _fer_init_section(),
-        "## FER2013 (the daemon's default model)", "", _fer_section(),
+        "## FER2013 (the daemon's default model)", "", _fer_section() + _fer_b_section(),
         "## The shipped path: C engine against PyTorch", "", _engine_section()])
     path = os.path.join(common.ROOT, "docs", "results.md")
     with open(path, "w") as f:
