@@ -148,6 +148,57 @@ def _fer_init_section():
     return intro + note + body
 
 
+def _nested_section():
+    """Fine-tuning rates chosen per fold without seeing it (reproduce-ckplus --inner)."""
+    out = []
+    for v in ("a", "b"):
+        base = f"ckplus-{v}-fer-init"
+        candidates = [base] + sorted(os.path.basename(d) for d in glob.glob(
+            os.path.join(common.RESULTS, base + "-lr*")))
+        inner = {c: {r["fold"]: r for r in (common.read_json(f) for f in glob.glob(
+            os.path.join(common.RESULTS, c, "inner-*.json")))} for c in candidates}
+        if len(candidates) < 2 or not any(inner.values()):
+            continue
+        rates = [f"{_lr(c):g}" for c in candidates]
+        out += [f"#### Nano-{v.upper()}: fine-tuning rate chosen per fold (nested)", "",
+                "For test fold K, each rate trains on the eight folds other than K and K+1 "
+                "and is scored on K+1; the better one (ties: 1e-3) is then trained on all "
+                "nine and scored on K. Fold K is never seen before its own test. "
+                "`tools/train/reproduce-ckplus --variant "
+                f"{v} --init fer --inner [--lr R]`.", "",
+                "| fold | " + " | ".join(f"lr {r} on fold K+1" for r in rates) +
+                " | chosen | test accuracy of the chosen |",
+                "|---" * (len(rates) + 3) + "|"]
+        tests = []
+        for k in range(10):
+            scores = [inner[c].get(k) for c in candidates]
+            cells = [f"{100 * r['accuracy']:.2f} %" if r else "-" for r in scores]
+            chosen = test = "-"
+            if all(scores):
+                best = max(range(len(candidates)), key=lambda i: (scores[i]["accuracy"], -i))
+                chosen = rates[best]
+                path = os.path.join(common.RESULTS, candidates[best], f"fold-{k}.json")
+                if os.path.exists(path):
+                    acc = 100 * common.read_json(path)["accuracy"]
+                    tests.append(acc)
+                    test = f"{acc:.2f} %"
+                else:
+                    test = "not run yet"
+            out.append(f"| {k} | " + " | ".join(cells) + f" | {chosen} | {test} |")
+        if len(tests) == 10:
+            mean, sd = _mean_sd(tests)
+            out += ["", f"**Nested 10-fold mean {mean:.2f} % ± {sd:.2f}** "
+                    f"(paper {PAPER[v][1]} %)."]
+        else:
+            out += ["", f"{len(tests)} of 10 test folds done; no mean until all are."]
+        out.append("")
+    return "\n".join(out)
+
+
+def _lr(run):
+    return float(run.split("-lr")[1]) if "-lr" in run else 1e-3
+
+
 def _fer_section(v="a"):
     folder = "fer" if v == "a" else f"fer-{v}"
     path = os.path.join(common.RESULTS, folder, "result.json")
@@ -239,7 +290,7 @@ def write():
         "Run with `tools/train/reproduce-ckplus`. Machine: Debian 12 x86-64, 2 cores, "
         "Debian's PyTorch on the CPU.", "",
         _ckplus_summary(),
-        _ckplus_section("a"), _ckplus_section("b"), _fer_init_section(),
+        _ckplus_section("a"), _ckplus_section("b"), _fer_init_section() + _nested_section(),
         "## FER2013 (the daemon's default model)", "", _fer_section() + _fer_b_section(),
         "## The shipped path: C engine against PyTorch", "", _engine_section()])
     path = os.path.join(common.ROOT, "docs", "results.md")
