@@ -13,6 +13,11 @@ BUILD = os.path.join(ROOT, "build", "train")
 STATE = os.path.join(ROOT, "train-state")
 
 
+def fer_results(variant):
+    """Folder of a FER2013 model's record: the default model's keeps fer/."""
+    return os.path.join(RESULTS, "fer" if variant == "a" else f"fer-{variant}")
+
+
 def git_rev():
     try:
         return subprocess.check_output(["git", "-C", ROOT, "describe", "--always", "--dirty"],

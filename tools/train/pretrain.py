@@ -6,7 +6,6 @@ unfolded again around statistics measured on the new data, chosen so that the ne
 computes exactly what the file computes in evaluation mode and nearly that in training
 mode, where batch norm uses each batch's statistics.
 """
-import numpy as np
 import torch
 
 import enn
@@ -84,6 +83,6 @@ def _conv_statistics(model, x, batch=256):
     out = {}
     for name in sums:
         mean = sums[name] / count[name]
-        var = np.maximum((squares[name] / count[name] - mean * mean).cpu().numpy(), 0)
-        out[name] = (mean.float(), torch.from_numpy(var).float().to(mean.device))
+        var = (squares[name] / count[name] - mean * mean).clamp(min=0)
+        out[name] = (mean.float(), var.float())
     return out

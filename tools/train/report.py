@@ -159,7 +159,8 @@ def _nested_section():
             os.path.join(common.RESULTS, c, "inner-*.json")))} for c in candidates}
         if len(candidates) < 2 or not any(inner.values()):
             continue
-        rates = [f"{_lr(c):g}" for c in candidates]
+        rates = [f"{next(iter(inner[c].values()))['lr']:g}" if inner[c] else "?"
+                 for c in candidates]
         out += [f"#### Nano-{v.upper()}: fine-tuning rate chosen per fold (nested)", "",
                 "For test fold K, each rate trains on the eight folds other than K and K+1 "
                 "and is scored on K+1; the better one (ties: 1e-3) is then trained on all "
@@ -195,13 +196,9 @@ def _nested_section():
     return "\n".join(out)
 
 
-def _lr(run):
-    return float(run.split("-lr")[1]) if "-lr" in run else 1e-3
-
-
 def _fer_section(v="a"):
-    folder = "fer" if v == "a" else f"fer-{v}"
-    path = os.path.join(common.RESULTS, folder, "result.json")
+    folder = common.fer_results(v)
+    path = os.path.join(folder, "result.json")
     if not os.path.exists(path):
         state = os.path.join(common.STATE, f"emotionnet-nano-{v}-fer", "state.pt")
         if not os.path.exists(state):
@@ -217,7 +214,7 @@ def _fer_section(v="a"):
     r = common.read_json(path)
     mirrored = "private_accuracy_mirrored" in r
     shipped = r["confusion_mirrored"] if mirrored else r["confusion"]
-    png = f"results/{folder}-confusion.png"
+    png = f"results/{os.path.basename(folder)}-confusion.png"
     _matrix_png(shipped, r["classes"], os.path.join(common.ROOT, "docs", png))
     hist = ", ".join(f"{100 * a:.1f}" for a in r["public_history"])
     out = [
