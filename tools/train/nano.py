@@ -83,6 +83,23 @@ def count(table, in_ch=1, size=48, classes=7):
     return params, macs
 
 
+def freeze(model, size, in_size=48):
+    """Stops training the layers whose output map is `size` x `size` pixels (convolution
+    and batch norm). Returns their names."""
+    hw, names = {"input": in_size}, []
+    for l in model.table:
+        if l.kind != "conv":
+            continue
+        hw[l.name] = hw[l.inputs[0]] // l.stride
+        if hw[l.name] == size:
+            for p in (*model.convs[l.name].parameters(), *model.norms[l.name].parameters()):
+                p.requires_grad_(False)
+            names.append(l.name)
+    if not names:
+        raise ValueError(f"no layer of the table outputs {size} x {size}")
+    return names
+
+
 def check(table, in_ch=1, size=48):
     """Raise ValueError when the inputs of a summed connection disagree in shape."""
     shape = {"input": (in_ch, size)}

@@ -148,37 +148,61 @@ def _fer_init_section():
     return intro + note + body
 
 
+def _setting_label(record):
+    """How a fine-tuning run departs from the fer-init recipe (lr 1e-3, nothing else)."""
+    lr = record.get("lr", 1e-3)
+    parts = [f"lr {lr:.0e}".replace("e-0", "e-")] if lr != 1e-3 else []
+    if record.get("freeze"):
+        parts.append(f"{record['freeze']} px stage frozen")
+    if record.get("mixup"):
+        parts.append(f"mixup {record['mixup']:g}")
+    if record.get("smoothing"):
+        parts.append(f"smoothing {record['smoothing']:g}")
+    return " + ".join(parts) or "as fixed (lr 1e-3)"
+
+
+def _nested_candidates(v):
+    """The fer-init recipe first (it wins ties), then every variant of it with inner runs,
+    each as (folder, {fold: inner record})."""
+    base = f"ckplus-{v}-fer-init"
+    folders = [base] + sorted(os.path.basename(d) for d in glob.glob(
+        os.path.join(common.RESULTS, base + "-*")) if os.path.isdir(d))
+    out = []
+    for c in folders:
+        inner = {r["fold"]: r for r in (common.read_json(f) for f in glob.glob(
+            os.path.join(common.RESULTS, c, "inner-*.json")))}
+        if inner:
+            out.append((c, inner))
+    return out
+
+
 def _nested_section():
-    """Fine-tuning rates chosen per fold without seeing it (reproduce-ckplus --inner)."""
+    """Fine-tuning settings chosen per fold without seeing it (reproduce-ckplus --inner)."""
     out = []
     for v in ("a", "b"):
-        base = f"ckplus-{v}-fer-init"
-        candidates = [base] + sorted(os.path.basename(d) for d in glob.glob(
-            os.path.join(common.RESULTS, base + "-lr*")))
-        inner = {c: {r["fold"]: r for r in (common.read_json(f) for f in glob.glob(
-            os.path.join(common.RESULTS, c, "inner-*.json")))} for c in candidates}
-        if len(candidates) < 2 or not any(inner.values()):
+        candidates = _nested_candidates(v)
+        if len(candidates) < 2:
             continue
-        rates = [f"{next(iter(inner[c].values()))['lr']:g}" if inner[c] else "?"
-                 for c in candidates]
-        out += [f"#### Nano-{v.upper()}: fine-tuning rate chosen per fold (nested)", "",
-                "For test fold K, each rate trains on the eight folds other than K and K+1 "
-                "and is scored on K+1; the better one (ties: 1e-3) is then trained on all "
-                "nine and scored on K. Fold K is never seen before its own test. "
-                "`tools/train/reproduce-ckplus --variant "
-                f"{v} --init fer --inner [--lr R]`.", "",
-                "| fold | " + " | ".join(f"lr {r} on fold K+1" for r in rates) +
+        labels = [_setting_label(next(iter(inner.values()))) for _, inner in candidates]
+        out += [f"#### Nano-{v.upper()}: fine-tuning setting chosen per fold (nested)", "",
+                "For test fold K, each candidate setting trains on the eight folds other "
+                "than K and K+1 and is scored on K+1; the best one (ties: the leftmost) is "
+                "then trained on all nine and scored on K. Fold K is never seen before its "
+                "own test. The candidates were fixed before their runs: `tools/train/"
+                f"reproduce-ckplus --variant {v} --init fer --inner [--lr R] [--freeze 48] "
+                "[--mixup A] [--smoothing S]`.", "",
+                "| fold | " + " | ".join(f"{l}, on fold K+1" for l in labels) +
                 " | chosen | test accuracy of the chosen |",
-                "|---" * (len(rates) + 3) + "|"]
+                "|---" * (len(labels) + 3) + "|"]
         tests = []
         for k in range(10):
-            scores = [inner[c].get(k) for c in candidates]
+            scores = [inner.get(k) for _, inner in candidates]
             cells = [f"{100 * r['accuracy']:.2f} %" if r else "-" for r in scores]
             chosen = test = "-"
             if all(scores):
                 best = max(range(len(candidates)), key=lambda i: (scores[i]["accuracy"], -i))
-                chosen = rates[best]
-                path = os.path.join(common.RESULTS, candidates[best], f"fold-{k}.json")
+                chosen = labels[best]
+                path = os.path.join(common.RESULTS, candidates[best][0], f"fold-{k}.json")
                 if os.path.exists(path):
                     acc = 100 * common.read_json(path)["accuracy"]
                     tests.append(acc)
@@ -186,6 +210,10 @@ def _nested_section():
                 else:
                     test = "not run yet"
             out.append(f"| {k} | " + " | ".join(cells) + f" | {chosen} | {test} |")
+        means = [f"{100 * np.mean([r['accuracy'] for r in inner.values()]):.2f} %"
+                 + ("" if len(inner) == 10 else f" ({len(inner)} of 10)")
+                 for _, inner in candidates]
+        out.append("| mean | " + " | ".join(means) + " | | |")
         if len(tests) == 10:
             mean, sd = _mean_sd(tests)
             out += ["", f"**Nested 10-fold mean {mean:.2f} % ± {sd:.2f}** "

@@ -66,18 +66,24 @@ def augment(x, gen, rotation=10.0, shift=0.1, zoom=0.1):
 
 
 def fit(model, x, y, epochs=200, batch=32, seed=0, checkpoint=None, log=print,
-        class_weights=None, base_lr=1e-3, schedule=lr_at, stats=None):
+        class_weights=None, base_lr=1e-3, schedule=lr_at, stats=None, mixup=0.0,
+        smoothing=0.0):
     """Trains in place. With `checkpoint`, state is saved every 5 epochs and a later call
     with the same path carries on where the last one stopped. `stats`, a dict, receives
     "seconds": training time over every call that worked on this checkpoint, and
-    "seconds_partial" when an older checkpoint did not record its share."""
+    "seconds_partial" when an older checkpoint did not record its share.
+    Beyond the paper: `mixup` > 0 blends each batch with a shuffled copy of itself
+    (weights drawn from Beta(mixup, mixup)); `smoothing` is the cross-entropy's label
+    smoothing. Parameters with requires_grad off stay as they are (nano.freeze)."""
     torch.manual_seed(seed)
     gen = torch.Generator().manual_seed(seed)
     model.to(DEVICE)
     x = x.to(DEVICE)
     if class_weights is not None:
         class_weights = class_weights.to(DEVICE)
-    opt = torch.optim.Adam(model.parameters(), lr=base_lr)
+    opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=base_lr)
+    loss_of = lambda logits, target: F.cross_entropy(logits, target, weight=class_weights,
+                                                     label_smoothing=smoothing)
     start, seconds, partial = 0, 0.0, False
     if checkpoint and os.path.exists(checkpoint):
         state = load(checkpoint)
@@ -94,8 +100,12 @@ def fit(model, x, y, epochs=200, batch=32, seed=0, checkpoint=None, log=print,
         t0 = time.time()
         for g in opt.param_groups:
             g["lr"] = schedule(epoch, base_lr)
-        model.train()
+        _train_mode(model)
         order = torch.randperm(len(x), generator=gen)
+        if mixup > 0:
+            # seeded from `gen`, so a resumed run blends as the uninterrupted one would;
+            # without mixup the stream stays the paper recipe's
+            blend = np.random.default_rng(int(torch.randint(2 ** 31, (1,), generator=gen)))
         total = correct = 0
         loss_sum = 0.0
         for i in range(0, len(x), batch):
@@ -103,8 +113,14 @@ def fit(model, x, y, epochs=200, batch=32, seed=0, checkpoint=None, log=print,
             if len(idx) < 2:
                 continue            # batch norm needs two samples
             xb, yb = augment(x[idx], gen), y[idx]
-            logits = model(xb)
-            loss = F.cross_entropy(logits, yb, weight=class_weights)
+            if mixup > 0:
+                lam = float(blend.beta(mixup, mixup))
+                other = torch.randperm(len(idx), generator=gen).to(DEVICE)
+                logits = model(lam * xb + (1 - lam) * xb[other])
+                loss = lam * loss_of(logits, yb) + (1 - lam) * loss_of(logits, yb[other])
+            else:
+                logits = model(xb)
+                loss = loss_of(logits, yb)
             opt.zero_grad()
             loss.backward()
             opt.step()
@@ -125,6 +141,15 @@ def fit(model, x, y, epochs=200, batch=32, seed=0, checkpoint=None, log=print,
         stats["seconds"] = seconds + time.time() - t_start
         stats["seconds_partial"] = partial
     return model
+
+
+def _train_mode(model):
+    """Training mode, except batch norms whose parameters are frozen: those keep the
+    statistics they have, or the frozen layers would still drift."""
+    model.train()
+    for m in model.modules():
+        if isinstance(m, torch.nn.BatchNorm2d) and not m.weight.requires_grad:
+            m.eval()
 
 
 @torch.no_grad()
