@@ -5,7 +5,7 @@ are summed element-wise before the layer (the paper's selective long-range
 connectivity). The same table drives training, counting and export, so the C engine
 sees exactly the graph that was trained.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 import torch.nn as nn
