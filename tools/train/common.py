@@ -1,4 +1,5 @@
 """Small helpers shared by the training commands."""
+import glob
 import json
 import os
 import subprocess
@@ -16,6 +17,12 @@ STATE = os.path.join(ROOT, "train-state")
 def fer_results(variant):
     """Folder of a FER2013 model's record: the default model's keeps fer/."""
     return os.path.join(RESULTS, "fer" if variant == "a" else f"fer-{variant}")
+
+
+def fold_records(run):
+    """The finished test folds of recipe folder `run` (fold-K.json), in fold order."""
+    files = glob.glob(os.path.join(RESULTS, run, "fold-*.json"))
+    return sorted((read_json(f) for f in files), key=lambda r: r["fold"])
 
 
 def git_rev():

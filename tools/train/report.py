@@ -1,5 +1,4 @@
 """Writes docs/results.md from the result files under docs/results/."""
-import glob
 import os
 
 import numpy as np
@@ -48,9 +47,7 @@ def _matrix_png(m, classes, path):
 
 
 def _ckplus_runs(v, suffix=""):
-    files = sorted(glob.glob(os.path.join(common.RESULTS, f"ckplus-{v}{suffix}",
-                                          "fold-*.json")))
-    return [common.read_json(f) for f in files]
+    return common.fold_records(f"ckplus-{v}{suffix}")
 
 
 def _mean_sd(values):
@@ -152,16 +149,15 @@ def _fer_init_section():
     return intro + note + body
 
 
+SETTING_LABEL = {"lr": lambda x: f"lr {x:.0e}".replace("e-0", "e-"),
+                 "freeze": lambda x: f"{x} px stage frozen",
+                 "mixup": lambda x: f"mixup {x:g}", "smoothing": lambda x: f"smoothing {x:g}"}
+
+
 def _setting_label(record):
-    """How a fine-tuning run departs from the fer-init recipe (lr 1e-3, nothing else)."""
-    lr = record.get("lr", 1e-3)
-    parts = [f"lr {lr:.0e}".replace("e-0", "e-")] if lr != 1e-3 else []
-    if record.get("freeze"):
-        parts.append(f"{record['freeze']} px stage frozen")
-    if record.get("mixup"):
-        parts.append(f"mixup {record['mixup']:g}")
-    if record.get("smoothing"):
-        parts.append(f"smoothing {record['smoothing']:g}")
+    """How a fine-tuning run departs from the fer-init recipe."""
+    parts = [SETTING_LABEL[k](x) for k, x in nested.tuning(record).items()
+             if x != nested.DEFAULTS[k]]
     return " + ".join(parts) or "as fixed (lr 1e-3)"
 
 
@@ -193,15 +189,14 @@ def _nested_section():
                 "not run yet" if acc is None else f"{100 * acc:.2f} %")
             label = "-" if chosen is None else labels[chosen]
             out.append(f"| {k} | " + " | ".join(cells) + f" | {label} | {test} |")
-        means = [f"{100 * np.mean([r['accuracy'] for r in inner.values()]):.2f} %"
-                 + ("" if len(inner) == 10 else f" ({len(inner)} of 10)")
-                 for _, inner in candidates]
+        means = [f"{100 * m:.2f} %" + ("" if len(inner) == 10 else f" ({len(inner)} of 10)")
+                 for m, (_, inner) in zip(choice["inner_means"], candidates)]
         out.append("| inner mean | " + " | ".join(means) + " | | |")
         # each setting on all ten test folds, when run: what choosing gained or lost
-        own = [glob.glob(os.path.join(common.RESULTS, c, "fold-*.json")) for c, _ in candidates]
-        if any(len(files) == 10 for files in own):
-            cells = [f"{100 * np.mean([common.read_json(f)['accuracy'] for f in files]):.2f} %"
-                     if len(files) == 10 else f"{len(files)} of 10 folds" for files in own]
+        own = [common.fold_records(c) for c, _ in candidates]
+        if any(len(runs) == 10 for runs in own):
+            cells = [f"{100 * np.mean([r['accuracy'] for r in runs]):.2f} %"
+                     if len(runs) == 10 else f"{len(runs)} of 10 folds" for runs in own]
             out.append("| own 10-fold test mean | " + " | ".join(cells) + " | | |")
         tests = [100 * acc for _, _, acc in choice["folds"] if acc is not None]
         if choice["mean"] is not None:
