@@ -2,11 +2,14 @@
 #include "config.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <ini.h>
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 enum kind { K_STR, K_INT, K_DBL, K_BOOL, K_ENUM };
 
@@ -181,68 +184,138 @@ static struct config_profile *profile(struct config *c, const char *mode, char *
     return p;
 }
 
+/* One value; why says what is wrong with it (without file or origin). */
+static int set_value(struct config *c, const char *section, const char *key, const char *value,
+                     char *why, size_t whylen)
+{
+    if (!strncmp(section, "profile.", 8)) {
+        const struct key *k = find(PROFILE_KEYS, N(PROFILE_KEYS), "profile", key);
+        if (!k) {
+            snprintf(why, whylen, "unknown key (profiles take model, detect_interval, "
+                     "fps_cap, workers)");
+            return -1;
+        }
+        struct config_profile *p = profile(c, section + 8, why, whylen);
+        return p ? parse_value(k, p, value, why, whylen) : -1;
+    }
+    if (!known_section(section)) {
+        snprintf(why, whylen, "unknown section");
+        return -1;
+    }
+    const struct key *k = find(KEYS, N(KEYS), section, key);
+    if (!k) {
+        snprintf(why, whylen, "unknown key");
+        return -1;
+    }
+    return parse_value(k, c, value, why, whylen);
+}
+
 int config_set(struct config *c, const char *section, const char *key, const char *value,
                const char *origin, char *err, size_t errlen)
 {
     char why[300];
-    int rc = -1;
-    if (!strncmp(section, "profile.", 8)) {
-        const struct key *k = find(PROFILE_KEYS, N(PROFILE_KEYS), "profile", key);
-        struct config_profile *p = k ? profile(c, section + 8, why, sizeof why) : NULL;
-        if (!k)
-            snprintf(why, sizeof why, "unknown key (profiles take model, detect_interval, "
-                     "fps_cap, workers)");
-        else if (p)
-            rc = parse_value(k, p, value, why, sizeof why);
-    } else if (!known_section(section)) {
-        snprintf(why, sizeof why, "unknown section");
-    } else {
-        const struct key *k = find(KEYS, N(KEYS), section, key);
-        if (!k)
-            snprintf(why, sizeof why, "unknown key");
-        else
-            rc = parse_value(k, c, value, why, sizeof why);
-    }
+    int rc = set_value(c, section, key, value, why, sizeof why);
     if (rc)
         snprintf(err, errlen, "%s: [%s] %s: %s", origin, section, key, why);
     return rc;
 }
 
+/* libinih reads a line into a fixed buffer (INI_MAX_LINE, 200 bytes in Debian's build,
+ * three of them for "\r\n\0") and parses the rest of a longer line as a new line, so a
+ * long value could smuggle in another key. Every line is checked before libinih sees it. */
+#define CONFIG_MAX_LINE 197
+#define CONFIG_MAX_FILE (1u << 20)
+
 struct parse_state {
     struct config *c;
-    const char *path;
-    char first_error[600];
+    char first_error[CONFIG_STR + 320];
 };
 
 static int on_value(void *user, const char *section, const char *name, const char *value)
 {
     struct parse_state *st = user;
-    char err[600];
-    if (config_set(st->c, section, name, value, st->path, err, sizeof err) == 0)
+    char why[300];
+    if (set_value(st->c, section, name, value, why, sizeof why) == 0)
         return 1;
     if (!st->first_error[0])
-        snprintf(st->first_error, sizeof st->first_error, "%s", err);
+        snprintf(st->first_error, sizeof st->first_error, "[%s] %s: %s", section, name, why);
     return 0;
+}
+
+/* The whole file, NUL-terminated; regular files only (a FIFO or a device would block
+ * the caller, the daemon's event loop on SIGHUP). */
+static char *read_text(const char *path, char *err, size_t errlen)
+{
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
+        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        return NULL;
+    }
+    if (!S_ISREG(st.st_mode) || st.st_size > (off_t)CONFIG_MAX_FILE) {
+        snprintf(err, errlen, S_ISREG(st.st_mode) ? "%s: larger than 1 MiB, not a config file"
+                                                  : "%s: not a regular file", path);
+        close(fd);
+        return NULL;
+    }
+    char *text = malloc(CONFIG_MAX_FILE + 1);
+    size_t len = 0;
+    ssize_t n = 1;
+    while (text && len < CONFIG_MAX_FILE &&
+           ((n = read(fd, text + len, CONFIG_MAX_FILE - len)) > 0 || (n < 0 && errno == EINTR)))
+        len += n > 0 ? (size_t)n : 0;
+    close(fd);
+    if (!text || n < 0) {
+        snprintf(err, errlen, "%s: %s", path, text ? strerror(errno) : "out of memory");
+        free(text);
+        return NULL;
+    }
+    if (len == CONFIG_MAX_FILE) {   /* grew while being read */
+        snprintf(err, errlen, "%s: larger than 1 MiB, not a config file", path);
+        free(text);
+        return NULL;
+    }
+    text[len] = '\0';
+    /* checked here, so that libinih never cuts a line or stops at a NUL */
+    int line = 1;
+    for (size_t at = 0; at < len; line++) {
+        const char *nl = memchr(text + at, '\n', len - at);
+        size_t end = nl ? (size_t)(nl - text) : len, width = end - at;
+        if (width && text[end - 1] == '\r')
+            width--;
+        if (memchr(text + at, '\0', end - at)) {
+            snprintf(err, errlen, "%s:%d: contains a NUL byte (not a text file?)", path, line);
+            free(text);
+            return NULL;
+        }
+        if (width > CONFIG_MAX_LINE) {
+            snprintf(err, errlen, "%s:%d: line of %zu characters (at most %d)", path, line,
+                     width, CONFIG_MAX_LINE);
+            free(text);
+            return NULL;
+        }
+        at = end + 1;
+    }
+    return text;
 }
 
 int config_load(const char *path, struct config *c, char *err, size_t errlen)
 {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
+    char *text = read_text(path, err, errlen);
+    if (!text)
         return -1;
-    }
-    struct parse_state st = {c, path, ""};
-    int line = ini_parse_file(f, on_value, &st);
-    fclose(f);
+    struct parse_state st = {c, ""};
+    int line = ini_parse_string(text, on_value, &st);
+    free(text);
     if (line == 0)
         return 0;
     if (line < 0)
-        snprintf(err, errlen, "%s: cannot read it", path);
-    else if (st.first_error[0]) {
-        /* "PATH: [s] k: why" -> "PATH:LINE: [s] k: why" */
-        snprintf(err, errlen, "%s:%d:%s", path, line, st.first_error + strlen(path) + 1);
-    } else
+        snprintf(err, errlen, "%s: out of memory parsing it", path);
+    else if (st.first_error[0])
+        snprintf(err, errlen, "%s:%d: %s", path, line, st.first_error);
+    else
         snprintf(err, errlen, "%s:%d: syntax error (expected [section] or key = value)", path,
                  line);
     return -1;

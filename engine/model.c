@@ -2,12 +2,15 @@
 #include "model.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "crc32.h"
 
@@ -230,7 +233,7 @@ static void parse_node(struct reader *r, struct enn_model *m, int k, size_t *act
         m->n_macs += wcount;
     }
     size_t floats = (size_t)n->out.c * (size_t)(n->out.h + 2) * (size_t)(n->out.w + 2);
-    if (floats > MAX_ACTIVATION_FLOATS - *activations)
+    if (*activations > MAX_ACTIVATION_FLOATS || floats > MAX_ACTIVATION_FLOATS - *activations)
         return fail(r, "node %d: activations exceed %u MiB", k, MAX_ACTIVATION_FLOATS / 262144);
     *activations += floats;
     if (n->op == ENN_OP_GAP)
@@ -319,6 +322,9 @@ int enn_model_parse(const void *data, size_t size, struct enn_model **out, char 
     if (!r.failed && !(m->nodes = calloc((size_t)m->n_nodes, sizeof *m->nodes)))
         fail(&r, "out of memory");
     size_t activations = (size_t)m->input.c * (size_t)(m->input.h + 2) * (size_t)(m->input.w + 2);
+    if (!r.failed && activations > MAX_ACTIVATION_FLOATS)
+        fail(&r, "input %dx%dx%d exceeds the %u MiB activation budget", m->input.c, m->input.h,
+             m->input.w, MAX_ACTIVATION_FLOATS / 262144);
     for (int k = 1; k <= m->n_nodes && !r.failed; k++)
         parse_node(&r, m, k, &activations);
     if (!r.failed && r.off != r.size)
@@ -340,22 +346,33 @@ int enn_model_parse(const void *data, size_t size, struct enn_model **out, char 
 int enn_model_load(const char *path, struct enn_model **out, char *err, size_t errlen)
 {
     *out = NULL;
-    FILE *f = fopen(path, "rb");
-    if (!f) {
+    /* regular files only: a FIFO or a device would block the loader (and a reload) */
+    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
+    struct stat st;
+    if (fd < 0 || fstat(fd, &st) != 0) {
         snprintf(err, errlen, "%s: %s", path, strerror(errno));
+        if (fd >= 0)
+            close(fd);
         return -1;
     }
+    if (!S_ISREG(st.st_mode) || st.st_size > (off_t)MAX_FILE_SIZE) {
+        snprintf(err, errlen, S_ISREG(st.st_mode) ? "%s: larger than 64 MiB, not a model"
+                                                  : "%s: not a regular file", path);
+        close(fd);
+        return -1;
+    }
+    /* read to the end, whatever the size said: the file may change meanwhile */
     uint8_t *buf = NULL;
     size_t len = 0, cap = 0;
     int rc = -1;
     for (;;) {
         if (len == cap) {
-            if (cap >= MAX_FILE_SIZE) {
+            if (cap > MAX_FILE_SIZE) {
                 snprintf(err, errlen, "%s: larger than %u MiB, not a model", path,
                          MAX_FILE_SIZE >> 20);
                 goto done;
             }
-            cap = cap ? cap * 2 : 1 << 16;
+            cap = cap ? cap * 2 : (size_t)st.st_size + 1;
             uint8_t *nb = realloc(buf, cap);
             if (!nb) {
                 snprintf(err, errlen, "%s: out of memory", path);
@@ -363,14 +380,16 @@ int enn_model_load(const char *path, struct enn_model **out, char *err, size_t e
             }
             buf = nb;
         }
-        size_t got = fread(buf + len, 1, cap - len, f);
-        len += got;
+        ssize_t got = read(fd, buf + len, cap - len);
+        if (got < 0 && errno == EINTR)
+            continue;
+        if (got < 0) {
+            snprintf(err, errlen, "%s: %s", path, strerror(errno));
+            goto done;
+        }
         if (got == 0)
             break;
-    }
-    if (ferror(f)) {
-        snprintf(err, errlen, "%s: read error", path);
-        goto done;
+        len += (size_t)got;
     }
     char inner[256];
     rc = enn_model_parse(buf, len, out, inner, sizeof inner);
@@ -378,7 +397,7 @@ int enn_model_load(const char *path, struct enn_model **out, char *err, size_t e
         snprintf(err, errlen, "%s: %s", path, inner);
 done:
     free(buf);
-    fclose(f);
+    close(fd);
     return rc;
 }
 

@@ -76,6 +76,40 @@ static size_t panel_floats(const struct enn_node *n)
     return k * panel_stride(n) + ENN_MAX_OVERRUN + ALIGN_FLOATS;
 }
 
+/* Lays out every buffer of the arena at base, in order, each rounded up to
+ * ALIGN_FLOATS; returns the floats used. With base NULL it only measures. */
+static size_t carve_arena(struct enn_net *net, float *base)
+{
+    const struct enn_model *m = net->m;
+    size_t sum_max = 0, panel_max = 0, at = 0;
+    for (int k = 1; k <= m->n_nodes; k++) {
+        const struct enn_node *n = &m->nodes[k - 1];
+        size_t in_floats = value_floats(&net->values[n->inputs[0]]);
+        if (n->n_inputs > 1 && in_floats > sum_max)
+            sum_max = in_floats;
+        if (n->op == ENN_OP_CONV && n->stride != 1 && panel_floats(n) > panel_max)
+            panel_max = panel_floats(n);
+    }
+    for (int id = 0; id <= m->n_nodes; id++) {
+        if (base)
+            net->values[id].data = base + at + HEAD_SLACK;
+        at += round_up(value_floats(&net->values[id]), ALIGN_FLOATS);
+    }
+    if (base)
+        net->sum_scratch = base + at + HEAD_SLACK;
+    at += round_up(sum_max, ALIGN_FLOATS);
+    if (base)
+        net->panel = base + at;
+    at += round_up(panel_max, ALIGN_FLOATS);
+    size_t in_size = (size_t)m->input.c * (size_t)m->input.h * (size_t)m->input.w;
+    if (base)
+        net->crop = base + at;
+    at += round_up(in_size, ALIGN_FLOATS);
+    if (base)
+        net->logits = base + at;
+    return at + round_up((size_t)m->n_classes, ALIGN_FLOATS);
+}
+
 int enn_net_create(const struct enn_model *m, struct enn_net **out, char *err, size_t errlen)
 {
     *out = NULL;
@@ -92,40 +126,16 @@ int enn_net_create(const struct enn_model *m, struct enn_net **out, char *err, s
     if (!net->values || !net->convs)
         goto oom;
 
-    /* Sizes first, then one zeroed arena carved up in the same order. */
-    size_t total = 0, sum_max = 0, panel_max = 0;
-    for (int id = 0; id <= m->n_nodes; id++) {
+    for (int id = 0; id <= m->n_nodes; id++)
         net->values[id] = plan_value(enn_model_value_shape(m, id));
-        total += value_floats(&net->values[id]);
-    }
-    for (int k = 1; k <= m->n_nodes; k++) {
-        const struct enn_node *n = &m->nodes[k - 1];
-        size_t in_floats = value_floats(&net->values[n->inputs[0]]);
-        if (n->n_inputs > 1 && in_floats > sum_max)
-            sum_max = in_floats;
-        if (n->op == ENN_OP_CONV && n->stride != 1 && panel_floats(n) > panel_max)
-            panel_max = panel_floats(n);
-    }
-    size_t in_size = (size_t)m->input.c * (size_t)m->input.h * (size_t)m->input.w;
-    total += sum_max + panel_max + in_size + (size_t)m->n_classes + 4 * ALIGN_FLOATS;
-    size_t bytes = round_up(total * sizeof(float), 64);
+    /* Sized by the same walk that carves it, so the two cannot disagree. */
+    size_t bytes = round_up(carve_arena(net, NULL) * sizeof(float), 64);
     net->arena = aligned_alloc(64, bytes);
     if (!net->arena)
         goto oom;
     memset(net->arena, 0, bytes);
     net->memory = bytes;
-    float *p = net->arena;
-    for (int id = 0; id <= m->n_nodes; id++) {
-        net->values[id].data = p + HEAD_SLACK;
-        p += round_up(value_floats(&net->values[id]), ALIGN_FLOATS);
-    }
-    net->sum_scratch = p + HEAD_SLACK;
-    p += round_up(sum_max, ALIGN_FLOATS);
-    net->panel = p;
-    p += round_up(panel_max, ALIGN_FLOATS);
-    net->crop = p;
-    p += round_up(in_size, ALIGN_FLOATS);
-    net->logits = p;
+    carve_arena(net, net->arena);
 
     for (int k = 1; k <= m->n_nodes; k++) {
         const struct enn_node *n = &m->nodes[k - 1];

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "config.h"
@@ -109,6 +110,123 @@ static void test_errors_name_file_line_key(void **state)
     assert_non_null(strstr(err, "/nonexistent/emotiond.conf: No such file"));
 }
 
+static void write_bytes(const char *bytes, size_t len)
+{
+    snprintf(path, sizeof path, "/tmp/emotiond-conf-XXXXXX");
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    assert_int_equal(write(fd, bytes, len), (ssize_t)len);
+    close(fd);
+}
+
+/* libinih cuts lines at its buffer and parses the tail as a new line: a long value could
+ * smuggle in another key. Such a line is an error naming it, and nothing is set. */
+static void test_long_line_is_an_error(void **state)
+{
+    (void)state;
+    /* line 2: 199 characters, then the key that a 200-byte buffer would cut off */
+    char text[1024];
+    int n = snprintf(text, sizeof text, "[daemon]\nsource = file:/tmp/");
+    memset(text + n, 'x', 180);
+    snprintf(text + n + 180, sizeof text - (size_t)n - 180,
+             "socket = /tmp/evil.sock\nmax_clients = 3\n");
+    struct config c;
+    config_defaults(&c);
+    char err[600];
+    write_conf(text);
+    assert_int_equal(config_load(path, &c, err, sizeof err), -1);
+    unlink(path);
+    if (!strstr(err, ":2: line of") || !strstr(err, "at most 197"))
+        fail_msg("%s", err);
+    assert_string_equal(c.daemon.socket, "/run/emotiond/emotiond.sock");
+    assert_int_equal(c.daemon.max_clients, 16);
+    /* the longest line allowed is read whole, \r\n included */
+    n = snprintf(text, sizeof text, "[daemon]\r\nsource = ");
+    memset(text + n, 'x', 197 - 9);
+    snprintf(text + n + 188, sizeof text - (size_t)n - 188, "\r\nmax_clients = 3\r\n");
+    write_conf(text);
+    if (config_load(path, &c, err, sizeof err))
+        fail_msg("%s", err);
+    unlink(path);
+    assert_int_equal(strlen(c.daemon.source), 188);
+    assert_int_equal(c.daemon.max_clients, 3);
+}
+
+static void test_nul_byte_is_an_error(void **state)
+{
+    (void)state;
+    static const char text[] = "[daemon]\nsocket = /tmp/a.sock\0/tmp/b\nmax_clients = 3\n";
+    write_bytes(text, sizeof text - 1);
+    struct config c;
+    config_defaults(&c);
+    char err[600];
+    assert_int_equal(config_load(path, &c, err, sizeof err), -1);
+    unlink(path);
+    if (!strstr(err, ":2: contains a NUL byte"))
+        fail_msg("%s", err);
+    assert_string_equal(c.daemon.socket, "/run/emotiond/emotiond.sock");
+}
+
+/* A FIFO (or a device) as the config path would block whoever reads it: on SIGHUP, the
+ * daemon's event loop. Regular files only. */
+static void test_fifo_is_refused_without_blocking(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/emotiond-fifo-XXXXXX", fifo[64];
+    assert_non_null(mkdtemp(dir));
+    snprintf(fifo, sizeof fifo, "%s/conf", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    struct config c;
+    config_defaults(&c);
+    char err[600];
+    assert_int_equal(config_load(fifo, &c, err, sizeof err), -1);
+    if (!strstr(err, "not a regular file"))
+        fail_msg("%s", err);
+    assert_int_equal(config_load("/dev/zero", &c, err, sizeof err), -1);
+    assert_non_null(strstr(err, "/dev/zero: not a regular file"));
+    assert_int_equal(config_load("/tmp", &c, err, sizeof err), -1);
+    unlink(fifo);
+    rmdir(dir);
+}
+
+/* An error in a file whose path is long: the message keeps the path and the reason (the
+ * old code indexed past a truncated message by the path's length). */
+static void test_long_path_error(void **state)
+{
+    (void)state;
+    char dir[700] = "/tmp/emotiond-long-XXXXXX", file[800];
+    assert_non_null(mkdtemp(dir));
+    char base[32];
+    snprintf(base, sizeof base, "%s", dir);
+    for (int i = 0; i < 3; i++) {
+        size_t n = strlen(dir);
+        dir[n] = '/';
+        memset(dir + n + 1, 'a' + i, 200);
+        dir[n + 201] = '\0';
+        assert_int_equal(mkdir(dir, 0700), 0);
+    }
+    snprintf(file, sizeof file, "%s/emotiond.conf", dir);
+    FILE *f = fopen(file, "w");
+    assert_non_null(f);
+    fputs("[daemon]\nbogus = 1\n", f);
+    fclose(f);
+    struct config c;
+    config_defaults(&c);
+    char err[1200];
+    assert_int_equal(config_load(file, &c, err, sizeof err), -1);
+    if (strncmp(err, file, strlen(file)) || !strstr(err, ":2: [daemon] bogus: unknown key"))
+        fail_msg("%s", err);
+    char small[64];   /* a short buffer truncates, never overruns */
+    assert_int_equal(config_load(file, &c, small, sizeof small), -1);
+    assert_int_equal(strlen(small), sizeof small - 1);
+    unlink(file);
+    for (int i = 0; i < 3; i++) {
+        rmdir(dir);
+        *strrchr(dir, '/') = '\0';
+    }
+    rmdir(base);
+}
+
 static void test_print_reads_back(void **state)
 {
     (void)state;
@@ -195,6 +313,10 @@ int main(void)
         cmocka_unit_test(test_defaults),
         cmocka_unit_test(test_file_and_flags),
         cmocka_unit_test(test_errors_name_file_line_key),
+        cmocka_unit_test(test_long_line_is_an_error),
+        cmocka_unit_test(test_nul_byte_is_an_error),
+        cmocka_unit_test(test_fifo_is_refused_without_blocking),
+        cmocka_unit_test(test_long_path_error),
         cmocka_unit_test(test_print_reads_back),
         cmocka_unit_test(test_live_keys),
         cmocka_unit_test(test_example_documents_every_key),

@@ -1,5 +1,6 @@
 /* Model file loader: good files load; every kind of damage is rejected with a message
  * naming it, and never read out of bounds (run under ASan). */
+#define _DEFAULT_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -8,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "model.h"
 #include "model_builder.h"
@@ -214,6 +217,39 @@ static void test_absurd_dims(void **state)
     mb_free(&b);
 }
 
+/* An input over the activation budget on its own: the budget check used to subtract the
+ * input's size from the budget and wrap around, letting the model through. */
+static void test_input_over_budget(void **state)
+{
+    (void)state;
+    static float w[64 * 3], bias[3];
+    struct mb b;
+    mb_begin(&b, "vast", 64, 1024, 1024, 3, CLASSES);
+    mb_gap(&b, (int[]){0}, 1);
+    mb_dense(&b, 1, 64, 3, w, bias);
+    mb_finish(&b);
+    expect_error(b.data, b.len, "activation budget");
+    mb_free(&b);
+}
+
+/* Models are read from regular files only: a FIFO would block the loader for ever. */
+static void test_fifo_refused(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/enn-fifo-XXXXXX", fifo[64], err[256];
+    assert_non_null(mkdtemp(dir));
+    snprintf(fifo, sizeof fifo, "%s/model.enn", dir);
+    assert_int_equal(mkfifo(fifo, 0600), 0);
+    struct enn_model *m;
+    assert_int_equal(enn_model_load(fifo, &m, err, sizeof err), -1);
+    assert_non_null(strstr(err, "not a regular file"));
+    assert_null(m);
+    assert_int_equal(enn_model_load("/dev/zero", &m, err, sizeof err), -1);
+    assert_non_null(strstr(err, "/dev/zero: not a regular file"));
+    unlink(fifo);
+    rmdir(dir);
+}
+
 static void test_graph_errors(void **state)
 {
     (void)state;
@@ -309,6 +345,8 @@ int main(void)
         cmocka_unit_test(test_resealed_byte_damage),
         cmocka_unit_test(test_bad_header),
         cmocka_unit_test(test_absurd_dims),
+        cmocka_unit_test(test_input_over_budget),
+        cmocka_unit_test(test_fifo_refused),
         cmocka_unit_test(test_graph_errors),
         cmocka_unit_test(test_bad_classes),
     };

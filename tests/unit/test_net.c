@@ -140,6 +140,64 @@ static void test_no_allocation_per_inference(void **state)
     enn_model_free(m);
 }
 
+/* Vector-shaped values after pooling, sizes not multiples of 16: the arena used to be
+ * sized from unrounded sizes while carving rounded each one up, so six chained pools
+ * wrote past its end (ASan: heap overflow). The result is also checked by hand. */
+static void test_many_small_vectors(void **state)
+{
+    (void)state;
+    static const char *const classes[] = {"anger", "happiness", "neutral"};
+    float conv_w[5 * 9], conv_b[5], d1_w[7 * 5], d1_b[7], d2_w[3 * 7], d2_b[3];
+    for (int i = 0; i < 5 * 9; i++)
+        conv_w[i] = (float)(i % 9 == 4);          /* centre tap only: out = in * 1 */
+    for (int i = 0; i < 5; i++)
+        conv_b[i] = (float)i;
+    for (int i = 0; i < 7 * 5; i++)
+        d1_w[i] = (float)(i % 5 == i / 5 % 5);
+    for (int i = 0; i < 7; i++)
+        d1_b[i] = 0.5f;
+    for (int i = 0; i < 3 * 7; i++)
+        d2_w[i] = i / 7 == 0 ? 1.0f : 0.0f;
+    d2_b[0] = 0, d2_b[1] = 1, d2_b[2] = -1;
+    struct mb b;
+    mb_begin(&b, "pools", 1, 8, 8, 3, classes);
+    mb_conv(&b, (int[]){0}, 1, 1, 5, 3, 1, 0, conv_w, conv_b);
+    for (int p = 0; p < 6; p++)
+        mb_gap(&b, (int[]){1 + p}, 1);
+    mb_dense(&b, 7, 5, 7, d1_w, d1_b);
+    mb_dense(&b, 8, 7, 3, d2_w, d2_b);
+    mb_finish(&b);
+    struct enn_model *m;
+    char err[256];
+    if (enn_model_parse(b.data, b.len, &m, err, sizeof err))
+        fail_msg("%s", err);
+    mb_free(&b);
+    float input[64], logits[3];
+    for (int i = 0; i < 64; i++)
+        input[i] = 2.0f;
+    for (size_t s = 0; s < sizeof ISAS / sizeof *ISAS; s++) {
+        if (!enn_kernels_get(ISAS[s]))
+            continue;
+        setenv("EMOTIOND_ISA", ISAS[s], 1);
+        struct enn_net *net;
+        if (enn_net_create(m, &net, err, sizeof err))
+            fail_msg("%s", err);
+        enn_net_run(net, input, logits, NULL);
+        /* pooled channel c = 2 + c; dense 1 row r = channel r % 5 + 0.5; dense 2 row 0
+         * sums them: 2.5+3.5+4.5+5.5+6.5 + 2.5+3.5 = 28.5 */
+        assert_float_equal(logits[0], 28.5f, 1e-4f);
+        assert_float_equal(logits[1], 1.0f, 1e-6f);
+        assert_float_equal(logits[2], -1.0f, 1e-6f);
+        uint8_t frame[32 * 32] = {0};
+        struct enn_box box = {4, 4, 20, 20, 0};
+        float probs[3];
+        enn_net_classify(net, frame, 32, 32, 32, &box, 1, probs);
+        enn_net_free(net);
+    }
+    unsetenv("EMOTIOND_ISA");
+    enn_model_free(m);
+}
+
 static void test_batch_equals_single_and_contexts_independent(void **state)
 {
     (void)state;
@@ -207,6 +265,7 @@ int main(void)
         cmocka_unit_test(test_random_recon_matches_pytorch),
         cmocka_unit_test(test_trained_nano_b_matches_pytorch),
         cmocka_unit_test(test_no_allocation_per_inference),
+        cmocka_unit_test(test_many_small_vectors),
         cmocka_unit_test(test_batch_equals_single_and_contexts_independent),
         cmocka_unit_test(test_mirror_averages_crop_and_its_mirror),
     };
