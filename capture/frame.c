@@ -8,7 +8,6 @@ struct cap_pool {
     int count, n_free;
     struct cap_frame *frames;
     struct cap_frame **free_list;
-    uint8_t *pixels;
     size_t bytes_each;
 };
 
@@ -21,23 +20,27 @@ struct cap_pool *cap_pool_create(int count, size_t bytes_each)
     p->bytes_each = bytes_each;
     p->frames = calloc((size_t)count, sizeof *p->frames);
     p->free_list = calloc((size_t)count, sizeof *p->free_list);
-    p->pixels = malloc((size_t)count * bytes_each);
-    if (!p->frames || !p->free_list || !p->pixels)
+    if (!p->frames || !p->free_list)
         goto fail;
     pthread_mutex_init(&p->lock, NULL);
     for (int i = 0; i < count; i++) {
-        p->frames[i].data = p->pixels + (size_t)i * bytes_each;
+        /* one block each, so that a frame can grow on its own (cap_frame_reserve) */
+        if (!(p->frames[i].data = malloc(bytes_each ? bytes_each : 1)))
+            goto fail_frames;
         p->frames[i].capacity = bytes_each;
         p->frames[i].pool = p;
         atomic_init(&p->frames[i].refs, 0);
         p->free_list[i] = &p->frames[i];
     }
     return p;
+fail_frames:
+    pthread_mutex_destroy(&p->lock);
+    for (int i = 0; i < count; i++)
+        free(p->frames[i].data);
 fail:
     if (p) {
         free(p->frames);
         free(p->free_list);
-        free(p->pixels);
         free(p);
     }
     return NULL;
@@ -48,10 +51,23 @@ void cap_pool_destroy(struct cap_pool *p)
     if (!p)
         return;
     pthread_mutex_destroy(&p->lock);
+    for (int i = 0; i < p->count; i++)
+        free(p->frames[i].data);
     free(p->frames);
     free(p->free_list);
-    free(p->pixels);
     free(p);
+}
+
+int cap_frame_reserve(struct cap_frame *f, size_t bytes)
+{
+    if (bytes <= f->capacity)
+        return 0;
+    uint8_t *d = realloc(f->data, bytes);
+    if (!d)
+        return -1;
+    f->data = d;
+    f->capacity = bytes;
+    return 0;
 }
 
 struct cap_frame *cap_pool_acquire(struct cap_pool *p)

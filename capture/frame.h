@@ -1,4 +1,5 @@
-/* Frames and the fixed pool they come from: no allocation per frame. A frame is
+/* Frames and the fixed pool they come from: no allocation per frame in a steady stream
+ * (a frame grows only when a larger picture than any before arrives). A frame is
  * reference counted; the last unref returns it to its pool. Thread-safe. */
 #ifndef EMOTIOND_FRAME_H
 #define EMOTIOND_FRAME_H
@@ -32,6 +33,10 @@ void cap_pool_destroy(struct cap_pool *pool);
 struct cap_frame *cap_pool_acquire(struct cap_pool *pool);
 size_t cap_pool_frame_capacity(const struct cap_pool *pool);
 int cap_pool_available(struct cap_pool *pool);
+
+/* Grows f to hold bytes (never shrinks). Only while the caller holds f's one reference,
+ * right after cap_pool_acquire. 0, or -1 when out of memory (f is unchanged). */
+int cap_frame_reserve(struct cap_frame *f, size_t bytes);
 
 void cap_frame_ref(struct cap_frame *f);
 void cap_frame_unref(struct cap_frame *f);

@@ -58,6 +58,10 @@ int cap_source_open(const char *spec, const struct cap_options *opts, struct cap
         s->o.scale = 1;
     if (!s->o.pool_frames)
         s->o.pool_frames = 4;
+    if (!s->o.max_width)
+        s->o.max_width = 4096;
+    if (!s->o.max_height)
+        s->o.max_height = 4096;
     if (!s->o.timeout_ms)
         s->o.timeout_ms = 1000;
     if (!s->o.max_timeouts)

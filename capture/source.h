@@ -22,6 +22,8 @@ struct cap_options {
                                    image: default 10 */
     int width, height;          /* camera size asked (default 640x480) */
     int pool_frames;            /* frames in flight (default 4) */
+    int max_width, max_height;  /* files: larger pictures are refused before any
+                                   allocation (default 4096x4096) */
     bool once;                  /* image: deliver once, then end */
     int timeout_ms;             /* camera: wait per frame (default 1000) */
     int max_timeouts;           /* camera: timeouts in a row before reopening (default 3) */
@@ -35,7 +37,7 @@ struct cap_stats {
     uint64_t pool_empty;        /* dropped: every frame of the pool was still in use */
     uint64_t timeouts;          /* camera waits that timed out */
     uint64_t reconnects;        /* camera reopened after an unplug or stall */
-    bool connected;             /* camera: streaming now */
+    bool connected;             /* camera: streaming now; files: open, not deleted or failing */
 };
 
 struct cap_source;

@@ -30,6 +30,7 @@ struct config {
     } daemon;
     struct {
         int width, height, jpeg_scale, timeout_ms, max_timeouts;
+        int max_frame_width, max_frame_height;   /* files: larger pictures are refused */
         double fps;
     } capture;
     struct {

@@ -204,9 +204,7 @@ const char *pl_source_describe(struct pipeline *p)
 
 bool pl_source_connected(struct pipeline *p)
 {
-    if (!cap_source_is_camera(p->spec))
-        return true;    /* files are there as long as the source is */
-    struct cap_stats s = {0};
+    struct cap_stats s = {0};   /* no source (being reopened, or failing to): false */
     pthread_mutex_lock(&p->lock);
     if (p->src)
         cap_source_stats(p->src, &s);
@@ -286,6 +284,8 @@ int pl_start(const struct pl_options *opts, const struct config *cfg, struct pip
         .fps = opts->fps,
         .width = cfg->capture.width,
         .height = cfg->capture.height,
+        .max_width = cfg->capture.max_frame_width,
+        .max_height = cfg->capture.max_frame_height,
         /* the entrance, the frames being decoded, located and detected, one per job */
         .pool_frames = ENTRANCE_SLOTS + 3 + p->n_jobs,
         .once = opts->once,
