@@ -26,7 +26,8 @@ struct config {
     struct {
         char source[CONFIG_STR], socket[CONFIG_STR], socket_group[64], model[CONFIG_STR];
         char log_level[16], system_root[CONFIG_STR];
-        int max_clients;
+        int max_clients, max_clients_per_uid;
+        double idle_timeout_s;
     } daemon;
     struct {
         int width, height, jpeg_scale, timeout_ms, max_timeouts;

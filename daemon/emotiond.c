@@ -525,6 +525,8 @@ static int setup(struct daemon *d)
         .group = d->cfg.daemon.socket_group,
         .listen_fd = listen_fd,
         .max_clients = d->cfg.daemon.max_clients,
+        .max_clients_per_uid = d->cfg.daemon.max_clients_per_uid,
+        .idle_timeout_s = d->cfg.daemon.idle_timeout_s,
     };
     struct srv_callbacks cb = {.hello = write_hello, .status = write_status, .user = d};
     if (srv_open(d->loop, &sc, &cb, &d->srv, err, sizeof err)) {

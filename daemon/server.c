@@ -12,6 +12,7 @@
 #include <sys/epoll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/timerfd.h>
 #include <sys/un.h>
 #include <time.h>
 #include <unistd.h>
@@ -24,12 +25,18 @@
 /* Commands: a burst of 20, then 10 a second; more is a flood. */
 #define CMD_BURST 20.0
 #define CMD_RATE 10.0
+/* Connections taken per loop turn: accepting until EAGAIN let a client that connects and
+ * closes in a loop keep the loop in accept(), starving frames, signals and the rest. */
+#define ACCEPTS_PER_TURN 8
+#define SWEEP_PERIOD_MS 1000
 
 struct client {
     struct server *srv;
     int fd, id;
     pid_t pid;
+    uid_t uid;
     unsigned topics;
+    int64_t last_rx_ns;          /* connect, or the last bytes it sent */
     char *out;
     size_t out_start, out_len;
     char in[SRV_LINE_MAX + 1];
@@ -47,7 +54,9 @@ struct server {
     int lfd;
     bool created;
     char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
-    int max_clients, n_clients, next_id;
+    int max_clients, max_per_uid, n_clients, next_id;
+    int64_t idle_ns;
+    int sweep_fd;
     size_t buffer;
     struct srv_callbacks cb;
     struct client *clients;
@@ -287,6 +296,7 @@ static void on_client(void *user, uint32_t events)
                 break;
             }
             c->in_len += (size_t)n;
+            c->last_rx_ns = now_ns();
             char *start = c->in, *nl;
             while ((nl = memchr(start, '\n', c->in_len - (size_t)(start - c->in)))) {
                 if (!handle_line(c, start, (size_t)(nl - start))) {
@@ -323,11 +333,30 @@ static void write_hello(struct server *s, struct client *c)
         client_queue(c, msg, j.len);
 }
 
+/* Tells a connection why it is refused, and closes it. */
+static void refuse(int fd, const char *why)
+{
+    char msg[160];
+    int n = snprintf(msg, sizeof msg, "{\"type\":\"error\",\"error\":\"%s\"}\n", why);
+    if (n > 0 && send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+        log_debug("refused client: %s", strerror(errno));
+    close(fd);
+}
+
+static int clients_of_uid(const struct server *s, uid_t uid)
+{
+    int n = 0;
+    for (const struct client *c = s->clients; c; c = c->next)
+        n += c->uid == uid;
+    return n;
+}
+
 static void on_listen(void *user, uint32_t events)
 {
     (void)events;
     struct server *s = user;
-    for (;;) {
+    /* a bounded number per turn; the listening socket stays readable for the rest */
+    for (int turn = 0; turn < ACCEPTS_PER_TURN; turn++) {
         int fd = accept4(s->lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) {
             if (errno == EINTR || errno == ECONNABORTED)
@@ -343,16 +372,20 @@ static void on_listen(void *user, uint32_t events)
         struct ucred cred = {.pid = 0, .uid = (uid_t)-1, .gid = (gid_t)-1};
         socklen_t clen = sizeof cred;
         getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &clen);
+        char why[96];
         if (s->n_clients >= s->max_clients) {
-            char msg[128];
-            int n = snprintf(msg, sizeof msg,
-                             "{\"type\":\"error\",\"error\":\"too many clients (%d)\"}\n",
-                             s->max_clients);
-            if (send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
-                log_debug("refused client: %s", strerror(errno));
-            close(fd);
+            snprintf(why, sizeof why, "too many clients (%d)", s->max_clients);
+            refuse(fd, why);
             log_warn("refused a client (pid %d, uid %d): already %d clients (max_clients)",
                      (int)cred.pid, (int)cred.uid, s->max_clients);
+            continue;
+        }
+        if (s->max_per_uid > 0 && clients_of_uid(s, cred.uid) >= s->max_per_uid) {
+            snprintf(why, sizeof why, "too many clients of uid %d (%d)", (int)cred.uid,
+                     s->max_per_uid);
+            refuse(fd, why);
+            log_warn("refused a client (pid %d, uid %d): already %d clients of that user "
+                     "(max_clients_per_uid)", (int)cred.pid, (int)cred.uid, s->max_per_uid);
             continue;
         }
         struct client *c = calloc(1, sizeof *c);
@@ -364,16 +397,38 @@ static void on_listen(void *user, uint32_t events)
             close(fd);
             continue;
         }
+        int64_t now = now_ns();
         *c = (struct client){.srv = s, .fd = fd, .id = ++s->next_id, .pid = cred.pid,
-                             .topics = SRV_FRAME | SRV_TELEMETRY, .out = out,
-                             .interest = EPOLLIN, .tokens = CMD_BURST, .tokens_ns = now_ns(),
-                             .next = s->clients};
+                             .uid = cred.uid, .topics = SRV_FRAME | SRV_TELEMETRY, .out = out,
+                             .interest = EPOLLIN, .tokens = CMD_BURST, .tokens_ns = now,
+                             .last_rx_ns = now, .next = s->clients};
         s->clients = c;
         s->n_clients++;
         log_info("client %d connected: pid %d, uid %d, gid %d", c->id, (int)cred.pid,
                  (int)cred.uid, (int)cred.gid);
         write_hello(s, c);
         client_flush(c);
+    }
+}
+
+/* Once a second: a client subscribed to nothing that has sent nothing for the idle time
+ * only holds a slot, and is closed (a subscriber may stay silent for ever). */
+static void on_sweep(void *user, uint32_t events)
+{
+    (void)events;
+    struct server *s = user;
+    uint64_t expirations;
+    if (read(s->sweep_fd, &expirations, sizeof expirations) < 0 && errno != EAGAIN)
+        return;
+    int64_t now = now_ns();
+    for (struct client *c = s->clients, *next; c; c = next) {
+        next = c->next;
+        if (c->topics || now - c->last_rx_ns < s->idle_ns)
+            continue;
+        char why[96];
+        snprintf(why, sizeof why, "idle for %g s with no subscription", (double)s->idle_ns / 1e9);
+        send_error(c, "%s; closing", why);
+        close_after_flush(c, why);
     }
 }
 
@@ -478,7 +533,10 @@ int srv_open(struct ev_loop *loop, const struct srv_config *cfg, const struct sr
     s->loop = loop;
     s->cb = *cb;
     s->lfd = -1;
+    s->sweep_fd = -1;
     s->max_clients = cfg->max_clients > 0 ? cfg->max_clients : 16;
+    s->max_per_uid = cfg->max_clients_per_uid;
+    s->idle_ns = (int64_t)(cfg->idle_timeout_s * 1e9);
     s->buffer = cfg->client_buffer ? cfg->client_buffer : DEFAULT_CLIENT_BUFFER;
     if (cfg->listen_fd >= 0) {
         s->lfd = cfg->listen_fd;
@@ -494,6 +552,15 @@ int srv_open(struct ev_loop *loop, const struct srv_config *cfg, const struct sr
     if (ev_add(loop, s->lfd, EPOLLIN, on_listen, s) != 0) {
         snprintf(err, errlen, "event loop: %s", strerror(errno));
         goto fail;
+    }
+    if (s->idle_ns > 0) {
+        struct itimerspec period = {{SWEEP_PERIOD_MS / 1000, 0}, {SWEEP_PERIOD_MS / 1000, 0}};
+        s->sweep_fd = timerfd_create(CLOCK_MONOTONIC, TFD_NONBLOCK | TFD_CLOEXEC);
+        if (s->sweep_fd < 0 || timerfd_settime(s->sweep_fd, 0, &period, NULL) != 0 ||
+            ev_add(loop, s->sweep_fd, EPOLLIN, on_sweep, s) != 0) {
+            snprintf(err, errlen, "idle timer: %s", strerror(errno));
+            goto fail;
+        }
     }
     *out = s;
     return 0;
@@ -511,6 +578,10 @@ void srv_close(struct server *s)
     if (s->lfd >= 0) {
         ev_remove(s->loop, s->lfd);
         close(s->lfd);
+    }
+    if (s->sweep_fd >= 0) {
+        ev_remove(s->loop, s->sweep_fd);
+        close(s->sweep_fd);
     }
     if (s->created)
         unlink(s->path);

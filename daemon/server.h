@@ -3,7 +3,10 @@
  * that does not fit is dropped for that client alone (counted, and the client is told
  * with a "dropped" message when it catches up), so a slow reader never delays the
  * pipeline or the other clients. Commands are parsed with jansson; bad ones get an
- * "error" and the connection stays; a line over 4 KiB or a flood closes it. */
+ * "error" and the connection stays; a line over 4 KiB or a flood closes it. A bounded
+ * number of connections is accepted per loop turn, so churning clients cannot starve
+ * the loop; an optional limit per user, and an idle timeout for clients subscribed to
+ * nothing, keep slots for the clients that use them. */
 #ifndef EMOTIOND_SERVER_H
 #define EMOTIOND_SERVER_H
 
@@ -30,6 +33,9 @@ struct srv_config {
     const char *group;         /* group of the socket file; NULL or "" leaves it */
     int listen_fd;             /* >= 0: a socket systemd passed (not created, not removed) */
     int max_clients;
+    int max_clients_per_uid;   /* 0: no limit per user */
+    double idle_timeout_s;     /* close clients subscribed to nothing and silent this long;
+                                  0: never */
     size_t client_buffer;      /* bytes of output queued per client (default 64 KiB) */
 };
 

@@ -296,6 +296,112 @@ class Protocol(unittest.TestCase):
             a.next("frame"), b.next("frame")
 
 
+CHURN = """
+import socket, sys, time
+end = time.monotonic() + float(sys.argv[2])
+while time.monotonic() < end:
+    s = socket.socket(socket.AF_UNIX)
+    try:
+        s.connect(sys.argv[1])
+    except OSError:
+        pass
+    s.close()
+"""
+
+
+def churners(sock, seconds, n=4):
+    """n processes that connect and close in a loop for `seconds` (bounded, local only)."""
+    return [subprocess.Popen([sys.executable, "-c", CHURN, sock, str(seconds)]) for _ in range(n)]
+
+
+def frames_in(client, seconds):
+    """Frames a subscriber receives in `seconds`, and the longest gap between two."""
+    n, last, gap = 0, time.monotonic(), 0.0
+    end = last + seconds
+    while time.monotonic() < end:
+        m = client.msg()
+        if m is None:
+            break
+        if m["type"] == "frame":
+            now = time.monotonic()
+            n, gap, last = n + 1, max(gap, now - last), now
+    return n, gap
+
+
+class FairService(unittest.TestCase):
+    def test_churning_clients_do_not_starve_a_subscriber(self):
+        """Four processes looping connect/close used to cut a subscriber from 122 frames to
+        29 in 4 s: the loop accepted until EAGAIN, which churn never reaches."""
+        with Daemon("--fps", "30") as d:
+            c = d.client(["frame"])
+            alone, _ = frames_in(c, 4)
+            procs = churners(d.sock, 5)
+            try:
+                time.sleep(0.5)
+                churned, gap = frames_in(c, 4)
+            finally:
+                for p in procs:
+                    p.wait(30)
+            print("\nfair service: subscriber alone %d frames in 4 s, with 4 churning clients %d "
+                  "(%.0f %%), longest gap %.0f ms" % (alone, churned, 100.0 * churned / max(alone, 1),
+                                                   gap * 1000), file=sys.stderr)
+            self.assertGreater(alone, 60)
+            self.assertGreaterEqual(churned, 0.75 * alone)
+            self.assertEqual(d.stop()[0], 0)
+
+    def test_idle_client_is_closed_subscribers_stay(self):
+        with Daemon("--fps", "30", config="[daemon]\nidle_timeout_s = 1\n") as d:
+            idle = d.client([])
+            quiet = d.client(["telemetry"])
+            default = d.client()
+            t0 = time.monotonic()
+            err = idle.next("error")
+            self.assertIn("idle for 1 s with no subscription", err["error"])
+            self.assertIsNone(idle.msg())          # and closed
+            self.assertLess(time.monotonic() - t0, 4)
+            time.sleep(1.5)
+            quiet.next("telemetry")
+            default.next("frame")
+            # a command resets the clock: a client that keeps talking is not idle
+            chatty = d.client([])
+            for _ in range(4):
+                time.sleep(0.5)
+                chatty.send({"cmd": "status"})
+                chatty.next("status")
+            self.assertEqual(d.stop()[0], 0)
+
+    def test_clients_per_uid(self):
+        with Daemon("--fps", "30", config="[daemon]\nmax_clients_per_uid = 2\n") as d:
+            a, b = d.client(), d.client()
+            s = socket.socket(socket.AF_UNIX)
+            s.connect(d.sock)
+            self.assertIn(b"too many clients of uid %d (2)" % os.getuid(), s.recv(4096))
+            a.next("frame"), b.next("frame")
+            a.close()
+            time.sleep(0.3)
+            d.client().next("frame")               # the slot is free again
+
+    def test_sigterm_within_a_second_whatever_the_clients_do(self):
+        with Daemon("--fps", "30", config="[daemon]\nmax_clients = 128\nlog_level = warning\n") as d:
+            stalled = []
+            for _ in range(100):
+                s = socket.socket(socket.AF_UNIX)
+                s.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+                s.connect(d.sock)
+                stalled.append(s)                   # subscribed by default, never read
+            procs = churners(d.sock, 4)
+            time.sleep(2)
+            rc, took = d.stop()
+            for p in procs:
+                p.wait(30)
+            print("\nSIGTERM with 100 stalled and 4 churning clients: exit in %.0f ms" % (took * 1000),
+                  file=sys.stderr)
+            self.assertEqual(rc, 0)
+            self.assertLess(took, 1.0)
+            for s in stalled:
+                s.close()
+
+
 class Lifecycle(unittest.TestCase):
     def test_notify_ready_and_watchdog(self):
         path = os.path.join(TMP, "notify.sock")
@@ -391,6 +497,56 @@ class Lifecycle(unittest.TestCase):
             self.assertIn("missing.enn", d.stderr())
             self.assertIn("keeping " + OTHER_MODEL, d.stderr())
             c.next("telemetry")
+            self.assertEqual(d.stop()[0], 0)
+
+    def test_config_replaced_by_a_fifo(self):
+        """A FIFO at the config path used to block the event loop on SIGHUP."""
+        with Daemon("--fps", "30", config="[telemetry]\ninterval_s = 0.3\n") as d:
+            c = d.client(["telemetry"])
+            c.next("telemetry")
+            os.unlink(d.conf)
+            os.mkfifo(d.conf)
+            d.proc.send_signal(signal.SIGHUP)
+            time.sleep(0.5)
+            c.send({"cmd": "status"})
+            t0 = time.monotonic()
+            c.next("status")
+            self.assertLess(time.monotonic() - t0, 2)
+            self.assertIn("not a regular file", d.stderr())
+            os.unlink(d.conf)
+            self.assertEqual(d.stop()[0], 0)
+        fifo = os.path.join(TMP, "fifo.conf")
+        os.mkfifo(fifo)
+        out = subprocess.run([EMOTIOND, "--check-config", "-c", fifo], capture_output=True,
+                             text=True, timeout=10)
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("not a regular file", out.stderr)
+
+    def test_clip_truncated_or_deleted_while_streaming(self):
+        """The file: reader mapped the clip: truncating it was SIGBUS, the daemon died and
+        left its socket. Deleting it left status saying the source was connected."""
+        clip = os.path.join(TMP, "changing.mjpeg")
+        write_clip(clip, [cv2.imread(os.path.join(SRC, "samples/astronaut.pgm"))], 120)
+        with Daemon("--fps", "60", source="file:" + clip) as d:
+            c = d.client(["frame"])
+            c.next("frame")
+            size = os.path.getsize(clip)
+            os.truncate(clip, size // 3 + 11)
+            with open(clip, "r+b") as f:
+                f.seek(size // 6)
+                f.write(b"\xff\xd8\xff" * 5000)
+            time.sleep(3)
+            self.assertIsNone(d.proc.poll(), d.stderr())
+            c.send({"cmd": "status"})
+            self.assertTrue(c.next("status")["source_connected"])
+            os.unlink(clip)
+            deadline = time.monotonic() + 10
+            while True:
+                c.send({"cmd": "status"})
+                if not c.next("status")["source_connected"]:
+                    break
+                self.assertLess(time.monotonic(), deadline, "still 'connected' after deletion")
+                time.sleep(0.3)
             self.assertEqual(d.stop()[0], 0)
 
     def test_once_and_check_config(self):
