@@ -1,0 +1,271 @@
+#!/usr/bin/python3
+"""The FER2013 levers of tools/train/train-fer (fer.py, train.photometric): photometric
+augmentation is a pure function of the generator's state and changes the images; a
+stopped and resumed run with the new flags ends where the uninterrupted run ends; the
+class weights are n_c^-0.5 with mean 1; the ship rule takes a candidate only when it
+beats the shipped model overall and on the lowest class recall, and the run's end acts on
+it; no new flag keeps the default recipe's folders. The runs use a made-up 48x48 dataset
+and a copy of the tree in a temporary folder; needs no dataset."""
+import contextlib
+import csv
+import importlib.machinery
+import importlib.util
+import io
+import os
+import shutil
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TRAIN = os.path.normpath(os.path.join(HERE, "..", "..", "tools", "train"))
+ROOT = os.path.normpath(os.path.join(TRAIN, "..", ".."))
+sys.path.insert(0, TRAIN)
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+
+import common  # noqa: E402
+import fer  # noqa: E402
+import train  # noqa: E402
+
+DATA_LABELS = ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
+RECIPE = ["--init", os.path.join(ROOT, "models", "emotionnet-nano-b-fer.enn"), "--lr", "3e-4",
+          "--balance", "--smoothing", "0.1", "--mixup", "0.2", "--photometric"]
+
+
+def load_train_fer():
+    loader = importlib.machinery.SourceFileLoader("train_fer", os.path.join(TRAIN, "train-fer"))
+    spec = importlib.util.spec_from_loader("train_fer", loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
+
+
+def fake_fer2013(folder, per_class=(8, 2, 6, 8, 8, 6, 6), n_test=14):
+    """A tiny FER2013 in the shared format: class-dependent brightness plus noise."""
+    rng = np.random.default_rng(4)
+    rows, images = [], []
+    for usage, counts in (("Training", per_class), ("PublicTest", [n_test // 7] * 7),
+                          ("PrivateTest", [n_test // 7] * 7)):
+        for c, n in enumerate(counts):
+            for _ in range(n):
+                img = rng.normal(40 + 25 * c, 30, (48, 48)).clip(0, 255).astype(np.uint8)
+                img[8 + 4 * c:12 + 4 * c, :] = 255         # a class-dependent stripe
+                rows.append({"index": len(rows), "usage": usage, "label": DATA_LABELS[c],
+                             "source_name": f"x{len(rows)}"})
+                images.append(img)
+    os.makedirs(os.path.join(folder, "fer2013"))
+    with open(os.path.join(folder, "fer2013", "fer2013.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["index", "usage", "label", "source_name"])
+        w.writeheader()
+        w.writerows(rows)
+    np.stack(images).tofile(os.path.join(folder, "fer2013", "fer2013.u8"))
+
+
+class Tree:
+    """common's folders pointed at a temporary tree holding a copy of the shipped Nano-B
+    FER2013 model and its record; the fake dataset in EMOTIOND_DATA."""
+
+    def __enter__(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        root = self.tmp.name
+        self.saved = {k: getattr(common, k) for k in ("ROOT", "RESULTS", "BUILD", "STATE")}
+        common.ROOT, common.RESULTS = root, os.path.join(root, "docs", "results")
+        common.BUILD, common.STATE = os.path.join(root, "build"), os.path.join(root, "state")
+        os.makedirs(os.path.join(root, "models"))
+        self.model = os.path.join(root, "models", "emotionnet-nano-b-fer.enn")
+        shutil.copy(os.path.join(ROOT, "models", "emotionnet-nano-b-fer.enn"), self.model)
+        os.makedirs(os.path.join(common.RESULTS, "fer-b"))
+        shutil.copy(os.path.join(ROOT, "docs", "results", "fer-b", "result.json"),
+                    os.path.join(common.RESULTS, "fer-b", "result.json"))
+        fake_fer2013(os.path.join(root, "data"))
+        self.env = os.environ.get("EMOTIOND_DATA")
+        os.environ["EMOTIOND_DATA"] = os.path.join(root, "data")
+        return self
+
+    def __exit__(self, *exc):
+        for k, v in self.saved.items():
+            setattr(common, k, v)
+        if self.env is None:
+            del os.environ["EMOTIOND_DATA"]
+        else:
+            os.environ["EMOTIOND_DATA"] = self.env
+        self.tmp.cleanup()
+
+
+def read(path, mode="rb"):
+    with open(path, mode) as f:
+        return f.read()
+
+
+def run(module, *argv):
+    saved = sys.argv
+    sys.argv = ["tools/train/train-fer", "--variant", "b", "--batch", "8", "--threads", "1",
+                *argv]
+    try:
+        with contextlib.redirect_stdout(io.StringIO()):
+            module.main()
+    finally:
+        sys.argv = saved
+
+
+class PhotometricTest(unittest.TestCase):
+    def setUp(self):
+        torch.set_num_threads(1)
+        rng = np.random.default_rng(1)
+        self.x = train.normalise(rng.integers(0, 256, (16, 48, 48)))
+
+    def test_same_generator_state_same_images(self):
+        gen = torch.Generator().manual_seed(7)
+        torch.rand(5, generator=gen)            # mid-stream, as a resumed run would be
+        state = gen.get_state()
+        first = train.photometric(self.x, gen)
+        after = gen.get_state()
+        gen.set_state(state)
+        second = train.photometric(self.x, gen)
+        self.assertTrue(torch.equal(first, second))
+        self.assertTrue(torch.equal(after, gen.get_state()))
+        other = train.photometric(self.x, torch.Generator().manual_seed(8))
+        self.assertFalse(torch.equal(first, other))
+
+    def test_changes_images_within_the_pixel_range(self):
+        out = train.photometric(self.x, torch.Generator().manual_seed(3))
+        self.assertEqual(out.shape, self.x.shape)
+        changed = (out - self.x).abs().flatten(1).amax(1)
+        self.assertTrue(bool((changed > 0.05).all()), "an image came back unchanged")
+        pixels = out * train.STD + train.MEAN
+        self.assertGreaterEqual(float(pixels.min()), -1e-6)
+        self.assertLessEqual(float(pixels.max()), 1 + 1e-6)
+
+    def test_does_not_touch_the_global_generator(self):
+        torch.manual_seed(0)
+        expected = torch.rand(3)
+        torch.manual_seed(0)
+        train.photometric(self.x, torch.Generator().manual_seed(3))
+        self.assertTrue(torch.equal(expected, torch.rand(3)))
+
+
+class LeversTest(unittest.TestCase):
+    def test_balance_weights(self):
+        w = fer.balance_weights([0] * 100 + [1] * 25, 2)
+        # 100^-0.5 : 25^-0.5 = 1 : 2, mean 1
+        np.testing.assert_allclose(w, [2 / 3, 4 / 3])
+        counts = [3995, 436, 4097, 7215, 4965, 4830, 3171]     # FER2013 Training
+        labels = np.repeat(np.arange(7), counts)
+        w = fer.balance_weights(labels, 7)
+        self.assertAlmostEqual(float(w.mean()), 1.0)
+        np.testing.assert_allclose(w * np.sqrt(counts), w[0] * np.sqrt(counts[0]))
+        self.assertEqual(int(np.argmax(w)), 1)      # disgust, the rarest
+        with self.assertRaises(ValueError):
+            fer.balance_weights([0, 0, 2], 3)
+
+    def test_ship_rule(self):
+        current = {"accuracy": 0.6534, "recall": [0.57, 0.32, 0.36, 0.85, 0.69, 0.55, 0.83]}
+        better = {"accuracy": 0.66, "recall": [0.6, 0.4, 0.45, 0.8, 0.6, 0.5, 0.8]}
+        ships, why = fer.ship_decision(better, current)
+        self.assertTrue(ships)
+        self.assertIn("shipped", why)
+        same_acc = {**better, "accuracy": current["accuracy"]}
+        self.assertFalse(fer.ship_decision(same_acc, current)[0])
+        worse_floor = {"accuracy": 0.70, "recall": [0.9, 0.31, 0.9, 0.9, 0.9, 0.9, 0.9]}
+        ships, why = fer.ship_decision(worse_floor, current)
+        self.assertFalse(ships)
+        self.assertIn("floor", why)
+        equal_floor = {"accuracy": 0.70, "recall": [0.9, 0.32, 0.9, 0.9, 0.9, 0.9, 0.9]}
+        self.assertFalse(fer.ship_decision(equal_floor, current)[0])
+
+    def test_recall(self):
+        self.assertEqual(fer.recall([[3, 1], [0, 0]]), [0.75, None])
+        self.assertAlmostEqual(fer.accuracy_of([[3, 1], [1, 5]]), 0.8)
+
+    def test_default_flags_keep_the_default_recipe_and_folders(self):
+        for epochs in (40, 20, 60):
+            self.assertEqual(fer.recipe_name("a", epochs, {}), "")
+            self.assertEqual(fer.recipe_name("b", epochs, dict(fer.DEFAULTS)), "")
+        self.assertEqual(fer.state_folder("a", ""),
+                         os.path.join(common.STATE, "emotionnet-nano-a-fer"))
+        self.assertEqual(fer.record_folder("a", ""), os.path.join(common.RESULTS, "fer"))
+        self.assertEqual(fer.record_folder("b", ""), os.path.join(common.RESULTS, "fer-b"))
+
+    def test_each_lever_names_its_recipe(self):
+        settings = {"init": "models/emotionnet-nano-a-fer.enn", "lr": 3e-4, "balance": True,
+                    "smoothing": 0.1, "photometric": True}
+        name = fer.recipe_name("a", 16, settings)
+        self.assertEqual(name, "init-e16-lr0.0003-bal-ls0.1-photo")
+        self.assertEqual(fer.state_folder("a", name), os.path.join(
+            common.STATE, "emotionnet-nano-a-fer-init-e16-lr0.0003-bal-ls0.1-photo"))
+        self.assertEqual(fer.record_folder("a", name),
+                         os.path.join(common.RESULTS, "fer-init-e16-lr0.0003-bal-ls0.1-photo"))
+        self.assertEqual(fer.record_folder("b", name),
+                         os.path.join(common.RESULTS, "fer-b-init-e16-lr0.0003-bal-ls0.1-photo"))
+        self.assertEqual(fer.recipe_name("a", 30, {"mixup": 0.2}), "e30-mix0.2")
+        self.assertEqual(fer.recipe_name("a", 30, {"init": "x/other.enn"}), "init-other-e30")
+        self.assertEqual(fer.recipe_name("a", 30, {"lr": 1e-3}), "")
+
+
+class RunTest(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        torch.set_num_threads(1)
+        cls.module = load_train_fer()
+
+    def test_resumed_run_ends_where_the_whole_run_ends(self):
+        states = []
+        for stops in ((3,), (1, 3)):
+            with Tree():
+                for n in stops:
+                    run(self.module, *RECIPE, "--epochs", "3", "--stop-after", str(n))
+                name = fer.recipe_name("b", 3, {"init": RECIPE[1], "lr": 3e-4,
+                                                "balance": True, "smoothing": 0.1,
+                                                "mixup": 0.2, "photometric": True})
+                states.append(train.load(os.path.join(fer.state_folder("b", name),
+                                                       "state.pt")))
+        whole, resumed = states
+        self.assertEqual(whole["epoch"], 3)
+        self.assertEqual(whole["history"], resumed["history"])
+        self.assertTrue(torch.equal(whole["gen"], resumed["gen"]))
+        for key, value in whole["model"].items():
+            self.assertTrue(torch.allclose(value.float(), resumed["model"][key].float(),
+                                           atol=1e-6), key)
+
+    def test_candidate_is_recorded_and_shipped_only_when_it_wins(self):
+        for wins in (False, True):
+            with Tree() as tree:
+                before = read(tree.model)
+                saved = fer.ship_decision
+                fer.ship_decision = lambda new, cur: (wins, "shipped: test" if wins
+                                                      else "not shipped: test")
+                try:
+                    run(self.module, *RECIPE, "--epochs", "2")
+                finally:
+                    fer.ship_decision = saved
+                name = fer.recipe_name("b", 2, {"init": RECIPE[1], "lr": 3e-4,
+                                                "balance": True, "smoothing": 0.1,
+                                                "mixup": 0.2, "photometric": True})
+                rec = common.read_json(os.path.join(fer.record_folder("b", name),
+                                                    "result.json"))
+                self.assertEqual(rec["shipped"], wins)
+                self.assertEqual(len(rec["public_recall"]), 7)
+                self.assertEqual(len(rec["private_recall_mirrored"]), 7)
+                self.assertIn("--photometric", rec["command"])
+                self.assertFalse(os.path.exists(fer.state_folder("b", name)))
+                shipped = common.read_json(os.path.join(common.RESULTS, "fer-b", "result.json"))
+                after = read(tree.model)
+                if wins:
+                    self.assertNotEqual(before, after)
+                    self.assertEqual(shipped["recipe"], name)
+                    self.assertEqual(shipped["model"], "models/emotionnet-nano-b-fer.enn")
+                    old = common.read_json(os.path.join(common.RESULTS, "fer-b-scratch-e20",
+                                                        "result.json"))
+                    self.assertEqual(old["superseded_by"], name)
+                else:
+                    self.assertEqual(before, after)
+                    self.assertNotIn("recipe", shipped)
+                    self.assertIsNone(rec["model"])
+                text = read(os.path.join(common.ROOT, "docs", "results.md"), "r")
+                self.assertIn(f"`{name}`", text)
+                self.assertIn("`scratch-e20`", text)
+
+
+if __name__ == "__main__":
+    unittest.main()

@@ -1,0 +1,87 @@
+"""FER2013 recipes of tools/train/train-fer beside the default one: the folder each
+recipe writes to, class-balanced loss weights, per-class recall, and the rule that
+decides whether a candidate replaces the shipped model. Shared by train-fer, the report
+and the tests."""
+import os
+
+import numpy as np
+
+import common
+
+# the default recipe's settings (train-fer with no new flag); each departure is spelled
+# into the recipe's name, which names its checkpoint and record folders
+DEFAULTS = {"init": None, "lr": 1e-3, "balance": False, "smoothing": 0.0, "mixup": 0.0,
+            "photometric": False}
+
+
+def recipe_name(variant, epochs, settings):
+    """"" for the default recipe (its folders stay emotionnet-nano-<v>-fer and fer/ or
+    fer-b/, whatever --epochs says, as before the levers existed); otherwise
+    init[-<file>]-e<epochs>[-lr<x>][-bal][-ls<x>][-mix<x>][-photo]."""
+    s = {**DEFAULTS, **settings}
+    if all(s[k] == DEFAULTS[k] for k in DEFAULTS):
+        return ""
+    parts = []
+    if s["init"]:
+        stem = os.path.splitext(os.path.basename(s["init"]))[0]
+        parts.append("init" if stem == f"emotionnet-nano-{variant}-fer" else f"init-{stem}")
+    parts.append(f"e{epochs}")
+    if s["lr"] != DEFAULTS["lr"]:
+        parts.append(f"lr{s['lr']:g}")
+    if s["balance"]:
+        parts.append("bal")
+    if s["smoothing"]:
+        parts.append(f"ls{s['smoothing']:g}")
+    if s["mixup"]:
+        parts.append(f"mix{s['mixup']:g}")
+    if s["photometric"]:
+        parts.append("photo")
+    return "-".join(parts)
+
+
+def state_folder(variant, recipe):
+    name = f"emotionnet-nano-{variant}-fer"
+    return os.path.join(common.STATE, f"{name}-{recipe}" if recipe else name)
+
+
+def record_folder(variant, recipe):
+    """fer/ (fer-b/) for the default recipe, fer[-b]-<recipe>/ for any other."""
+    base = common.fer_results(variant)
+    return f"{base}-{recipe}" if recipe else base
+
+
+def balance_weights(labels, n_classes):
+    """Cross-entropy class weights proportional to n_c^-0.5, mean 1 over the classes."""
+    counts = np.bincount(np.asarray(labels), minlength=n_classes).astype(np.float64)
+    if (counts == 0).any():
+        raise ValueError("a class has no training image")
+    w = counts ** -0.5
+    return w * n_classes / w.sum()
+
+
+def recall(confusion):
+    """Per-class recall (row diagonal over row sum) of a confusion matrix; None for an
+    empty row."""
+    return [row[i] / sum(row) if sum(row) else None for i, row in enumerate(confusion)]
+
+
+def accuracy_of(confusion):
+    return sum(row[i] for i, row in enumerate(confusion)) / sum(map(sum, confusion))
+
+
+def ship_decision(candidate, current):
+    """Whether a candidate replaces the shipped model. Each argument is
+    {"accuracy": PublicTest overall, "recall": PublicTest per-class recall}, measured by
+    the same code. It ships only if it beats the current model on both: overall
+    accuracy, and its lowest class recall (the per-class floor). Returns
+    (ships, reason)."""
+    acc, cur_acc = candidate["accuracy"], current["accuracy"]
+    floor, cur_floor = min(candidate["recall"]), min(current["recall"])
+    facts = (f"PublicTest {100 * acc:.2f} % against {100 * cur_acc:.2f} %, lowest class "
+             f"recall {100 * floor:.1f} % against {100 * cur_floor:.1f} %")
+    if acc <= cur_acc:
+        return False, "not shipped: overall accuracy does not beat the current model's; " + facts
+    if floor <= cur_floor:
+        return False, "not shipped: the per-class floor does not beat the current model's; " \
+            + facts
+    return True, "shipped: beats the current model overall and on the per-class floor; " + facts
