@@ -2,6 +2,9 @@
 #include "pipeline.h"
 
 #include <errno.h>
+#ifdef __GLIBC__
+#include <malloc.h>
+#endif
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -36,6 +39,11 @@ static void model_unref(struct pl_model *m)
         enn_net_free(m->nets[i]);
     enn_model_free(m->m);
     free(m);
+#ifdef __GLIBC__
+    /* a model's megabytes, freed amid the heap, would stay resident: each model switch
+       (SIGHUP, power-mode profiles) would ratchet RSS up to the largest heap yet */
+    malloc_trim(0);
+#endif
 }
 
 static struct pl_model *model_load(const char *path, int workers, char *err, size_t errlen)
