@@ -137,7 +137,7 @@ static void test_long_line_is_an_error(void **state)
     snprintf(text + n + 180, sizeof text - (size_t)n - 180,
              "socket = /tmp/evil.sock\nmax_clients = 3\n");
     struct config c;
-    expect_error_into(text, ":2: line of 199 characters (at most 197)", &c);
+    expect_error_into(text, ":2: line of 222 characters (at most 197)", &c);
     assert_string_equal(c.daemon.socket, "/run/emotiond/emotiond.sock");
     assert_int_equal(c.daemon.max_clients, 16);
     /* the longest line allowed is read whole, \r\n included */
