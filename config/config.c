@@ -266,20 +266,16 @@ static char *read_text(const char *path, char *err, size_t errlen)
         close(fd);
         return NULL;
     }
-    char *text = malloc(CONFIG_MAX_FILE + 1);
-    size_t len = 0;
+    /* what stat says, read once: a file that grows meanwhile is read as it was */
+    size_t want = (size_t)st.st_size, len = 0;
+    char *text = malloc(want + 1);
     ssize_t n = 1;
-    while (text && len < CONFIG_MAX_FILE &&
-           ((n = read(fd, text + len, CONFIG_MAX_FILE - len)) > 0 || (n < 0 && errno == EINTR)))
+    while (text && len < want &&
+           ((n = read(fd, text + len, want - len)) > 0 || (n < 0 && errno == EINTR)))
         len += n > 0 ? (size_t)n : 0;
     close(fd);
     if (!text || n < 0) {
         snprintf(err, errlen, "%s: %s", path, text ? strerror(errno) : "out of memory");
-        free(text);
-        return NULL;
-    }
-    if (len == CONFIG_MAX_FILE) {   /* grew while being read */
-        snprintf(err, errlen, "%s: larger than 1 MiB, not a config file", path);
         free(text);
         return NULL;
     }

