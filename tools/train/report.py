@@ -128,7 +128,8 @@ def _fer_init_section():
     intro = ("### Beside the baseline: fine-tuned from the FER2013 model\n\n"
              "`tools/train/reproduce-ckplus --variant a|b --init fer`. Each fold starts from "
              "the variant's FER2013 model, `models/emotionnet-nano-<v>-fer.enn` (trained on "
-             "FER2013 only, no CK+ image; Nano-A's is the daemon's default), "
+             "FER2013 only, no CK+ image; for Nano-A the one trained from scratch, "
+             "`scratch-e40` below, which that file held when these runs were made), "
              "its batch norms unfolded around the statistics of the fold's training images; "
              "the head keeps FER2013's rows for the six shared classes and starts "
              "`contempt` from `neutral`. The paper's augmentations and step schedule, "
@@ -271,7 +272,9 @@ def _fer_recipe_text(r):
     text = (f"Adam {s['lr']:.0e}".replace("e-0", "e-") + " with cosine decay, batch "
             f"{r.get('batch', 64)}, the CK+ augmentations")
     if s["init"]:
-        text = f"from `{os.path.relpath(s['init'], common.ROOT)}`, " + text
+        init = os.path.relpath(s["init"], common.ROOT)
+        text = (f"fine-tuned from the model it replaced (what `{init}` held before, its own "
+                "record below), " if init == r.get("model") else f"from `{init}`, ") + text
     if s["photometric"]:
         text += " plus photometric ones (brightness, contrast, gamma, blur, noise)"
     if s["balance"]:
