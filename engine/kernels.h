@@ -1,4 +1,4 @@
-/* Convolution microkernels, one set per instruction set, behind one dispatch table.
+/* Microkernels, one set per instruction set, behind one dispatch table.
  *
  * Every convolution is run as one job: for each output channel o and each position q in
  * [0, count), out[o * out_plane + q] = bias[o] + sum_k w[o][k] * in[q + k_off[k]],
@@ -30,9 +30,29 @@ struct enn_conv_job {
     bool relu;
 };
 
+/* The memory-bound ops work on one channel plane at a time. Planes are zero-bordered
+ * (see engine/net.c): `row` is the padded row length, and pointers name the first
+ * interior element, (0, 0). */
 struct enn_kernels {
     const char *name;        /* "scalar", "avx2", "neon" */
     void (*conv)(const struct enn_conv_job *job);
+    /* Depthwise 3x3, stride 1, one channel: for q in [0, count),
+     * out[q] = bias + sum over ky, kx of w[ky * 3 + kx] * in[q + (ky - 1) * row + kx - 1],
+     * then ReLU if asked. in and out walk padded rows (count = height * row), so results
+     * that land in border columns are garbage the caller clears; may compute up to
+     * ENN_MAX_OVERRUN positions past count, like conv. */
+    void (*dwconv3)(const float *in, float *out, size_t count, size_t row, const float *w,
+                    float bias, bool relu);
+    /* 2x2 max, stride 2: out[y * out_row + x] = max of in[(2y + i) * in_row + 2x + j],
+     * i, j in {0, 1}, for y < out_h, x < out_w. Writes nothing else. */
+    void (*maxpool2)(const float *in, size_t in_row, float *out, size_t out_row, int out_h,
+                     int out_w);
+    /* Nearest x2: out[y * out_row + x] = in[(y / 2) * in_row + x / 2] for y < 2 * in_h,
+     * x < 2 * in_w. Writes nothing else. */
+    void (*upsample2)(const float *in, size_t in_row, float *out, size_t out_row, int in_h,
+                      int in_w);
+    /* x[i] = 1 / (1 + exp(-x[i])) for i < n, within 1e-6 of libm's. */
+    void (*sigmoid)(float *x, size_t n);
 };
 
 /* The best set this CPU runs, or the one named by EMOTIOND_ISA. NULL, with a reason in
@@ -45,9 +65,7 @@ const struct enn_kernels *enn_kernels_get(const char *name);
 size_t enn_packed_size(int out_c, size_t k);
 void enn_pack_weights(const float *w, int out_c, size_t k, float *dst);
 
-/* Per-ISA entry points, used by the dispatcher. */
-void enn_conv_scalar(const struct enn_conv_job *job);
-void enn_conv_avx2(const struct enn_conv_job *job);
-void enn_conv_neon(const struct enn_conv_job *job);
+/* Per-ISA sets, used by the dispatcher. */
+extern const struct enn_kernels enn_kernels_scalar, enn_kernels_avx2, enn_kernels_neon;
 
 #endif

@@ -1,8 +1,11 @@
-/* x86-64 AVX2 + FMA kernel: 4 output channels x 24 positions in 12 accumulators. */
+/* x86-64 AVX2 + FMA kernels. conv: 4 output channels x 24 positions in 12 accumulators;
+ * the per-plane ops vectorise over positions in one pass. */
 #include "kernels.h"
 
 #if defined(__x86_64__)
 #include <immintrin.h>
+#include <stdint.h>
+#include <string.h>
 
 #define NV 3
 #define NR (8 * NV)
@@ -38,7 +41,7 @@ static inline __attribute__((always_inline)) void block(const struct enn_conv_jo
     }
 }
 
-void enn_conv_avx2(const struct enn_conv_job *j)
+static void conv(const struct enn_conv_job *j)
 {
     /* Positions outer, channel blocks inner: the input tile stays in L1 while every
        block of output channels uses it. */
@@ -55,4 +58,192 @@ void enn_conv_avx2(const struct enn_conv_job *j)
         }
     }
 }
+
+/* Depthwise 3x3 over a padded plane. Two output rows per pass: the four input rows they
+   need are loaded once and feed both, 12 loads per 16 outputs instead of 18. Each lane
+   runs the same chain of FMAs whichever pass computes it, so the overlap of a row's last
+   vector with the next row rewrites identical values. */
+static inline __attribute__((always_inline)) void dw_body(const float *in, float *out,
+                                                          size_t count, size_t row,
+                                                          const float *wt, float bias,
+                                                          bool relu)
+{
+    __m256 w[9];
+    for (int i = 0; i < 9; i++)
+        w[i] = _mm256_broadcast_ss(wt + i);
+    const __m256 b = _mm256_set1_ps(bias), zero = _mm256_setzero_ps();
+    size_t q = 0;
+    for (; q + 2 * row <= count; q += 2 * row) {
+        for (size_t x = 0; x < row; x += 8) {
+            const float *p = in + q + x - row - 1;
+            __m256 top = b, bot = b;
+            for (int r = 0; r < 4; r++, p += row) {
+                __m256 x0 = _mm256_loadu_ps(p), x1 = _mm256_loadu_ps(p + 1),
+                       x2 = _mm256_loadu_ps(p + 2);
+                if (r < 3) {
+                    top = _mm256_fmadd_ps(w[3 * r], x0, top);
+                    top = _mm256_fmadd_ps(w[3 * r + 1], x1, top);
+                    top = _mm256_fmadd_ps(w[3 * r + 2], x2, top);
+                }
+                if (r > 0) {
+                    bot = _mm256_fmadd_ps(w[3 * r - 3], x0, bot);
+                    bot = _mm256_fmadd_ps(w[3 * r - 2], x1, bot);
+                    bot = _mm256_fmadd_ps(w[3 * r - 1], x2, bot);
+                }
+            }
+            _mm256_storeu_ps(out + q + x, relu ? _mm256_max_ps(top, zero) : top);
+            _mm256_storeu_ps(out + q + x + row, relu ? _mm256_max_ps(bot, zero) : bot);
+        }
+    }
+    /* an odd last row (or a count that is not whole rows): one row per pass */
+    for (; q < count; q += 8) {
+        const float *p = in + q - row - 1;
+        __m256 acc = b;
+        for (int r = 0; r < 3; r++, p += row) {
+            acc = _mm256_fmadd_ps(w[3 * r], _mm256_loadu_ps(p), acc);
+            acc = _mm256_fmadd_ps(w[3 * r + 1], _mm256_loadu_ps(p + 1), acc);
+            acc = _mm256_fmadd_ps(w[3 * r + 2], _mm256_loadu_ps(p + 2), acc);
+        }
+        _mm256_storeu_ps(out + q, relu ? _mm256_max_ps(acc, zero) : acc);
+    }
+}
+
+static void dwconv3(const float *in, float *out, size_t count, size_t row, const float *w,
+                    float bias, bool relu)
+{
+    /* relu as a constant in each copy keeps the branch out of the loop */
+    if (relu)
+        dw_body(in, out, count, row, w, bias, true);
+    else
+        dw_body(in, out, count, row, w, bias, false);
+}
+
+/* Mask of the first n lanes (0 <= n <= 8), for tails: masked lanes are neither read nor
+   written, so the tail stays inside the region without a scalar loop. */
+static const int32_t lane_tab[16] = {-1, -1, -1, -1, -1, -1, -1, -1, 0, 0, 0, 0, 0, 0, 0, 0};
+
+static inline __m256i first_lanes(int n)
+{
+    return _mm256_loadu_si256((const __m256i *)(lane_tab + 8 - n));
+}
+
+/* Max of adjacent pairs of the 16 floats lo:hi, in order. The in-lane shuffles leave the
+   pairs as 0 1 4 5 | 2 3 6 7; one 64-bit permute puts them back. */
+static inline __m256 pair_max(__m256 lo, __m256 hi)
+{
+    __m256 even = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(2, 0, 2, 0));
+    __m256 odd = _mm256_shuffle_ps(lo, hi, _MM_SHUFFLE(3, 1, 3, 1));
+    __m256d m = _mm256_castps_pd(_mm256_max_ps(even, odd));
+    return _mm256_castpd_ps(_mm256_permute4x64_pd(m, _MM_SHUFFLE(3, 1, 2, 0)));
+}
+
+static void maxpool2(const float *in, size_t in_row, float *out, size_t out_row, int out_h,
+                     int out_w)
+{
+    for (int y = 0; y < out_h; y++) {
+        const float *a = in + (size_t)(2 * y) * in_row, *b = a + in_row;
+        float *d = out + (size_t)y * out_row;
+        int x = 0;
+        /* vertical max first: one shuffle sequence per 8 outputs instead of two */
+        for (; x + 8 <= out_w; x += 8) {
+            __m256 lo = _mm256_max_ps(_mm256_loadu_ps(a + 2 * x), _mm256_loadu_ps(b + 2 * x));
+            __m256 hi = _mm256_max_ps(_mm256_loadu_ps(a + 2 * x + 8),
+                                      _mm256_loadu_ps(b + 2 * x + 8));
+            _mm256_storeu_ps(d + x, pair_max(lo, hi));
+        }
+        if (x < out_w) {
+            int n = out_w - x;
+            __m256i m0 = first_lanes(2 * n > 8 ? 8 : 2 * n);
+            __m256i m1 = first_lanes(2 * n > 8 ? 2 * n - 8 : 0);
+            __m256 lo = _mm256_max_ps(_mm256_maskload_ps(a + 2 * x, m0),
+                                      _mm256_maskload_ps(b + 2 * x, m0));
+            __m256 hi = _mm256_max_ps(_mm256_maskload_ps(a + 2 * x + 8, m1),
+                                      _mm256_maskload_ps(b + 2 * x + 8, m1));
+            _mm256_maskstore_ps(d + x, first_lanes(n), pair_max(lo, hi));
+        }
+    }
+}
+
+static void upsample2(const float *in, size_t in_row, float *out, size_t out_row, int in_h,
+                      int in_w)
+{
+    /* one lane-crossing permute per 8 outputs, each vector stored to both rows */
+    const __m256i lo_idx = _mm256_setr_epi32(0, 0, 1, 1, 2, 2, 3, 3);
+    const __m256i hi_idx = _mm256_setr_epi32(4, 4, 5, 5, 6, 6, 7, 7);
+    for (int y = 0; y < in_h; y++) {
+        const float *s = in + (size_t)y * in_row;
+        float *d0 = out + (size_t)(2 * y) * out_row, *d1 = d0 + out_row;
+        int x = 0;
+        for (; x + 8 <= in_w; x += 8) {
+            __m256 v = _mm256_loadu_ps(s + x);
+            __m256 lo = _mm256_permutevar8x32_ps(v, lo_idx);
+            __m256 hi = _mm256_permutevar8x32_ps(v, hi_idx);
+            _mm256_storeu_ps(d0 + 2 * x, lo);
+            _mm256_storeu_ps(d0 + 2 * x + 8, hi);
+            _mm256_storeu_ps(d1 + 2 * x, lo);
+            _mm256_storeu_ps(d1 + 2 * x + 8, hi);
+        }
+        if (x < in_w) {
+            int n = in_w - x;
+            __m256 v = _mm256_maskload_ps(s + x, first_lanes(n));
+            __m256 lo = _mm256_permutevar8x32_ps(v, lo_idx);
+            __m256i m0 = first_lanes(2 * n > 8 ? 8 : 2 * n);
+            _mm256_maskstore_ps(d0 + 2 * x, m0, lo);
+            _mm256_maskstore_ps(d1 + 2 * x, m0, lo);
+            if (2 * n > 8) {
+                __m256 hi = _mm256_permutevar8x32_ps(v, hi_idx);
+                __m256i m1 = first_lanes(2 * n - 8);
+                _mm256_maskstore_ps(d0 + 2 * x + 8, m1, hi);
+                _mm256_maskstore_ps(d1 + 2 * x + 8, m1, hi);
+            }
+        }
+    }
+}
+
+/* Sigmoid from z = e^-|x|, which lies in [0, 1]: e^t never overflows, and 1 / (1 + z) for
+   x >= 0, z / (1 + z) for x < 0 keeps small results accurate. e^t is Cephes' expf: t =
+   n ln2 + r with |r| <= ln2 / 2, a degree-7 polynomial for e^r, 2^n built in the exponent
+   bits. t is clamped at -88, where n = -127 gives the bit pattern of +0: z is then exactly
+   0 and huge |x| give exactly 0 or 1. */
+static inline __m256 sigmoid8(__m256 x)
+{
+    const __m256 one = _mm256_set1_ps(1.0f);
+    __m256 t = _mm256_or_ps(x, _mm256_set1_ps(-0.0f));   /* -|x| */
+    /* maxps returns its second operand when either is NaN: a NaN input stays NaN */
+    t = _mm256_max_ps(_mm256_set1_ps(-88.0f), t);
+    __m256 n = _mm256_round_ps(_mm256_mul_ps(t, _mm256_set1_ps(1.44269504088896341f)),
+                               _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    /* ln2 in two parts: n * 0.693359375 is exact, so r keeps its low bits */
+    __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693359375f), t);
+    r = _mm256_fnmadd_ps(n, _mm256_set1_ps(-2.12194440e-4f), r);
+    __m256 p = _mm256_set1_ps(1.9875691500e-4f);
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.3981999507e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(8.3334519073e-3f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(4.1665795894e-2f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.6666665459e-1f));
+    p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(5.0000001201e-1f));
+    p = _mm256_fmadd_ps(p, _mm256_mul_ps(r, r), _mm256_add_ps(r, one));
+    __m256i e = _mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127));
+    __m256 z = _mm256_mul_ps(p, _mm256_castsi256_ps(_mm256_slli_epi32(e, 23)));
+    __m256 s = _mm256_div_ps(one, _mm256_add_ps(one, z));
+    return _mm256_blendv_ps(s, _mm256_mul_ps(z, s), x);   /* by the sign bit of x */
+}
+
+static void sigmoid(float *x, size_t n)
+{
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8)
+        _mm256_storeu_ps(x + i, sigmoid8(_mm256_loadu_ps(x + i)));
+    if (i < n) {
+        /* the same code on a padded copy, so the tail rounds like the rest */
+        float tmp[8] = {0};
+        memcpy(tmp, x + i, (n - i) * sizeof *x);
+        _mm256_storeu_ps(tmp, sigmoid8(_mm256_loadu_ps(tmp)));
+        memcpy(x + i, tmp, (n - i) * sizeof *x);
+    }
+}
+
+const struct enn_kernels enn_kernels_avx2 = {
+    "avx2", conv, dwconv3, maxpool2, upsample2, sigmoid,
+};
 #endif

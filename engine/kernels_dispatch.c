@@ -5,13 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-static const struct enn_kernels scalar = {"scalar", enn_conv_scalar};
-#if defined(__x86_64__)
-static const struct enn_kernels avx2 = {"avx2", enn_conv_avx2};
-#endif
-#if defined(__aarch64__)
-static const struct enn_kernels neon = {"neon", enn_conv_neon};
-#endif
 
 static bool cpu_has(const char *name)
 {
@@ -30,14 +23,14 @@ const struct enn_kernels *enn_kernels_get(const char *name)
 {
     const struct enn_kernels *k = NULL;
     if (strcmp(name, "scalar") == 0)
-        k = &scalar;
+        k = &enn_kernels_scalar;
 #if defined(__x86_64__)
     if (strcmp(name, "avx2") == 0)
-        k = &avx2;
+        k = &enn_kernels_avx2;
 #endif
 #if defined(__aarch64__)
     if (strcmp(name, "neon") == 0)
-        k = &neon;
+        k = &enn_kernels_neon;
 #endif
     return k && cpu_has(name) ? k : NULL;
 }
@@ -63,7 +56,7 @@ const struct enn_kernels *enn_kernels_select(char *err, size_t errlen)
         if (k)
             return k;
     }
-    return &scalar;
+    return &enn_kernels_scalar;
 }
 
 size_t enn_packed_size(int out_c, size_t k)

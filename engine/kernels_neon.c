@@ -1,9 +1,11 @@
-/* AArch64 NEON kernel: 4 output channels x 16 positions in 16 accumulators; the four
- * weights of a block arrive in one vector and feed fmla by lane. */
+/* AArch64 NEON kernels. conv: 4 output channels x 16 positions in 16 accumulators; the
+ * four weights of a block arrive in one vector and feed fmla by lane. The per-plane ops
+ * vectorise over positions in one pass. */
 #include "kernels.h"
 
 #if defined(__aarch64__)
 #include <arm_neon.h>
+#include <string.h>
 
 #define NV 4
 #define NR (4 * NV)
@@ -42,7 +44,7 @@ static inline __attribute__((always_inline)) void block(const struct enn_conv_jo
     }
 }
 
-void enn_conv_neon(const struct enn_conv_job *j)
+static void conv(const struct enn_conv_job *j)
 {
     /* Positions outer, channel blocks inner, as in the AVX2 kernel: the input tile stays
        in L1 while every block of output channels uses it. */
@@ -59,4 +61,163 @@ void enn_conv_neon(const struct enn_conv_job *j)
         }
     }
 }
+
+/* Depthwise 3x3 over a padded plane, 8 positions per row and pass. Each input row is read
+   as three vectors starting one left; ext builds the +1 and +2 shifts from them in
+   registers. Two output rows per pass: the four input rows they need are loaded once and
+   feed both. Each lane runs the same chain of FMAs whichever pass computes it, so the
+   overlap of a row's last block with the next row rewrites identical values. */
+static inline __attribute__((always_inline)) void dw_body(const float *in, float *out,
+                                                          size_t count, size_t row,
+                                                          const float *wt, float bias,
+                                                          bool relu)
+{
+    float32x4_t w[9];
+    for (int i = 0; i < 9; i++)
+        w[i] = vdupq_n_f32(wt[i]);
+    const float32x4_t b = vdupq_n_f32(bias), zero = vdupq_n_f32(0);
+    size_t q = 0;
+    for (; q + 2 * row <= count; q += 2 * row) {
+        for (size_t x = 0; x < row; x += 8) {
+            const float *p = in + q + x - row - 1;
+            float32x4_t top0 = b, top1 = b, bot0 = b, bot1 = b;
+            for (int r = 0; r < 4; r++, p += row) {
+                float32x4_t a0 = vld1q_f32(p), a1 = vld1q_f32(p + 4), a2 = vld1q_f32(p + 8);
+                float32x4_t s[6] = {a0, vextq_f32(a0, a1, 1), vextq_f32(a0, a1, 2),
+                                    a1, vextq_f32(a1, a2, 1), vextq_f32(a1, a2, 2)};
+                for (int k = 0; k < 3; k++) {
+                    if (r < 3) {
+                        top0 = vfmaq_f32(top0, w[3 * r + k], s[k]);
+                        top1 = vfmaq_f32(top1, w[3 * r + k], s[3 + k]);
+                    }
+                    if (r > 0) {
+                        bot0 = vfmaq_f32(bot0, w[3 * r - 3 + k], s[k]);
+                        bot1 = vfmaq_f32(bot1, w[3 * r - 3 + k], s[3 + k]);
+                    }
+                }
+            }
+            if (relu) {
+                top0 = vmaxq_f32(top0, zero), top1 = vmaxq_f32(top1, zero);
+                bot0 = vmaxq_f32(bot0, zero), bot1 = vmaxq_f32(bot1, zero);
+            }
+            vst1q_f32(out + q + x, top0);
+            vst1q_f32(out + q + x + 4, top1);
+            vst1q_f32(out + q + x + row, bot0);
+            vst1q_f32(out + q + x + row + 4, bot1);
+        }
+    }
+    /* an odd last row (or a count that is not whole rows): one row per pass */
+    for (; q < count; q += 4) {
+        const float *p = in + q - row - 1;
+        float32x4_t acc = b;
+        for (int r = 0; r < 3; r++, p += row) {
+            float32x4_t a0 = vld1q_f32(p), a1 = vld1q_f32(p + 4);
+            acc = vfmaq_f32(acc, w[3 * r], a0);
+            acc = vfmaq_f32(acc, w[3 * r + 1], vextq_f32(a0, a1, 1));
+            acc = vfmaq_f32(acc, w[3 * r + 2], vextq_f32(a0, a1, 2));
+        }
+        vst1q_f32(out + q, relu ? vmaxq_f32(acc, zero) : acc);
+    }
+}
+
+static void dwconv3(const float *in, float *out, size_t count, size_t row, const float *w,
+                    float bias, bool relu)
+{
+    /* relu as a constant in each copy keeps the branch out of the loop */
+    if (relu)
+        dw_body(in, out, count, row, w, bias, true);
+    else
+        dw_body(in, out, count, row, w, bias, false);
+}
+
+/* fmaxnm is fmaxf (a NaN loses to a number), so the result matches the scalar kernel's
+   bit for bit. */
+static void maxpool2(const float *in, size_t in_row, float *out, size_t out_row, int out_h,
+                     int out_w)
+{
+    for (int y = 0; y < out_h; y++) {
+        const float *a = in + (size_t)(2 * y) * in_row, *b = a + in_row;
+        float *d = out + (size_t)y * out_row;
+        int x = 0;
+        /* vertical max first, then one pairwise max per 4 outputs */
+        for (; x + 4 <= out_w; x += 4) {
+            float32x4_t lo = vmaxnmq_f32(vld1q_f32(a + 2 * x), vld1q_f32(b + 2 * x));
+            float32x4_t hi = vmaxnmq_f32(vld1q_f32(a + 2 * x + 4), vld1q_f32(b + 2 * x + 4));
+            vst1q_f32(d + x, vpmaxnmq_f32(lo, hi));
+        }
+        for (; x < out_w; x++) {
+            float32x2_t m = vmaxnm_f32(vld1_f32(a + 2 * x), vld1_f32(b + 2 * x));
+            d[x] = vmaxnmv_f32(m);
+        }
+    }
+}
+
+static void upsample2(const float *in, size_t in_row, float *out, size_t out_row, int in_h,
+                      int in_w)
+{
+    /* zip of a vector with itself duplicates each element; both rows get each result */
+    for (int y = 0; y < in_h; y++) {
+        const float *s = in + (size_t)y * in_row;
+        float *d0 = out + (size_t)(2 * y) * out_row, *d1 = d0 + out_row;
+        int x = 0;
+        for (; x + 4 <= in_w; x += 4) {
+            float32x4_t v = vld1q_f32(s + x);
+            float32x4_t lo = vzip1q_f32(v, v), hi = vzip2q_f32(v, v);
+            vst1q_f32(d0 + 2 * x, lo);
+            vst1q_f32(d0 + 2 * x + 4, hi);
+            vst1q_f32(d1 + 2 * x, lo);
+            vst1q_f32(d1 + 2 * x + 4, hi);
+        }
+        for (; x < in_w; x++) {
+            float32x2_t v = vdup_n_f32(s[x]);
+            vst1_f32(d0 + 2 * x, v);
+            vst1_f32(d1 + 2 * x, v);
+        }
+    }
+}
+
+/* Sigmoid from z = e^-|x|, which lies in [0, 1]: e^t never overflows, and 1 / (1 + z) for
+   x >= 0, z / (1 + z) for x < 0 keeps small results accurate. e^t is Cephes' expf: t =
+   n ln2 + r with |r| <= ln2 / 2, a degree-7 polynomial for e^r, 2^n built in the exponent
+   bits. t is clamped at -88, where n = -127 gives the bit pattern of +0: z is then exactly
+   0 and huge |x| give exactly 0 or 1. */
+static inline float32x4_t sigmoid4(float32x4_t x)
+{
+    const float32x4_t one = vdupq_n_f32(1.0f);
+    /* fmax keeps a NaN input NaN */
+    float32x4_t t = vmaxq_f32(vnegq_f32(vabsq_f32(x)), vdupq_n_f32(-88.0f));
+    float32x4_t n = vrndnq_f32(vmulq_n_f32(t, 1.44269504088896341f));
+    /* ln2 in two parts: n * 0.693359375 is exact, so r keeps its low bits */
+    float32x4_t r = vfmsq_f32(t, n, vdupq_n_f32(0.693359375f));
+    r = vfmsq_f32(r, n, vdupq_n_f32(-2.12194440e-4f));
+    float32x4_t p = vdupq_n_f32(1.9875691500e-4f);
+    p = vfmaq_f32(vdupq_n_f32(1.3981999507e-3f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(8.3334519073e-3f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(4.1665795894e-2f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(1.6666665459e-1f), p, r);
+    p = vfmaq_f32(vdupq_n_f32(5.0000001201e-1f), p, r);
+    p = vfmaq_f32(vaddq_f32(r, one), p, vmulq_f32(r, r));
+    int32x4_t e = vshlq_n_s32(vaddq_s32(vcvtq_s32_f32(n), vdupq_n_s32(127)), 23);
+    float32x4_t z = vmulq_f32(p, vreinterpretq_f32_s32(e));
+    float32x4_t s = vdivq_f32(one, vaddq_f32(one, z));
+    return vbslq_f32(vcltq_f32(x, vdupq_n_f32(0)), vmulq_f32(z, s), s);
+}
+
+static void sigmoid(float *x, size_t n)
+{
+    size_t i = 0;
+    for (; i + 4 <= n; i += 4)
+        vst1q_f32(x + i, sigmoid4(vld1q_f32(x + i)));
+    if (i < n) {
+        /* the same code on a padded copy, so the tail rounds like the rest */
+        float tmp[4] = {0};
+        memcpy(tmp, x + i, (n - i) * sizeof *x);
+        vst1q_f32(tmp, sigmoid4(vld1q_f32(tmp)));
+        memcpy(x + i, tmp, (n - i) * sizeof *x);
+    }
+}
+
+const struct enn_kernels enn_kernels_neon = {
+    "neon", conv, dwconv3, maxpool2, upsample2, sigmoid,
+};
 #endif

@@ -1,5 +1,7 @@
-/* Portable C kernel: the reference the SIMD kernels are tested against, and the
- * fallback on CPUs without them. Built without auto-vectorisation so it stays that. */
+/* Portable C kernels: the reference the SIMD kernels are tested against, and the
+ * fallback on CPUs without them. Built without auto-vectorisation so they stay that. */
+#include <math.h>
+
 #include "kernels.h"
 
 #define NR 8
@@ -26,7 +28,7 @@ static void block(const struct enn_conv_job *j, int mr, const float *w, int o, s
     }
 }
 
-void enn_conv_scalar(const struct enn_conv_job *j)
+static void conv(const struct enn_conv_job *j)
 {
     for (int o = 0; o < j->out_c; o += ENN_MR) {
         int mr = j->out_c - o < ENN_MR ? j->out_c - o : ENN_MR;
@@ -35,3 +37,50 @@ void enn_conv_scalar(const struct enn_conv_job *j)
             block(j, mr, w, o, q);
     }
 }
+
+static void dwconv3(const float *in, float *out, size_t count, size_t row, const float *w,
+                    float bias, bool relu)
+{
+    const float *r0 = in - row - 1, *r1 = in - 1, *r2 = in + row - 1;
+    for (size_t q = 0; q < count; q++) {
+        float acc = bias;
+        acc += w[0] * r0[q] + w[1] * r0[q + 1] + w[2] * r0[q + 2];
+        acc += w[3] * r1[q] + w[4] * r1[q + 1] + w[5] * r1[q + 2];
+        acc += w[6] * r2[q] + w[7] * r2[q + 1] + w[8] * r2[q + 2];
+        out[q] = relu && acc < 0 ? 0 : acc;
+    }
+}
+
+static void maxpool2(const float *in, size_t in_row, float *out, size_t out_row, int out_h,
+                     int out_w)
+{
+    for (int y = 0; y < out_h; y++) {
+        const float *a = in + (size_t)(2 * y) * in_row, *b = a + in_row;
+        float *d = out + (size_t)y * out_row;
+        for (int x = 0; x < out_w; x++) {
+            float m0 = fmaxf(a[2 * x], a[2 * x + 1]), m1 = fmaxf(b[2 * x], b[2 * x + 1]);
+            d[x] = fmaxf(m0, m1);
+        }
+    }
+}
+
+static void upsample2(const float *in, size_t in_row, float *out, size_t out_row, int in_h,
+                      int in_w)
+{
+    for (int y = 0; y < 2 * in_h; y++) {
+        const float *s = in + (size_t)(y / 2) * in_row;
+        float *d = out + (size_t)y * out_row;
+        for (int x = 0; x < in_w; x++)
+            d[2 * x] = d[2 * x + 1] = s[x];
+    }
+}
+
+static void sigmoid(float *x, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        x[i] = 1.0f / (1.0f + expf(-x[i]));
+}
+
+const struct enn_kernels enn_kernels_scalar = {
+    "scalar", conv, dwconv3, maxpool2, upsample2, sigmoid,
+};

@@ -16,13 +16,14 @@
 
 #define HEADER_SIZE 16
 #define MAX_FILE_SIZE (64u << 20)
-#define MAX_NODES 1024
+#define MAX_NODES ENN_MAX_NODES
 #define MAX_DIM 1024
 #define MAX_CHANNELS 4096
 #define MAX_ACTIVATION_FLOATS (64u << 20)
 #define DTYPE_F32 0
 #define DTYPE_I8 1
 #define FLAG_RELU 1u
+#define FLAG_SIGMOID 2u
 
 /* Bounds-checked little-endian reader: every read either succeeds or records where
  * the data ran out, so no caller can walk past the end. */
@@ -157,24 +158,155 @@ struct enn_shape enn_model_value_shape(const struct enn_model *m, int id)
     return id == 0 ? m->input : m->nodes[id - 1].out;
 }
 
+static bool is_vector_op(enum enn_op op)
+{
+    return op == ENN_OP_GAP || op == ENN_OP_DENSE;
+}
+
+static bool is_vector(const struct enn_model *m, int id)
+{
+    return id > 0 && is_vector_op(m->nodes[id - 1].op);
+}
+
+/* Spatial shape of node k from its inputs' (shapes[0 .. k - 1]), with every check that
+ * depends on the input size, so parsing (at the model's own size) and re-planning (at
+ * another) apply the same rules. Channel counts were fixed when the node was read.
+ * *activations accumulates the planned floats against the budget. */
+static int infer_node(const struct enn_model *m, int k, struct enn_shape *shapes,
+                      size_t *activations, char *err, size_t errlen)
+{
+    const struct enn_node *n = &m->nodes[k - 1];
+    struct enn_shape in = shapes[n->inputs[0]];
+    for (int i = 1; i < n->n_inputs; i++) {
+        struct enn_shape s = shapes[n->inputs[i]];
+        if (s.c != in.c || s.h != in.h || s.w != in.w) {
+            snprintf(err, errlen, "node %d: summed inputs %d (%dx%dx%d) and %d (%dx%dx%d) "
+                     "differ in shape", k, n->inputs[0], in.c, in.h, in.w, n->inputs[i],
+                     s.c, s.h, s.w);
+            return -1;
+        }
+    }
+    bool vec = is_vector(m, n->inputs[0]);
+    struct enn_shape out = {n->out.c, 1, 1};
+    switch (n->op) {
+    case ENN_OP_CONV: {
+        if (vec) {
+            snprintf(err, errlen, "node %d: conv on a vector (after pooling?)", k);
+            return -1;
+        }
+        int pad = n->kernel / 2;
+        out.h = (in.h + 2 * pad - n->kernel) / n->stride + 1;
+        out.w = (in.w + 2 * pad - n->kernel) / n->stride + 1;
+        break;
+    }
+    case ENN_OP_MAXPOOL:
+    case ENN_OP_UPSAMPLE:
+        if (vec) {
+            snprintf(err, errlen, "node %d: %s on a vector", k,
+                     n->op == ENN_OP_MAXPOOL ? "max pool" : "upsample");
+            return -1;
+        }
+        out.c = in.c;
+        out.h = n->op == ENN_OP_MAXPOOL ? in.h / 2 : in.h * 2;
+        out.w = n->op == ENN_OP_MAXPOOL ? in.w / 2 : in.w * 2;
+        if (out.h < 1 || out.w < 1) {
+            snprintf(err, errlen, "node %d: max pool of a %dx%d map leaves nothing", k,
+                     in.w, in.h);
+            return -1;
+        }
+        break;
+    case ENN_OP_GAP:
+        out.c = in.c;
+        break;
+    case ENN_OP_DENSE:
+        if (!vec) {
+            snprintf(err, errlen, "node %d: dense layer on a %dx%d map (pool it first)", k,
+                     in.h, in.w);
+            return -1;
+        }
+        break;
+    }
+    size_t floats = (size_t)out.c * (size_t)(out.h + 2) * (size_t)(out.w + 2);
+    if (*activations > MAX_ACTIVATION_FLOATS || floats > MAX_ACTIVATION_FLOATS - *activations) {
+        snprintf(err, errlen, "node %d: activations exceed %u MiB", k,
+                 MAX_ACTIVATION_FLOATS / 262144);
+        return -1;
+    }
+    *activations += floats;
+    shapes[k] = out;
+    return 0;
+}
+
+static int input_budget(struct enn_shape in, size_t *activations, char *err, size_t errlen)
+{
+    *activations = (size_t)in.c * (size_t)(in.h + 2) * (size_t)(in.w + 2);
+    if (*activations <= MAX_ACTIVATION_FLOATS)
+        return 0;
+    snprintf(err, errlen, "input %dx%dx%d exceeds the %u MiB activation budget", in.c, in.h,
+             in.w, MAX_ACTIVATION_FLOATS / 262144);
+    return -1;
+}
+
+int enn_model_shapes(const struct enn_model *m, int height, int width,
+                     struct enn_shape *shapes, char *err, size_t errlen)
+{
+    if (!m->any_size && (height != m->input.h || width != m->input.w)) {
+        snprintf(err, errlen, "%s runs at %dx%d only (it pools to a vector), not %dx%d",
+                 m->name, m->input.w, m->input.h, width, height);
+        return -1;
+    }
+    if (height < 1 || width < 1 || height > ENN_MAX_PLAN_DIM || width > ENN_MAX_PLAN_DIM) {
+        snprintf(err, errlen, "input size %dx%d (allowed 1..%d)", width, height,
+                 ENN_MAX_PLAN_DIM);
+        return -1;
+    }
+    shapes[0] = (struct enn_shape){m->input.c, height, width};
+    size_t activations;
+    if (input_budget(shapes[0], &activations, err, errlen))
+        return -1;
+    for (int k = 1; k <= m->n_nodes; k++)
+        if (infer_node(m, k, shapes, &activations, err, errlen))
+            return -1;
+    return 0;
+}
+
+int enn_model_output(const struct enn_model *m, const char *name)
+{
+    for (int i = 0; i < m->n_outputs; i++)
+        if (strcmp(m->outputs[i].name, name) == 0)
+            return i;
+    return -1;
+}
+
 /* Reads node k (1-based) after its op byte; weights go to *arena. */
-static void parse_node(struct reader *r, struct enn_model *m, int k, size_t *activations)
+static void parse_node(struct reader *r, struct enn_model *m, int k, struct enn_shape *shapes,
+                       size_t *activations)
 {
     struct enn_node *n = &m->nodes[k - 1];
+    bool v2 = m->version_major >= 2;
     unsigned op = u8(r, "node op");
     unsigned flags = u8(r, "node flags");
     unsigned n_in = u16(r, "node input count");
     if (r->failed)
         return;
-    if (op != ENN_OP_CONV && op != ENN_OP_GAP && op != ENN_OP_DENSE)
-        return fail(r, "node %d: unknown op %u", k, op);
-    if (flags & ~FLAG_RELU)
+    unsigned max_op = v2 ? ENN_OP_UPSAMPLE : ENN_OP_DENSE;
+    if (op < ENN_OP_CONV || op > max_op)
+        return fail(r, "node %d: unknown op %u%s", k, op,
+                    op <= ENN_OP_UPSAMPLE && !v2 ? " (a version 2 op in a version 1 file)" : "");
+    if (flags & ~(v2 ? FLAG_RELU | FLAG_SIGMOID : FLAG_RELU))
         return fail(r, "node %d: unknown flags 0x%x", k, flags);
     if (n_in < 1 || n_in > ENN_MAX_INPUTS)
         return fail(r, "node %d: %u inputs (allowed 1..%d)", k, n_in, ENN_MAX_INPUTS);
     n->op = (enum enn_op)op;
     n->relu = flags & FLAG_RELU;
+    n->sigmoid = flags & FLAG_SIGMOID;
     n->n_inputs = (int)n_in;
+    if (n->relu && n->sigmoid)
+        return fail(r, "node %d: both relu and sigmoid flags", k);
+    if (n->sigmoid && n->op != ENN_OP_CONV)
+        return fail(r, "node %d: sigmoid flag on a node that is not a conv", k);
+    if (flags && n->op != ENN_OP_CONV && n->op != ENN_OP_DENSE)
+        return fail(r, "node %d: activation flag on a pooling or upsampling node", k);
     for (unsigned i = 0; i < n_in; i++) {
         unsigned id = u16(r, "node input");
         if (r->failed)
@@ -183,18 +315,15 @@ static void parse_node(struct reader *r, struct enn_model *m, int k, size_t *act
             return fail(r, "node %d: input %u is not an earlier value (graph out of order)",
                         k, id);
         n->inputs[i] = (int)id;
-        struct enn_shape s = enn_model_value_shape(m, (int)id);
-        if (i == 0)
-            n->in = s;
-        else if (s.c != n->in.c || s.h != n->in.h || s.w != n->in.w)
-            return fail(r, "node %d: summed inputs %d (%dx%dx%d) and %u (%dx%dx%d) differ in "
-                        "shape", k, n->inputs[0], n->in.c, n->in.h, n->in.w, id, s.c, s.h, s.w);
     }
+    n->in = shapes[n->inputs[0]];
+    n->groups = 1;
     size_t wcount = 0;
     if (n->op == ENN_OP_CONV) {
         unsigned out_c = u16(r, "conv channels");
         unsigned kernel = u8(r, "conv kernel");
         unsigned stride = u8(r, "conv stride");
+        unsigned groups = v2 ? u16(r, "conv groups") : 1;
         if (r->failed)
             return;
         if (out_c < 1 || out_c > MAX_CHANNELS)
@@ -204,39 +333,44 @@ static void parse_node(struct reader *r, struct enn_model *m, int k, size_t *act
             return fail(r, "node %d: conv kernel %ux%u (supported: 1x1, 3x3)", k, kernel, kernel);
         if (stride != 1 && stride != 2)
             return fail(r, "node %d: conv stride %u (supported: 1, 2)", k, stride);
-        if (n->in.h <= 1 && n->in.w <= 1)
-            return fail(r, "node %d: conv on a 1x1 value (after pooling?)", k);
+        if (groups < 1 || (unsigned)n->in.c % groups || out_c % groups)
+            return fail(r, "node %d: %u groups do not divide %d input and %u output channels",
+                        k, groups, n->in.c, out_c);
         n->kernel = (int)kernel;
         n->stride = (int)stride;
-        int pad = n->kernel / 2;
+        n->groups = (int)groups;
         n->out.c = (int)out_c;
-        n->out.h = (n->in.h + 2 * pad - n->kernel) / n->stride + 1;
-        n->out.w = (n->in.w + 2 * pad - n->kernel) / n->stride + 1;
-        wcount = (size_t)out_c * (size_t)n->in.c * kernel * kernel;
-        m->n_macs += wcount * (size_t)n->out.h * (size_t)n->out.w;
-    } else if (n->op == ENN_OP_GAP) {
-        if (n->relu)
-            return fail(r, "node %d: relu flag on a pooling node", k);
-        n->out = (struct enn_shape){n->in.c, 1, 1};
-    } else {
+        wcount = (size_t)out_c * (size_t)(n->in.c / n->groups) * kernel * kernel;
+    } else if (n->op == ENN_OP_MAXPOOL) {
+        unsigned kernel = u8(r, "max pool kernel"), stride = u8(r, "max pool stride");
+        if (!r->failed && (kernel != 2 || stride != 2))
+            return fail(r, "node %d: max pool %ux%u stride %u (supported: 2x2 stride 2)", k,
+                        kernel, kernel, stride);
+        n->kernel = n->stride = 2;
+    } else if (n->op == ENN_OP_UPSAMPLE) {
+        unsigned factor = u8(r, "upsample factor");
+        if (!r->failed && factor != 2)
+            return fail(r, "node %d: upsample x%u (supported: x2)", k, factor);
+        n->stride = 2;
+    } else if (n->op == ENN_OP_DENSE) {
         unsigned out_c = u16(r, "dense outputs");
         if (r->failed)
             return;
-        if (n->in.h != 1 || n->in.w != 1)
-            return fail(r, "node %d: dense layer on a %dx%d map (pool it first)", k, n->in.h,
-                        n->in.w);
         if (out_c < 1 || out_c > MAX_CHANNELS)
             return fail(r, "node %d: dense has %u outputs (allowed 1..%d)", k, out_c,
                         MAX_CHANNELS);
-        n->out = (struct enn_shape){(int)out_c, 1, 1};
+        n->out.c = (int)out_c;
         wcount = (size_t)out_c * (size_t)n->in.c;
-        m->n_macs += wcount;
     }
-    size_t floats = (size_t)n->out.c * (size_t)(n->out.h + 2) * (size_t)(n->out.w + 2);
-    if (*activations > MAX_ACTIVATION_FLOATS || floats > MAX_ACTIVATION_FLOATS - *activations)
-        return fail(r, "node %d: activations exceed %u MiB", k, MAX_ACTIVATION_FLOATS / 262144);
-    *activations += floats;
-    if (n->op == ENN_OP_GAP)
+    if (r->failed)
+        return;
+    if (infer_node(m, k, shapes, activations, r->err, r->errlen)) {
+        r->failed = true;
+        return;
+    }
+    n->out = shapes[k];
+    m->n_macs += wcount * (n->op == ENN_OP_CONV ? (size_t)n->out.h * (size_t)n->out.w : 1);
+    if (!wcount)
         return;
     /* Bound the allocation by what the file can hold before trusting wcount. */
     if (wcount > (r->size - r->off) / 4)
@@ -250,6 +384,43 @@ static void parse_node(struct reader *r, struct enn_model *m, int k, size_t *act
     tensor(r, w, wcount, "weights", k);
     tensor(r, w + wcount, (size_t)n->out.c, "bias", k);
     m->n_params += wcount + (size_t)n->out.c;
+}
+
+static bool is_output_name(const char *s)
+{
+    for (; *s; s++)
+        if (!((*s >= 'a' && *s <= 'z') || (*s >= '0' && *s <= '9') || *s == '_'))
+            return false;
+    return true;
+}
+
+/* Version 2's output list; version 1 has one, the last node. */
+static void parse_outputs(struct reader *r, struct enn_model *m)
+{
+    if (m->version_major < 2) {
+        m->n_outputs = 1;
+        strcpy(m->outputs[0].name, "logits");
+        m->outputs[0].value = m->n_nodes;
+        return;
+    }
+    m->n_outputs = (int)u16(r, "output count");
+    if (!r->failed && (m->n_outputs < 1 || m->n_outputs > ENN_MAX_OUTPUTS))
+        fail(r, "%d outputs (allowed 1..%d)", m->n_outputs, ENN_MAX_OUTPUTS);
+    for (int i = 0; i < m->n_outputs && !r->failed; i++) {
+        struct enn_output *o = &m->outputs[i];
+        str(r, o->name, ENN_MAX_OUTPUT_NAME, "output name");
+        o->value = (int)u16(r, "output value");
+        if (r->failed)
+            return;
+        if (!is_output_name(o->name))
+            return fail(r, "output name '%s' (a-z, 0-9 and '_' only)", o->name);
+        if (o->value < 1 || o->value > m->n_nodes)
+            return fail(r, "output '%s' names value %d (nodes are 1..%d)", o->name, o->value,
+                        m->n_nodes);
+        for (int j = 0; j < i; j++)
+            if (strcmp(o->name, m->outputs[j].name) == 0)
+                return fail(r, "output '%s' listed twice", o->name);
+    }
 }
 
 int enn_model_parse(const void *data, size_t size, struct enn_model **out, char *err,
@@ -266,8 +437,9 @@ int enn_model_parse(const void *data, size_t size, struct enn_model **out, char 
         return -1;
     }
     unsigned major = p[4] | p[5] << 8, minor = p[6] | p[7] << 8;
-    if (major != 1) {
-        snprintf(err, errlen, "format version %u.%u; this engine reads 1.x", major, minor);
+    if (major != 1 && major != 2) {
+        snprintf(err, errlen, "format version %u.%u; this engine reads 1.x and 2.x", major,
+                 minor);
         return -1;
     }
     uint32_t payload_len = u32le(p + 8), crc = u32le(p + 12);
@@ -306,8 +478,9 @@ int enn_model_parse(const void *data, size_t size, struct enn_model **out, char 
     if (!r.failed && !(isfinite(m->mean) && isfinite(m->std) && m->std > 0))
         fail(&r, "normalisation mean %g std %g (std must be finite and > 0)", m->mean, m->std);
     m->n_classes = (int)u16(&r, "class count");
-    if (!r.failed && (m->n_classes < 1 || m->n_classes > ENN_MAX_CLASSES))
-        fail(&r, "%d classes (allowed 1..%d)", m->n_classes, ENN_MAX_CLASSES);
+    int min_classes = major >= 2 ? 0 : 1;
+    if (!r.failed && (m->n_classes < min_classes || m->n_classes > ENN_MAX_CLASSES))
+        fail(&r, "%d classes (allowed %d..%d)", m->n_classes, min_classes, ENN_MAX_CLASSES);
     for (int i = 0; i < m->n_classes && !r.failed; i++) {
         str(&r, m->classes[i], ENN_MAX_CLASS_NAME, "class name");
         if (!r.failed && !is_class_name(m->classes[i]))
@@ -321,20 +494,33 @@ int enn_model_parse(const void *data, size_t size, struct enn_model **out, char 
         fail(&r, "%d nodes (allowed 1..%d)", m->n_nodes, MAX_NODES);
     if (!r.failed && !(m->nodes = calloc((size_t)m->n_nodes, sizeof *m->nodes)))
         fail(&r, "out of memory");
-    size_t activations = (size_t)m->input.c * (size_t)(m->input.h + 2) * (size_t)(m->input.w + 2);
-    if (!r.failed && activations > MAX_ACTIVATION_FLOATS)
-        fail(&r, "input %dx%dx%d exceeds the %u MiB activation budget", m->input.c, m->input.h,
-             m->input.w, MAX_ACTIVATION_FLOATS / 262144);
+    struct enn_shape *shapes = NULL;
+    if (!r.failed && !(shapes = calloc((size_t)m->n_nodes + 1, sizeof *shapes)))
+        fail(&r, "out of memory");
+    size_t activations = 0;
+    if (!r.failed && input_budget(m->input, &activations, err, errlen))
+        r.failed = true;
+    if (shapes)
+        shapes[0] = m->input;
     for (int k = 1; k <= m->n_nodes && !r.failed; k++)
-        parse_node(&r, m, k, &activations);
+        parse_node(&r, m, k, shapes, &activations);
+    free(shapes);
+    if (!r.failed)
+        parse_outputs(&r, m);
     if (!r.failed && r.off != r.size)
-        fail(&r, "%zu unread bytes after the last node", r.size - r.off);
-    if (!r.failed) {
-        struct enn_shape last = m->nodes[m->n_nodes - 1].out;
-        if (last.h != 1 || last.w != 1 || last.c != m->n_classes)
-            fail(&r, "the last node gives %dx%dx%d values, expected one per class (%d)",
-                 last.c, last.h, last.w, m->n_classes);
+        fail(&r, "%zu unread bytes after the %s", r.size - r.off,
+             major >= 2 ? "output list" : "last node");
+    if (!r.failed && m->n_classes > 0) {
+        int id = m->outputs[0].value;
+        struct enn_shape first = m->nodes[id - 1].out;
+        if (!is_vector(m, id) || first.c != m->n_classes)
+            fail(&r, "the %s gives %dx%dx%d values, expected one per class (%d)",
+                 major >= 2 ? "first output" : "last node", first.c, first.h, first.w,
+                 m->n_classes);
     }
+    m->any_size = !r.failed;
+    for (int k = 1; k <= m->n_nodes && m->any_size; k++)
+        m->any_size = !is_vector_op(m->nodes[k - 1].op);
     if (r.failed) {
         enn_model_free(m);
         return -1;

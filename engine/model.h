@@ -1,4 +1,6 @@
-/* EmotionNet Nano model files (.enn): parsing and validation.
+/* Model files (.enn): parsing and validation. Version 1 holds classifiers (EmotionNet
+ * Nano); version 2 adds grouped convolution, max pooling, nearest upsampling, sigmoid and
+ * named outputs, enough for detectors such as YuNet.
  *
  * A model is a graph of nodes in topological order. Node inputs name earlier values
  * (0 is the network input, k is node k, counting from 1); several inputs are summed
@@ -14,8 +16,19 @@
 #define ENN_MAX_CLASSES 64
 #define ENN_MAX_CLASS_NAME 32
 #define ENN_MAX_MODEL_NAME 128
+#define ENN_MAX_NODES 1024
+#define ENN_MAX_OUTPUTS 16
+#define ENN_MAX_OUTPUT_NAME 32
+/* Largest input side a fully convolutional model may be planned for (enn_model_shapes). */
+#define ENN_MAX_PLAN_DIM 4096
 
-enum enn_op { ENN_OP_CONV = 1, ENN_OP_GAP = 2, ENN_OP_DENSE = 3 };
+enum enn_op {
+    ENN_OP_CONV = 1,
+    ENN_OP_GAP = 2,       /* global average pool */
+    ENN_OP_DENSE = 3,
+    ENN_OP_MAXPOOL = 4,   /* v2: 2x2, stride 2, no padding (floor) */
+    ENN_OP_UPSAMPLE = 5,  /* v2: nearest neighbour, x2 */
+};
 
 struct enn_shape {
     int c, h, w;
@@ -23,23 +36,39 @@ struct enn_shape {
 
 struct enn_node {
     enum enn_op op;
-    bool relu;
+    bool relu;                    /* activation on the output: at most one of these */
+    bool sigmoid;                 /* (v2; conv only) */
     int n_inputs;
     int inputs[ENN_MAX_INPUTS];   /* value ids: 0 = network input, k = node k */
-    int kernel, stride;           /* conv only; padding is kernel / 2 */
-    struct enn_shape in, out;
-    const float *weights;         /* conv: [out.c][in.c][k][k]; dense: [out.c][in.c] */
+    int kernel, stride;           /* conv (padding kernel / 2) and max pool; upsample:
+                                     stride is the factor */
+    int groups;                   /* conv: 1 = every input channel feeds every output,
+                                     in.c = depthwise */
+    struct enn_shape in, out;     /* at the model's own input size */
+    const float *weights;         /* conv: [out.c][in.c / groups][k][k]; dense:
+                                     [out.c][in.c] */
     const float *bias;            /* [out.c] */
+};
+
+/* A named value the caller reads after a run. A classifier's first output is its
+ * logits (v1 files: the last node, named "logits"). */
+struct enn_output {
+    char name[ENN_MAX_OUTPUT_NAME + 1];
+    int value;
 };
 
 struct enn_model {
     char name[ENN_MAX_MODEL_NAME + 1];
     struct enn_shape input;
     float mean, std;              /* network input = (pixel / 255 - mean) / std */
-    int n_classes;
+    int n_classes;                /* 0: not a classifier (a detector, say) */
     char classes[ENN_MAX_CLASSES][ENN_MAX_CLASS_NAME + 1];
     int n_nodes;
     struct enn_node *nodes;       /* nodes[k - 1] is node k */
+    int n_outputs;
+    struct enn_output outputs[ENN_MAX_OUTPUTS];
+    bool any_size;                /* only conv, max pool and upsample: runs at other input
+                                     sizes (enn_model_shapes says which) */
     size_t n_params;
     size_t n_macs;
     unsigned version_major, version_minor;
@@ -52,7 +81,17 @@ int enn_model_parse(const void *data, size_t size, struct enn_model **out,
 int enn_model_load(const char *path, struct enn_model **out, char *err, size_t errlen);
 void enn_model_free(struct enn_model *model);
 
-/* Shape of value id (0 = network input). */
+/* Shape of value id (0 = network input) at the model's own input size. */
 struct enn_shape enn_model_value_shape(const struct enn_model *model, int id);
+
+/* Shapes of every value (shapes[0] the input .. shapes[n_nodes]) for an input of
+ * height x width, which must be the model's own size unless any_size. Returns 0, or -1
+ * with a message when the graph does not fit that size (summed inputs that differ, a map
+ * pooled away, more than the activation budget). */
+int enn_model_shapes(const struct enn_model *model, int height, int width,
+                     struct enn_shape *shapes, char *err, size_t errlen);
+
+/* Index of the output called name, or -1. */
+int enn_model_output(const struct enn_model *model, const char *name);
 
 #endif

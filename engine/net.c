@@ -11,7 +11,12 @@
 
 /* Every spatial value lives in zero-bordered planes ((h + 2) x (w + 2), plus slack for
  * kernel overrun), so 3x3 'same' convolutions need no edge cases: a position walks the
- * flattened plane and each tap is a fixed offset. Vectors (after pooling) are plain. */
+ * flattened plane and each tap is a fixed offset. Vectors (after pooling) are plain.
+ *
+ * Values share buffers ("slots") when their lifetimes do not overlap: a value's slot is
+ * free once the last node reading it has run. The input and the outputs keep their own
+ * slots for the whole run. The plan depends on the input size; a fully convolutional
+ * model is re-planned when that changes, reusing the arena when it is big enough. */
 #define HEAD_SLACK 16
 #define ALIGN_FLOATS 16
 
@@ -20,26 +25,39 @@ struct value {
     struct enn_shape s;
     size_t pw, plane;     /* padded row length, floats between planes */
     bool spatial;
+    int slot;
 };
 
 struct conv_plan {
-    float *packed;
-    ptrdiff_t *k_off;
-    size_t k;
+    float *packed;        /* per group: enn_packed_size(out_c / groups, k) floats */
+    ptrdiff_t *k_off;     /* [k]: taps of one group, from its first input channel */
+    size_t k;             /* (in_c / groups) * kernel * kernel */
+    size_t group_packed;  /* floats between groups in packed */
+    bool depthwise;       /* 3x3 stride 1, one channel per group: dwconv3 */
+};
+
+/* One planned size: value layouts and where everything lives in the arena. */
+struct plan {
+    struct enn_shape *shapes;    /* [n_nodes + 1] */
+    struct value *values;        /* [n_nodes + 1] */
+    size_t *slot_floats;         /* [n_nodes + 1]: size of each slot in use */
+    int n_slots;
 };
 
 struct enn_net {
     const struct enn_model *m;
     const struct enn_kernels *kern;
-    struct value *values;        /* [0] = input, [k] = node k */
+    struct plan cur, next;       /* next: scratch for re-planning, swapped on success */
+    int *last_use;               /* [n_nodes + 1]: last node reading each value */
     struct conv_plan *convs;     /* per node (unused for others) */
     float *sum_scratch;          /* summed inputs of one node */
     float *panel;                /* stride-2 gather */
     float *crop;                 /* enn_net_classify's network input */
     float *logits;
     bool mirror;                 /* enn_net_classify averages crop and mirrored crop */
+    bool keep_all;               /* every value keeps its own slot (enn_net_keep_values) */
     void *arena;
-    size_t memory;
+    size_t arena_bytes, weight_bytes;
 };
 
 static size_t round_up(size_t v, size_t a)
@@ -47,9 +65,9 @@ static size_t round_up(size_t v, size_t a)
     return (v + a - 1) / a * a;
 }
 
-static struct value plan_value(struct enn_shape s)
+static struct value plan_value(struct enn_shape s, bool spatial)
 {
-    struct value v = {.s = s, .spatial = s.h > 1 || s.w > 1};
+    struct value v = {.s = s, .spatial = spatial};
     if (v.spatial) {
         v.pw = (size_t)s.w + 2;
         v.plane = round_up(((size_t)s.h + 2) * v.pw + ENN_MAX_OVERRUN + 2, ALIGN_FLOATS);
@@ -62,38 +80,84 @@ static struct value plan_value(struct enn_shape s)
 
 static size_t value_floats(const struct value *v)
 {
-    return HEAD_SLACK + (size_t)v->s.c * v->plane + ENN_MAX_OVERRUN + ALIGN_FLOATS;
+    return round_up(HEAD_SLACK + (size_t)v->s.c * v->plane + ENN_MAX_OVERRUN + ALIGN_FLOATS,
+                    ALIGN_FLOATS);
 }
 
-static size_t panel_stride(const struct enn_node *n)
+static size_t panel_stride(struct enn_shape out)
 {
-    return round_up((size_t)n->out.h * ((size_t)n->out.w + 2), ALIGN_FLOATS);
+    return round_up((size_t)out.h * ((size_t)out.w + 2), ALIGN_FLOATS);
 }
 
-static size_t panel_floats(const struct enn_node *n)
+static size_t panel_floats(const struct enn_node *n, struct enn_shape out)
 {
     size_t k = (size_t)n->in.c * (size_t)(n->kernel * n->kernel);
-    return k * panel_stride(n) + ENN_MAX_OVERRUN + ALIGN_FLOATS;
+    return k * panel_stride(out) + ENN_MAX_OVERRUN + ALIGN_FLOATS;
 }
 
-/* Lays out every buffer of the arena at base, in order, each rounded up to
- * ALIGN_FLOATS; returns the floats used. With base NULL it only measures. */
-static size_t carve_arena(struct enn_net *net, float *base)
+static bool is_vector_op(enum enn_op op)
+{
+    return op == ENN_OP_GAP || op == ENN_OP_DENSE;
+}
+
+/* Gives every value a slot: the smallest free one that fits, else the largest free one
+ * grown, else a new one. A value's slot frees after its last reader, never during it, so
+ * no node writes over its own input. */
+static void assign_slots(struct enn_net *net, struct plan *p)
+{
+    const struct enn_model *m = net->m;
+    int n = m->n_nodes;
+    p->n_slots = 0;
+    bool busy[ENN_MAX_NODES + 1] = {false};
+    for (int id = 0; id <= n; id++) {
+        for (int v = 0; v < id; v++)   /* values whose last reader ran before id */
+            if (net->last_use[v] == id - 1 && id > 0 && v != 0)
+                busy[p->values[v].slot] = false;
+        size_t need = value_floats(&p->values[id]);
+        int best = -1, largest = -1;
+        for (int s = 0; s < p->n_slots; s++) {
+            if (busy[s])
+                continue;
+            if (p->slot_floats[s] >= need &&
+                (best < 0 || p->slot_floats[s] < p->slot_floats[best]))
+                best = s;
+            if (largest < 0 || p->slot_floats[s] > p->slot_floats[largest])
+                largest = s;
+        }
+        if (best < 0 && largest >= 0) {
+            best = largest;
+            p->slot_floats[best] = need;
+        }
+        if (best < 0) {
+            best = p->n_slots++;
+            p->slot_floats[best] = need;
+        }
+        busy[best] = true;
+        p->values[id].slot = best;
+    }
+}
+
+/* Lays out the arena at base, in order, each buffer rounded up to ALIGN_FLOATS; returns
+ * the floats used. With base NULL it only measures. */
+static size_t carve_arena(struct enn_net *net, struct plan *p, float *base)
 {
     const struct enn_model *m = net->m;
     size_t sum_max = 0, panel_max = 0, at = 0;
+    size_t slot_at[ENN_MAX_NODES + 1];
+    for (int s = 0; s < p->n_slots; s++) {
+        slot_at[s] = at;
+        at += p->slot_floats[s];
+    }
+    for (int id = 0; id <= m->n_nodes; id++)
+        if (base)
+            p->values[id].data = base + slot_at[p->values[id].slot] + HEAD_SLACK;
     for (int k = 1; k <= m->n_nodes; k++) {
         const struct enn_node *n = &m->nodes[k - 1];
-        size_t in_floats = value_floats(&net->values[n->inputs[0]]);
+        size_t in_floats = value_floats(&p->values[n->inputs[0]]);
         if (n->n_inputs > 1 && in_floats > sum_max)
             sum_max = in_floats;
-        if (n->op == ENN_OP_CONV && n->stride != 1 && panel_floats(n) > panel_max)
-            panel_max = panel_floats(n);
-    }
-    for (int id = 0; id <= m->n_nodes; id++) {
-        if (base)
-            net->values[id].data = base + at + HEAD_SLACK;
-        at += round_up(value_floats(&net->values[id]), ALIGN_FLOATS);
+        if (n->op == ENN_OP_CONV && n->stride != 1 && panel_floats(n, p->shapes[k]) > panel_max)
+            panel_max = panel_floats(n, p->shapes[k]);
     }
     if (base)
         net->sum_scratch = base + at + HEAD_SLACK;
@@ -101,13 +165,133 @@ static size_t carve_arena(struct enn_net *net, float *base)
     if (base)
         net->panel = base + at;
     at += round_up(panel_max, ALIGN_FLOATS);
-    size_t in_size = (size_t)m->input.c * (size_t)m->input.h * (size_t)m->input.w;
-    if (base)
-        net->crop = base + at;
-    at += round_up(in_size, ALIGN_FLOATS);
-    if (base)
-        net->logits = base + at;
-    return at + round_up((size_t)m->n_classes, ALIGN_FLOATS);
+    if (m->n_classes > 0) {
+        size_t in_size = (size_t)m->input.c * (size_t)m->input.h * (size_t)m->input.w;
+        if (base)
+            net->crop = base + at;
+        at += round_up(in_size, ALIGN_FLOATS);
+        if (base)
+            net->logits = base + at;
+        at += round_up((size_t)m->n_classes, ALIGN_FLOATS);
+    }
+    return at;
+}
+
+static void plan_offsets(struct enn_net *net)
+{
+    const struct enn_model *m = net->m;
+    for (int k = 1; k <= m->n_nodes; k++) {
+        const struct enn_node *n = &m->nodes[k - 1];
+        struct conv_plan *c = &net->convs[k - 1];
+        if (n->op != ENN_OP_CONV || c->depthwise)
+            continue;
+        const struct value *in = &net->cur.values[n->inputs[0]];
+        int kk = n->kernel * n->kernel, pad = n->kernel / 2, in_g = n->in.c / n->groups;
+        size_t ps = panel_stride(net->cur.shapes[k]);
+        for (int ic = 0; ic < in_g; ic++)
+            for (int t = 0; t < kk; t++) {
+                size_t i = (size_t)ic * (size_t)kk + (size_t)t;
+                int ky = t / n->kernel, kx = t % n->kernel;
+                c->k_off[i] = n->stride == 1
+                    ? (ptrdiff_t)((size_t)ic * in->plane) +
+                          (ptrdiff_t)(ky - pad) * (ptrdiff_t)in->pw + (kx - pad)
+                    : (ptrdiff_t)(i * ps);
+            }
+    }
+}
+
+/* Plans for an input of height x width into net->next, then makes it current. On failure
+ * the current plan stays. */
+static int plan(struct enn_net *net, int height, int width, char *err, size_t errlen)
+{
+    const struct enn_model *m = net->m;
+    struct plan *p = &net->next;
+    if (enn_model_shapes(m, height, width, p->shapes, err, errlen))
+        return -1;
+    for (int id = 0; id <= m->n_nodes; id++)
+        p->values[id] = plan_value(p->shapes[id],
+                                   id == 0 || !is_vector_op(m->nodes[id - 1].op));
+    assign_slots(net, p);
+    size_t bytes = round_up(carve_arena(net, p, NULL) * sizeof(float), 64);
+    if (bytes > net->arena_bytes) {
+        void *arena = aligned_alloc(64, bytes);
+        if (!arena) {
+            snprintf(err, errlen, "out of memory planning the network for %dx%d (%zu bytes)",
+                     width, height, bytes);
+            return -1;
+        }
+        free(net->arena);
+        net->arena = arena;
+        net->arena_bytes = bytes;
+    }
+    /* zero: the input's borders are never written again, and stale slot contents would
+       otherwise sit in the borders of values that have not run yet */
+    memset(net->arena, 0, bytes);
+    carve_arena(net, p, net->arena);
+    struct plan t = net->cur;
+    net->cur = *p;
+    *p = t;
+    plan_offsets(net);
+    return 0;
+}
+
+static void compute_last_use(struct enn_net *net)
+{
+    const struct enn_model *m = net->m;
+    int end = m->n_nodes + 1;
+    for (int id = 0; id <= m->n_nodes; id++)
+        net->last_use[id] = net->keep_all || id == 0 ? end : id;
+    for (int k = 1; k <= m->n_nodes; k++)
+        for (int i = 0; i < m->nodes[k - 1].n_inputs; i++) {
+            int v = m->nodes[k - 1].inputs[i];
+            if (net->last_use[v] < k)
+                net->last_use[v] = k;
+        }
+    for (int o = 0; o < m->n_outputs; o++)
+        net->last_use[m->outputs[o].value] = end;
+}
+
+static int plan_alloc(struct plan *p, int n_nodes)
+{
+    size_t n = (size_t)n_nodes + 1;
+    p->shapes = calloc(n, sizeof *p->shapes);
+    p->values = calloc(n, sizeof *p->values);
+    p->slot_floats = calloc(n, sizeof *p->slot_floats);
+    return p->shapes && p->values && p->slot_floats ? 0 : -1;
+}
+
+static void plan_free(struct plan *p)
+{
+    free(p->shapes);
+    free(p->values);
+    free(p->slot_floats);
+}
+
+static int pack_convs(struct enn_net *net)
+{
+    const struct enn_model *m = net->m;
+    for (int k = 1; k <= m->n_nodes; k++) {
+        const struct enn_node *n = &m->nodes[k - 1];
+        if (n->op != ENN_OP_CONV)
+            continue;
+        struct conv_plan *c = &net->convs[k - 1];
+        int in_g = n->in.c / n->groups, out_g = n->out.c / n->groups;
+        c->k = (size_t)in_g * (size_t)(n->kernel * n->kernel);
+        c->depthwise = in_g == 1 && out_g == 1 && n->kernel == 3 && n->stride == 1;
+        if (c->depthwise)
+            continue;   /* dwconv3 reads the model's weights as they are */
+        c->group_packed = round_up(enn_packed_size(out_g, c->k), ALIGN_FLOATS);
+        size_t floats = c->group_packed * (size_t)n->groups;
+        c->packed = aligned_alloc(64, round_up(floats * sizeof(float), 64));
+        c->k_off = malloc(c->k * sizeof *c->k_off);
+        if (!c->packed || !c->k_off)
+            return -1;
+        net->weight_bytes += floats * sizeof(float) + c->k * sizeof *c->k_off;
+        for (int g = 0; g < n->groups; g++)
+            enn_pack_weights(n->weights + (size_t)g * (size_t)out_g * c->k, out_g, c->k,
+                             c->packed + (size_t)g * c->group_packed);
+    }
+    return 0;
 }
 
 int enn_net_create(const struct enn_model *m, struct enn_net **out, char *err, size_t errlen)
@@ -121,45 +305,15 @@ int enn_net_create(const struct enn_model *m, struct enn_net **out, char *err, s
         goto oom;
     net->m = m;
     net->kern = kern;
-    net->values = calloc((size_t)m->n_nodes + 1, sizeof *net->values);
+    net->last_use = calloc((size_t)m->n_nodes + 1, sizeof *net->last_use);
     net->convs = calloc((size_t)m->n_nodes, sizeof *net->convs);
-    if (!net->values || !net->convs)
+    if (!net->last_use || !net->convs || plan_alloc(&net->cur, m->n_nodes) ||
+        plan_alloc(&net->next, m->n_nodes) || pack_convs(net))
         goto oom;
-
-    for (int id = 0; id <= m->n_nodes; id++)
-        net->values[id] = plan_value(enn_model_value_shape(m, id));
-    /* Sized by the same walk that carves it, so the two cannot disagree. */
-    size_t bytes = round_up(carve_arena(net, NULL) * sizeof(float), 64);
-    net->arena = aligned_alloc(64, bytes);
-    if (!net->arena)
-        goto oom;
-    memset(net->arena, 0, bytes);
-    net->memory = bytes;
-    carve_arena(net, net->arena);
-
-    for (int k = 1; k <= m->n_nodes; k++) {
-        const struct enn_node *n = &m->nodes[k - 1];
-        if (n->op != ENN_OP_CONV)
-            continue;
-        struct conv_plan *c = &net->convs[k - 1];
-        int kk = n->kernel * n->kernel, pad = n->kernel / 2;
-        c->k = (size_t)n->in.c * (size_t)kk;
-        c->packed = aligned_alloc(64, round_up(enn_packed_size(n->out.c, c->k) * 4, 64));
-        c->k_off = malloc(c->k * sizeof *c->k_off);
-        if (!c->packed || !c->k_off)
-            goto oom;
-        net->memory += enn_packed_size(n->out.c, c->k) * 4 + c->k * sizeof *c->k_off;
-        enn_pack_weights(n->weights, n->out.c, c->k, c->packed);
-        const struct value *in = &net->values[n->inputs[0]];
-        for (int ic = 0; ic < n->in.c; ic++)
-            for (int ky = 0; ky < n->kernel; ky++)
-                for (int kx = 0; kx < n->kernel; kx++) {
-                    size_t i = (size_t)ic * (size_t)kk + (size_t)(ky * n->kernel + kx);
-                    c->k_off[i] = n->stride == 1
-                        ? (ptrdiff_t)((size_t)ic * in->plane) +
-                              (ptrdiff_t)(ky - pad) * (ptrdiff_t)in->pw + (kx - pad)
-                        : (ptrdiff_t)(i * panel_stride(n));
-                }
+    compute_last_use(net);
+    if (plan(net, m->input.h, m->input.w, err, errlen)) {
+        enn_net_free(net);
+        return -1;
     }
     *out = net;
     return 0;
@@ -178,9 +332,47 @@ void enn_net_free(struct enn_net *net)
         free(net->convs[k].k_off);
     }
     free(net->convs);
-    free(net->values);
+    free(net->last_use);
+    plan_free(&net->cur);
+    plan_free(&net->next);
     free(net->arena);
     free(net);
+}
+
+int enn_net_resize(struct enn_net *net, int height, int width, char *err, size_t errlen)
+{
+    struct enn_shape s = net->cur.shapes[0];
+    if (s.h == height && s.w == width)
+        return 0;
+    return plan(net, height, width, err, errlen);
+}
+
+int enn_net_keep_values(struct enn_net *net, char *err, size_t errlen)
+{
+    net->keep_all = true;
+    compute_last_use(net);
+    struct enn_shape s = net->cur.shapes[0];
+    return plan(net, s.h, s.w, err, errlen);
+}
+
+struct enn_shape enn_net_input_shape(const struct enn_net *net)
+{
+    return net->cur.shapes[0];
+}
+
+float *enn_net_input(struct enn_net *net, size_t *row, size_t *plane)
+{
+    struct value *v = &net->cur.values[0];
+    *row = v->pw;
+    *plane = v->plane;
+    return v->data + v->pw + 1;
+}
+
+struct enn_view enn_net_output(const struct enn_net *net, int index)
+{
+    const struct value *v = &net->cur.values[net->m->outputs[index].value];
+    size_t first = v->spatial ? v->pw + 1 : 0;
+    return (struct enn_view){v->data + first, v->s, v->pw, v->plane};
 }
 
 const char *enn_net_isa(const struct enn_net *net)
@@ -195,7 +387,7 @@ const struct enn_model *enn_net_model(const struct enn_net *net)
 
 size_t enn_net_memory(const struct enn_net *net)
 {
-    return net->memory;
+    return net->arena_bytes + net->weight_bytes;
 }
 
 /* The node's input: the value itself, or the element-wise sum of several, materialised
@@ -205,17 +397,17 @@ size_t enn_net_memory(const struct enn_net *net)
 static const struct value *gather_input(struct enn_net *net, const struct enn_node *n,
                                         struct value *tmp)
 {
-    const struct value *first = &net->values[n->inputs[0]];
+    const struct value *first = &net->cur.values[n->inputs[0]];
     if (n->n_inputs == 1)
         return first;
     *tmp = *first;
     tmp->data = net->sum_scratch;
     size_t len = (size_t)first->s.c * first->plane;
-    const float *a = first->data, *b = net->values[n->inputs[1]].data;
+    const float *a = first->data, *b = net->cur.values[n->inputs[1]].data;
     for (size_t i = 0; i < len; i++)
         tmp->data[i] = a[i] + b[i];
     for (int j = 2; j < n->n_inputs; j++) {
-        const float *c = net->values[n->inputs[j]].data;
+        const float *c = net->cur.values[n->inputs[j]].data;
         for (size_t i = 0; i < len; i++)
             tmp->data[i] += c[i];
     }
@@ -228,17 +420,17 @@ static void fill_panel(float *panel, const struct enn_node *n, const struct valu
                        const struct value *out)
 {
     int pad = n->kernel / 2, kk = n->kernel * n->kernel;
-    size_t ps = panel_stride(n), pwo = out->pw;
+    size_t ps = panel_stride(out->s), pwo = out->pw;
     for (int ic = 0; ic < n->in.c; ic++) {
         const float *src = in->data + (size_t)ic * in->plane;
         for (int t = 0; t < kk; t++) {
             int ky = t / n->kernel, kx = t % n->kernel;
             float *dst = panel + ((size_t)ic * (size_t)kk + (size_t)t) * ps;
-            for (int oy = 0; oy < n->out.h; oy++) {
+            for (int oy = 0; oy < out->s.h; oy++) {
                 const float *row = src + (size_t)(2 * oy + ky - pad + 1) * in->pw;
                 float *d = dst + (size_t)oy * pwo;
                 d[0] = 0;
-                for (int ox = 0; ox < n->out.w; ox++)
+                for (int ox = 0; ox < out->s.w; ox++)
                     d[ox + 1] = row[2 * ox + kx - pad + 1];
                 d[pwo - 1] = 0;
             }
@@ -265,38 +457,73 @@ static void run_conv(struct enn_net *net, int k)
     const struct conv_plan *c = &net->convs[k - 1];
     struct value tmp;
     const struct value *in = gather_input(net, n, &tmp);
-    struct value *out = &net->values[k];
-    struct enn_conv_job job = {
-        .out_c = n->out.c, .k = c->k, .packed = c->packed, .bias = n->bias,
-        .k_off = c->k_off, .out = out->data + out->pw, .out_plane = out->plane,
-        .count = (size_t)n->out.h * out->pw, .relu = n->relu,
-    };
-    if (n->stride == 1) {
-        job.in = in->data + in->pw;
+    struct value *out = &net->cur.values[k];
+    size_t count = (size_t)out->s.h * out->pw;
+    if (c->depthwise) {
+        for (int ch = 0; ch < n->out.c; ch++)
+            net->kern->dwconv3(in->data + (size_t)ch * in->plane + in->pw,
+                               out->data + (size_t)ch * out->plane + out->pw, count, in->pw,
+                               n->weights + 9 * (size_t)ch, n->bias[ch], n->relu);
     } else {
-        fill_panel(net->panel, n, in, out);
-        job.in = net->panel;
+        int in_g = n->in.c / n->groups, out_g = n->out.c / n->groups;
+        const float *src = in->data + in->pw;
+        size_t group_in = (size_t)in_g * in->plane;
+        if (n->stride != 1) {
+            fill_panel(net->panel, n, in, out);
+            src = net->panel;
+            group_in = c->k * panel_stride(out->s);
+        }
+        for (int g = 0; g < n->groups; g++) {
+            struct enn_conv_job job = {
+                .out_c = out_g, .k = c->k, .packed = c->packed + (size_t)g * c->group_packed,
+                .bias = n->bias + (size_t)g * (size_t)out_g, .k_off = c->k_off,
+                .in = src + (size_t)g * group_in,
+                .out = out->data + out->pw + (size_t)g * (size_t)out_g * out->plane,
+                .out_plane = out->plane, .count = count, .relu = n->relu,
+            };
+            net->kern->conv(&job);
+        }
     }
-    net->kern->conv(&job);
+    if (n->sigmoid)
+        for (int ch = 0; ch < n->out.c; ch++)
+            net->kern->sigmoid(out->data + (size_t)ch * out->plane + out->pw, count);
+    zero_borders(out);
+}
+
+static void run_resample(struct enn_net *net, int k)
+{
+    const struct enn_node *n = &net->m->nodes[k - 1];
+    struct value tmp;
+    const struct value *in = gather_input(net, n, &tmp);
+    struct value *out = &net->cur.values[k];
+    for (int ch = 0; ch < out->s.c; ch++) {
+        const float *src = in->data + (size_t)ch * in->plane + in->pw + 1;
+        float *dst = out->data + (size_t)ch * out->plane + out->pw + 1;
+        if (n->op == ENN_OP_MAXPOOL)
+            net->kern->maxpool2(src, in->pw, dst, out->pw, out->s.h, out->s.w);
+        else
+            net->kern->upsample2(src, in->pw, dst, out->pw, in->s.h, in->s.w);
+    }
     zero_borders(out);
 }
 
 static void run_gap(struct enn_net *net, int k)
 {
     const struct enn_node *n = &net->m->nodes[k - 1];
-    float *dst = net->values[k].data;
-    float scale = 1.0f / (float)(n->in.h * n->in.w);
-    for (int ch = 0; ch < n->in.c; ch++) {
+    const struct value *first = &net->cur.values[n->inputs[0]];
+    float *dst = net->cur.values[k].data;
+    float scale = 1.0f / (float)(first->s.h * first->s.w);
+    for (int ch = 0; ch < first->s.c; ch++) {
         float acc = 0;
         for (int i = 0; i < n->n_inputs; i++) {
-            const struct value *v = &net->values[n->inputs[i]];
+            const struct value *v = &net->cur.values[n->inputs[i]];
             const float *p = v->data + (size_t)ch * v->plane;
             if (!v->spatial) {
                 acc += p[0];
                 continue;
             }
-            for (int y = 1; y <= n->in.h; y++)
-                for (int x = 1; x <= n->in.w; x++)
+            for (int y = 1; y <= v->s.h; y++)
+                for (int x = 1; x <= v->s.w; x++)
                     acc += p[(size_t)y * v->pw + (size_t)x];
         }
         dst[ch] = acc * scale;
@@ -306,12 +533,12 @@ static void run_gap(struct enn_net *net, int k)
 static void run_dense(struct enn_net *net, int k)
 {
     const struct enn_node *n = &net->m->nodes[k - 1];
-    float *dst = net->values[k].data;
+    float *dst = net->cur.values[k].data;
     for (int o = 0; o < n->out.c; o++) {
         float acc = n->bias[o];
         const float *w = n->weights + (size_t)o * (size_t)n->in.c;
         for (int i = 0; i < n->n_inputs; i++) {
-            const float *x = net->values[n->inputs[i]].data;
+            const float *x = net->cur.values[n->inputs[i]].data;
             for (int j = 0; j < n->in.c; j++)
                 acc += w[j] * x[j];
         }
@@ -330,23 +557,33 @@ static void softmax(const float *x, int n, float *p)
         p[i] /= sum;
 }
 
-void enn_net_run(struct enn_net *net, const float *input, float *logits, float *probs)
+void enn_net_forward(struct enn_net *net)
 {
     const struct enn_model *m = net->m;
-    struct value *in = &net->values[0];
-    for (int c = 0; c < m->input.c; c++)
-        for (int y = 0; y < m->input.h; y++)
-            memcpy(in->data + (size_t)c * in->plane + (size_t)(y + 1) * in->pw + 1,
-                   input + ((size_t)c * (size_t)m->input.h + (size_t)y) * (size_t)m->input.w,
-                   (size_t)m->input.w * sizeof *input);
     for (int k = 1; k <= m->n_nodes; k++) {
         switch (m->nodes[k - 1].op) {
         case ENN_OP_CONV: run_conv(net, k); break;
         case ENN_OP_GAP: run_gap(net, k); break;
         case ENN_OP_DENSE: run_dense(net, k); break;
+        case ENN_OP_MAXPOOL:
+        case ENN_OP_UPSAMPLE: run_resample(net, k); break;
         }
     }
-    const float *last = net->values[m->n_nodes].data;
+}
+
+void enn_net_run(struct enn_net *net, const float *input, float *logits, float *probs)
+{
+    const struct enn_model *m = net->m;
+    size_t row, plane;
+    float *in = enn_net_input(net, &row, &plane);
+    struct enn_shape s = net->cur.shapes[0];
+    for (int c = 0; c < s.c; c++)
+        for (int y = 0; y < s.h; y++)
+            memcpy(in + (size_t)c * plane + (size_t)y * row,
+                   input + ((size_t)c * (size_t)s.h + (size_t)y) * (size_t)s.w,
+                   (size_t)s.w * sizeof *input);
+    enn_net_forward(net);
+    const float *last = enn_net_output(net, 0).data;
     if (logits)
         memcpy(logits, last, (size_t)m->n_classes * sizeof *logits);
     if (probs)
@@ -400,7 +637,7 @@ bool enn_net_mirror(const struct enn_net *net)
 
 void enn_net_value(const struct enn_net *net, int id, float *dst)
 {
-    const struct value *v = &net->values[id];
+    const struct value *v = &net->cur.values[id];
     for (int c = 0; c < v->s.c; c++)
         for (int y = 0; y < v->s.h; y++)
             for (int x = 0; x < v->s.w; x++) {

@@ -30,11 +30,38 @@ const struct enn_model *enn_net_model(const struct enn_net *net);
 size_t enn_net_memory(const struct enn_net *net);
 
 /* One already-normalised input [c][h][w] -> n_classes logits and/or probabilities
- * (either may be NULL). */
+ * (either may be NULL). Classifiers only (n_classes > 0). */
 void enn_net_run(struct enn_net *net, const float *input, float *logits, float *probs);
 
-/* Copies value id (0 = network input, k = node k) of the last run as [c][h][w]: for
- * tests and layer-by-layer debugging. */
+/* Values as the engine holds them: element (c, y, x) is data[c * plane + y * row + x].
+ * Valid until the next run or resize. */
+struct enn_view {
+    const float *data;
+    struct enn_shape s;
+    size_t row, plane;
+};
+
+/* Fully convolutional models (enn_model.any_size) run at other input sizes: re-plans for
+ * height x width. Memory is reallocated only when the new size needs more than the net
+ * holds, so alternating sizes costs nothing after the first of each. On failure returns
+ * -1 with err and keeps the previous plan. */
+int enn_net_resize(struct enn_net *net, int height, int width, char *err, size_t errlen);
+struct enn_shape enn_net_input_shape(const struct enn_net *net);
+/* Where the caller writes the next input, already normalised: (c, y, x) at
+ * input[c * plane + y * row + x], for the shape enn_net_input_shape gives. Nothing
+ * outside that shape may be written. */
+float *enn_net_input(struct enn_net *net, size_t *row, size_t *plane);
+/* Runs the graph on what enn_net_input holds. */
+void enn_net_forward(struct enn_net *net);
+/* Output index (0 .. model n_outputs - 1) of the last forward pass. */
+struct enn_view enn_net_output(const struct enn_net *net, int index);
+
+/* Buffers are shared between values whose lifetimes do not overlap. Keeping every value
+ * instead lets enn_net_value read any of them after a run (tests, layer-by-layer
+ * debugging); it re-plans, so call it before running. Returns 0 or -1 with err. */
+int enn_net_keep_values(struct enn_net *net, char *err, size_t errlen);
+/* Copies value id (0 = network input, k = node k) of the last run as [c][h][w]. Only
+ * outputs and the input are certain to survive a run unless enn_net_keep_values. */
 void enn_net_value(const struct enn_net *net, int id, float *dst);
 
 /* Crops each box out of an 8-bit grayscale frame (any row stride), resizes and

@@ -40,7 +40,29 @@ static void exercise(const struct enn_model *m)
     if (enn_net_model(net) != m || enn_net_memory(net) == 0)
         abort();
     size_t in_floats = (size_t)m->input.c * (size_t)m->input.h * (size_t)m->input.w;
-    if (m->n_macs <= MAX_MACS && in_floats <= MAX_INPUT_FLOATS) {
+    if (m->n_classes == 0 && m->n_macs <= MAX_MACS && in_floats <= MAX_INPUT_FLOATS) {
+        /* a detector: run as planned, then at another size if it may, and read outputs */
+        for (int pass = 0; pass < 2; pass++) {
+            size_t row, plane;
+            float *in = enn_net_input(net, &row, &plane);
+            struct enn_shape s = enn_net_input_shape(net);
+            for (int c = 0; c < s.c; c++)
+                for (int y = 0; y < s.h; y++)
+                    for (int x = 0; x < s.w; x++)
+                        in[(size_t)c * plane + (size_t)y * row + (size_t)x] = (float)(x ^ y);
+            enn_net_forward(net);
+            for (int o = 0; o < m->n_outputs; o++) {
+                struct enn_view v = enn_net_output(net, o);
+                volatile float sink = v.data[0];
+                (void)sink;
+            }
+            if (!m->any_size || enn_net_resize(net, m->input.h / 2 + 1, m->input.w + 3, err,
+                                               sizeof err) != 0)
+                break;
+        }
+        if (enn_net_resize(net, m->input.h, m->input.w, err, sizeof err) != 0)
+            abort();   /* planned at this size before */
+    } else if (m->n_macs <= MAX_MACS && in_floats <= MAX_INPUT_FLOATS) {
         float probs[ENN_MAX_CLASSES], logits[ENN_MAX_CLASSES];
         if (m->input.c == 1) {
             /* the daemon's path: crop, resize, normalise, run (and mirrored) */
@@ -62,7 +84,9 @@ static void exercise(const struct enn_model *m)
             enn_net_run(net, in, logits, probs);
             free(in);
         }
-        /* every value of the last run can be read back */
+        /* every value of a run can be read back once the net keeps them */
+        if (enn_net_keep_values(net, err, sizeof err) != 0)
+            abort();   /* the same size planned before: only memory could fail */
         size_t most = 0;
         for (int id = 0; id <= m->n_nodes; id++) {
             struct enn_shape s = enn_model_value_shape(m, id);

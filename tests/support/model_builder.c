@@ -63,6 +63,7 @@ void mb_begin(struct mb *b, const char *name, int c, int h, int w, int n_classes
               const char *const *classes)
 {
     memset(b, 0, sizeof *b);
+    b->version = 1;
     put(b, "ENNM", 4);
     mb_u16(b, 1);
     mb_u16(b, 0);
@@ -81,6 +82,14 @@ void mb_begin(struct mb *b, const char *name, int c, int h, int w, int n_classes
     mb_u16(b, 0);
 }
 
+void mb_begin_v2(struct mb *b, const char *name, int c, int h, int w, int n_classes,
+                 const char *const *classes)
+{
+    mb_begin(b, name, c, h, w, n_classes, classes);
+    b->version = 2;
+    b->data[4] = 2;
+}
+
 static void node_head(struct mb *b, int op, int flags, const int *inputs, int n)
 {
     mb_u8(b, (unsigned)op);
@@ -94,12 +103,51 @@ static void node_head(struct mb *b, int op, int flags, const int *inputs, int n)
 void mb_conv(struct mb *b, const int *inputs, int n_inputs, int in_c, int out_c, int kernel,
              int stride, int relu, const float *weights, const float *bias)
 {
+    if (b->version >= 2) {
+        mb_conv_g(b, inputs, n_inputs, in_c, out_c, kernel, stride, 1, relu ? 1 : 0, weights,
+                  bias);
+        return;
+    }
     node_head(b, 1, relu ? 1 : 0, inputs, n_inputs);
     mb_u16(b, (unsigned)out_c);
     mb_u8(b, (unsigned)kernel);
     mb_u8(b, (unsigned)stride);
     tensor(b, weights, (size_t)out_c * (size_t)in_c * (size_t)(kernel * kernel));
     tensor(b, bias, (size_t)out_c);
+}
+
+void mb_conv_g(struct mb *b, const int *inputs, int n_inputs, int in_c, int out_c, int kernel,
+               int stride, int groups, int flags, const float *weights, const float *bias)
+{
+    node_head(b, 1, flags, inputs, n_inputs);
+    mb_u16(b, (unsigned)out_c);
+    mb_u8(b, (unsigned)kernel);
+    mb_u8(b, (unsigned)stride);
+    mb_u16(b, (unsigned)groups);
+    tensor(b, weights, (size_t)out_c * (size_t)(in_c / groups) * (size_t)(kernel * kernel));
+    tensor(b, bias, (size_t)out_c);
+}
+
+void mb_maxpool(struct mb *b, const int *inputs, int n_inputs)
+{
+    node_head(b, 4, 0, inputs, n_inputs);
+    mb_u8(b, 2);
+    mb_u8(b, 2);
+}
+
+void mb_upsample(struct mb *b, const int *inputs, int n_inputs)
+{
+    node_head(b, 5, 0, inputs, n_inputs);
+    mb_u8(b, 2);
+}
+
+void mb_outputs(struct mb *b, int n, const char *const *names, const int *values)
+{
+    mb_u16(b, (unsigned)n);
+    for (int i = 0; i < n; i++) {
+        str(b, names[i]);
+        mb_u16(b, (unsigned)values[i]);
+    }
 }
 
 void mb_gap(struct mb *b, const int *inputs, int n_inputs)

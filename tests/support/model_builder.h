@@ -11,10 +11,21 @@ struct mb {
     size_t len, cap;
     size_t nodes_at;      /* offset of the node count, patched by mb_finish */
     int n_nodes;
+    int version;          /* 1, or 2 after mb_begin_v2 */
 };
 
 void mb_begin(struct mb *b, const char *name, int c, int h, int w, int n_classes,
               const char *const *classes);
+/* A version 2 file: mb_conv writes groups = 1; the calls below need it. */
+void mb_begin_v2(struct mb *b, const char *name, int c, int h, int w, int n_classes,
+                 const char *const *classes);
+/* flags: 1 ReLU, 2 sigmoid. weights [out_c][in_c / groups][k][k]. */
+void mb_conv_g(struct mb *b, const int *inputs, int n_inputs, int in_c, int out_c, int kernel,
+               int stride, int groups, int flags, const float *weights, const float *bias);
+void mb_maxpool(struct mb *b, const int *inputs, int n_inputs);
+void mb_upsample(struct mb *b, const int *inputs, int n_inputs);
+/* The output list (after the last node, before mb_finish). */
+void mb_outputs(struct mb *b, int n, const char *const *names, const int *values);
 void mb_conv(struct mb *b, const int *inputs, int n_inputs, int in_c, int out_c, int kernel,
              int stride, int relu, const float *weights, const float *bias);
 void mb_gap(struct mb *b, const int *inputs, int n_inputs);

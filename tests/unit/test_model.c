@@ -31,6 +31,25 @@ static void tiny(struct mb *b)
     mb_finish(b);
 }
 
+/* Version 2, a small detector: input 1x16x16 -> conv 3x3 s2 /4 relu -> depthwise 3x3
+ * relu -> max pool -> conv 1x1 /4 in 2 groups -> upsample -> conv 1x1 /2 sigmoid on the
+ * sum of the upsampled map and node 2. Outputs "score" (node 6) and "feat" (node 4). */
+static void detector(struct mb *b)
+{
+    static float w[64 * 9], bias[16];
+    for (size_t i = 0; i < sizeof w / sizeof *w; i++)
+        w[i] = (float)((i * 37) % 17) / 17.0f - 0.5f;
+    mb_begin_v2(b, "det", 1, 16, 16, 0, NULL);
+    mb_conv_g(b, (int[]){0}, 1, 1, 4, 3, 2, 1, 1, w, bias);     /* 1: 4x8x8 */
+    mb_conv_g(b, (int[]){1}, 1, 4, 4, 3, 1, 4, 1, w, bias);     /* 2: depthwise */
+    mb_maxpool(b, (int[]){2}, 1);                                /* 3: 4x4x4 */
+    mb_conv_g(b, (int[]){3}, 1, 4, 4, 1, 1, 2, 0, w, bias);     /* 4: grouped 1x1 */
+    mb_upsample(b, (int[]){4}, 1);                               /* 5: 4x8x8 */
+    mb_conv_g(b, (int[]){5, 2}, 2, 4, 2, 1, 1, 1, 2, w, bias);  /* 6: sigmoid */
+    mb_outputs(b, 2, (const char *const[]){"score", "feat"}, (int[]){6, 4});
+    mb_finish(b);
+}
+
 static int parse(const uint8_t *d, size_t n, char *err)
 {
     struct enn_model *m = NULL;
@@ -95,6 +114,178 @@ static void test_missing_file_named(void **state)
     assert_int_equal(enn_model_load("/nonexistent/x.enn", &m, err, sizeof err), -1);
     assert_non_null(strstr(err, "/nonexistent/x.enn"));
     assert_null(m);
+}
+
+static void test_version2_detector_loads(void **state)
+{
+    (void)state;
+    struct mb b;
+    detector(&b);
+    struct enn_model *m;
+    char err[256];
+    if (enn_model_parse(b.data, b.len, &m, err, sizeof err))
+        fail_msg("%s", err);
+    assert_int_equal(m->version_major, 2);
+    assert_int_equal(m->n_classes, 0);
+    assert_int_equal(m->n_nodes, 6);
+    assert_true(m->any_size);
+    assert_int_equal(m->nodes[1].groups, 4);
+    assert_true(m->nodes[5].sigmoid);
+    assert_int_equal(m->n_outputs, 2);
+    assert_int_equal(enn_model_output(m, "feat"), 1);
+    assert_int_equal(enn_model_output(m, "nothing"), -1);
+    assert_int_equal(m->outputs[0].value, 6);
+    struct enn_shape s = enn_model_value_shape(m, 6);
+    assert_int_equal(s.c, 2), assert_int_equal(s.h, 8), assert_int_equal(s.w, 8);
+    /* weights: 36 + 36 + 8 + 8, biases 4 + 4 + 4 + 2 */
+    assert_int_equal(m->n_params, 102);
+
+    struct enn_shape shapes[7];
+    assert_int_equal(enn_model_shapes(m, 32, 48, shapes, err, sizeof err), 0);
+    assert_int_equal(shapes[6].h, 16), assert_int_equal(shapes[6].w, 24);
+    assert_int_equal(shapes[3].h, 8), assert_int_equal(shapes[3].w, 12);
+    /* 18 -> 9 -> pooled 4 -> upsampled 8: no longer the 9 it is summed with */
+    assert_int_equal(enn_model_shapes(m, 18, 16, shapes, err, sizeof err), -1);
+    assert_non_null(strstr(err, "differ in shape"));
+    assert_int_equal(enn_model_shapes(m, 2, 16, shapes, err, sizeof err), -1);
+    assert_non_null(strstr(err, "leaves nothing"));
+    assert_int_equal(enn_model_shapes(m, 0, 16, shapes, err, sizeof err), -1);
+    assert_int_equal(enn_model_shapes(m, 16, 5000, shapes, err, sizeof err), -1);
+    assert_non_null(strstr(err, "input size"));
+    enn_model_free(m);
+
+    /* cut anywhere, resealed or not, and damaged anywhere: an error, never a crash */
+    for (size_t cut = 0; cut < b.len; cut++) {
+        uint8_t *copy = malloc(cut + 1);
+        memcpy(copy, b.data, cut);
+        assert_int_equal(parse(copy, cut, err), -1);
+        if (cut >= 16) {
+            mb_reseal(copy, cut);
+            assert_int_equal(parse(copy, cut, err), -1);
+        }
+        free(copy);
+    }
+    for (size_t at = 16; at < b.len; at++)
+        for (unsigned v = 0; v < 256; v += 51) {
+            uint8_t *copy = malloc(b.len);
+            memcpy(copy, b.data, b.len);
+            copy[at] = (uint8_t)v;
+            mb_reseal(copy, b.len);
+            parse(copy, b.len, err);
+            free(copy);
+        }
+    mb_free(&b);
+
+    /* a classifier in version 2: its first output must be the logits */
+    static const char *const classes[] = {"a", "b"};
+    static float w[8], bias[2];
+    mb_begin_v2(&b, "cls", 1, 4, 4, 2, classes);
+    mb_gap(&b, (int[]){0}, 1);
+    mb_dense(&b, 1, 1, 2, w, bias);
+    mb_outputs(&b, 2, (const char *const[]){"logits", "pooled"}, (int[]){2, 1});
+    mb_finish(&b);
+    if (enn_model_parse(b.data, b.len, &m, err, sizeof err))
+        fail_msg("%s", err);
+    assert_false(m->any_size);
+    assert_int_equal(enn_model_shapes(m, 8, 8, shapes, err, sizeof err), -1);
+    assert_non_null(strstr(err, "runs at 4x4 only"));
+    enn_model_free(m);
+    mb_free(&b);
+    mb_begin_v2(&b, "cls", 1, 4, 4, 2, classes);
+    mb_gap(&b, (int[]){0}, 1);
+    mb_dense(&b, 1, 1, 2, w, bias);
+    mb_outputs(&b, 2, (const char *const[]){"pooled", "logits"}, (int[]){1, 2});
+    mb_finish(&b);
+    expect_error(b.data, b.len, "first output gives 1x1x1 values, expected one per class");
+    mb_free(&b);
+}
+
+static void test_version2_errors(void **state)
+{
+    (void)state;
+    static float w[64 * 9], bias[16];
+    struct mb b;
+
+    mb_begin(&b, "v1", 1, 8, 8, 0, NULL);
+    mb_conv(&b, (int[]){0}, 1, 1, 4, 3, 1, 1, w, bias);
+    mb_finish(&b);
+    expect_error(b.data, b.len, "0 classes (allowed 1..64)");
+    mb_free(&b);
+
+    mb_begin(&b, "v1 pool", 1, 8, 8, 3, CLASSES);
+    mb_maxpool(&b, (int[]){0}, 1);
+    mb_finish(&b);
+    expect_error(b.data, b.len, "a version 2 op in a version 1 file");
+    mb_free(&b);
+
+    mb_begin_v2(&b, "groups", 1, 8, 8, 0, NULL);
+    mb_conv_g(&b, (int[]){0}, 1, 1, 6, 3, 1, 1, 0, w, bias);
+    mb_conv_g(&b, (int[]){1}, 1, 6, 4, 3, 1, 4, 0, w, bias);
+    mb_outputs(&b, 1, (const char *const[]){"x"}, (int[]){2});
+    mb_finish(&b);
+    expect_error(b.data, b.len, "4 groups do not divide 6 input and 4 output channels");
+    mb_free(&b);
+
+    mb_begin_v2(&b, "pool3", 1, 8, 8, 0, NULL);
+    mb_u8(&b, 4), mb_u8(&b, 0), mb_u16(&b, 1), mb_u16(&b, 0), mb_u8(&b, 3), mb_u8(&b, 2);
+    b.n_nodes = 1;
+    mb_outputs(&b, 1, (const char *const[]){"x"}, (int[]){1});
+    mb_finish(&b);
+    expect_error(b.data, b.len, "max pool 3x3 stride 2 (supported: 2x2 stride 2)");
+    mb_free(&b);
+
+    mb_begin_v2(&b, "up3", 1, 8, 8, 0, NULL);
+    mb_u8(&b, 5), mb_u8(&b, 0), mb_u16(&b, 1), mb_u16(&b, 0), mb_u8(&b, 3);
+    b.n_nodes = 1;
+    mb_outputs(&b, 1, (const char *const[]){"x"}, (int[]){1});
+    mb_finish(&b);
+    expect_error(b.data, b.len, "upsample x3");
+    mb_free(&b);
+
+    mb_begin_v2(&b, "flags", 1, 8, 8, 0, NULL);
+    mb_conv_g(&b, (int[]){0}, 1, 1, 4, 3, 1, 1, 3, w, bias);
+    mb_outputs(&b, 1, (const char *const[]){"x"}, (int[]){1});
+    mb_finish(&b);
+    expect_error(b.data, b.len, "both relu and sigmoid");
+    mb_free(&b);
+
+    mb_begin_v2(&b, "pool flag", 1, 8, 8, 0, NULL);
+    mb_u8(&b, 4), mb_u8(&b, 1), mb_u16(&b, 1), mb_u16(&b, 0), mb_u8(&b, 2), mb_u8(&b, 2);
+    b.n_nodes = 1;
+    mb_outputs(&b, 1, (const char *const[]){"x"}, (int[]){1});
+    mb_finish(&b);
+    expect_error(b.data, b.len, "activation flag on a pooling");
+    mb_free(&b);
+
+    const char *bad_names[] = {"Score", "x", "x"};
+    const int bad_ids[][2] = {{1, 1}, {0, 1}, {1, 1}};
+    const char *needles[] = {"output name 'Score'", "names value 0", "output 'x' listed twice"};
+    for (int i = 0; i < 3; i++) {
+        mb_begin_v2(&b, "outputs", 1, 8, 8, 0, NULL);
+        mb_conv_g(&b, (int[]){0}, 1, 1, 4, 3, 1, 1, 0, w, bias);
+        if (i == 0)
+            mb_outputs(&b, 1, &bad_names[0], bad_ids[0]);
+        else
+            mb_outputs(&b, 2, (const char *const[]){"x", bad_names[i]}, bad_ids[i]);
+        mb_finish(&b);
+        expect_error(b.data, b.len, needles[i]);
+        mb_free(&b);
+    }
+
+    mb_begin_v2(&b, "no outputs", 1, 8, 8, 0, NULL);
+    mb_conv_g(&b, (int[]){0}, 1, 1, 4, 3, 1, 1, 0, w, bias);
+    mb_outputs(&b, 0, NULL, NULL);
+    mb_finish(&b);
+    expect_error(b.data, b.len, "0 outputs");
+    mb_free(&b);
+
+    mb_begin_v2(&b, "pooled away", 1, 3, 3, 0, NULL);
+    mb_maxpool(&b, (int[]){0}, 1);
+    mb_maxpool(&b, (int[]){1}, 1);
+    mb_outputs(&b, 1, (const char *const[]){"x"}, (int[]){2});
+    mb_finish(&b);
+    expect_error(b.data, b.len, "leaves nothing");
+    mb_free(&b);
 }
 
 /* The real model cut at every length. The header's length field rejects these before
@@ -165,7 +356,7 @@ static void test_bad_header(void **state)
     d[0] = 'X';
     expect_error(d, b.len, "magic");
     memcpy(d, b.data, b.len);
-    d[4] = 2;
+    d[4] = 3;
     expect_error(d, b.len, "version");
     memcpy(d, b.data, b.len);
     d[b.len - 1] ^= 0x40;
@@ -349,6 +540,8 @@ int main(void)
         cmocka_unit_test(test_fifo_refused),
         cmocka_unit_test(test_graph_errors),
         cmocka_unit_test(test_bad_classes),
+        cmocka_unit_test(test_version2_detector_loads),
+        cmocka_unit_test(test_version2_errors),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

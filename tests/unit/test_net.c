@@ -259,6 +259,206 @@ static void test_mirror_averages_crop_and_its_mirror(void **state)
     enn_model_free(m);
 }
 
+/* A plain [c][h][w] reference of version 2's ops, written from the spec. */
+struct ref_value {
+    int c, h, w;
+    float *v;
+};
+
+static struct ref_value ref_alloc(int c, int h, int w)
+{
+    struct ref_value r = {c, h, w, calloc((size_t)c * (size_t)h * (size_t)w, sizeof(float))};
+    assert_non_null(r.v);
+    return r;
+}
+
+static float at(const struct ref_value *r, int c, int y, int x)
+{
+    if (y < 0 || x < 0 || y >= r->h || x >= r->w)
+        return 0;
+    return r->v[((size_t)c * (size_t)r->h + (size_t)y) * (size_t)r->w + (size_t)x];
+}
+
+static void ref_run(const struct enn_model *m, struct ref_value *vals)
+{
+    for (int k = 1; k <= m->n_nodes; k++) {
+        const struct enn_node *n = &m->nodes[k - 1];
+        struct ref_value in = vals[n->inputs[0]];
+        in.v = malloc((size_t)in.c * (size_t)in.h * (size_t)in.w * sizeof(float));
+        for (size_t i = 0; i < (size_t)in.c * (size_t)in.h * (size_t)in.w; i++) {
+            in.v[i] = 0;
+            for (int j = 0; j < n->n_inputs; j++)
+                in.v[i] += vals[n->inputs[j]].v[i];
+        }
+        struct ref_value *o = &vals[k];
+        if (n->op == ENN_OP_CONV) {
+            int pad = n->kernel / 2, oh = (in.h + 2 * pad - n->kernel) / n->stride + 1,
+                ow = (in.w + 2 * pad - n->kernel) / n->stride + 1;
+            int in_g = in.c / n->groups, out_g = n->out.c / n->groups;
+            *o = ref_alloc(n->out.c, oh, ow);
+            for (int oc = 0; oc < n->out.c; oc++)
+                for (int y = 0; y < oh; y++)
+                    for (int x = 0; x < ow; x++) {
+                        double acc = n->bias[oc];
+                        for (int ic = 0; ic < in_g; ic++)
+                            for (int ky = 0; ky < n->kernel; ky++)
+                                for (int kx = 0; kx < n->kernel; kx++)
+                                    acc += n->weights[(((size_t)oc * (size_t)in_g + (size_t)ic) *
+                                                       (size_t)n->kernel + (size_t)ky) *
+                                                          (size_t)n->kernel + (size_t)kx] *
+                                           at(&in, oc / out_g * in_g + ic,
+                                              y * n->stride + ky - pad, x * n->stride + kx - pad);
+                        if (n->relu && acc < 0)
+                            acc = 0;
+                        if (n->sigmoid)
+                            acc = 1 / (1 + exp(-acc));
+                        o->v[((size_t)oc * (size_t)oh + (size_t)y) * (size_t)ow + (size_t)x] =
+                            (float)acc;
+                    }
+        } else if (n->op == ENN_OP_MAXPOOL || n->op == ENN_OP_UPSAMPLE) {
+            bool pool = n->op == ENN_OP_MAXPOOL;
+            *o = ref_alloc(in.c, pool ? in.h / 2 : in.h * 2, pool ? in.w / 2 : in.w * 2);
+            for (int c = 0; c < o->c; c++)
+                for (int y = 0; y < o->h; y++)
+                    for (int x = 0; x < o->w; x++) {
+                        float v = pool ? fmaxf(fmaxf(at(&in, c, 2 * y, 2 * x),
+                                                     at(&in, c, 2 * y, 2 * x + 1)),
+                                               fmaxf(at(&in, c, 2 * y + 1, 2 * x),
+                                                     at(&in, c, 2 * y + 1, 2 * x + 1)))
+                                       : at(&in, c, y / 2, x / 2);
+                        o->v[((size_t)c * (size_t)o->h + (size_t)y) * (size_t)o->w + (size_t)x] = v;
+                    }
+        } else {
+            fail_msg("reference: op %d not covered", n->op);
+        }
+        free(in.v);
+    }
+}
+
+/* A small YuNet-like graph: every version 2 op, groups of one channel (depthwise) and of
+ * several, a stride-2 conv, a sum across scales, sigmoid heads. */
+static void build_detector(struct mb *b)
+{
+    static float w[16 * 16 * 9], bias[16];
+    for (size_t i = 0; i < sizeof w / sizeof *w; i++)
+        w[i] = (float)((i * 2654435761u) % 1000) / 1000.0f - 0.5f;
+    for (int i = 0; i < 16; i++)
+        bias[i] = 0.05f * (float)(i % 5) - 0.1f;
+    mb_begin_v2(b, "det", 1, 32, 32, 0, NULL);
+    mb_conv_g(b, (int[]){0}, 1, 1, 8, 3, 2, 1, 1, w, bias);      /* 1: 8 x H/2 */
+    mb_conv_g(b, (int[]){1}, 1, 8, 8, 1, 1, 1, 0, w, bias);      /* 2 */
+    mb_conv_g(b, (int[]){2}, 1, 8, 8, 3, 1, 8, 1, w, bias);      /* 3: depthwise */
+    mb_maxpool(b, (int[]){3}, 1);                                 /* 4: H/4 */
+    mb_conv_g(b, (int[]){4}, 1, 8, 16, 3, 1, 2, 1, w, bias);     /* 5: 2 groups */
+    mb_maxpool(b, (int[]){5}, 1);                                 /* 6: H/8 */
+    mb_conv_g(b, (int[]){6}, 1, 16, 16, 3, 1, 16, 1, w, bias);   /* 7: depthwise */
+    mb_upsample(b, (int[]){7}, 1);                                /* 8: H/4 */
+    mb_conv_g(b, (int[]){8, 5}, 2, 16, 16, 1, 1, 1, 1, w, bias); /* 9: on the sum */
+    mb_conv_g(b, (int[]){9}, 1, 16, 1, 1, 1, 1, 2, w, bias);     /* 10: sigmoid */
+    mb_conv_g(b, (int[]){7}, 1, 16, 4, 3, 2, 4, 0, w, bias);     /* 11: grouped, s2 */
+    mb_conv_g(b, (int[]){5}, 1, 16, 4, 3, 1, 1, 2, w, bias);     /* 12: sigmoid 3x3 */
+    mb_outputs(b, 3, (const char *const[]){"cls", "box", "obj"}, (int[]){10, 11, 12});
+    mb_finish(b);
+}
+
+static void fill_input(struct enn_net *net, struct ref_value *ref, unsigned seed)
+{
+    struct enn_shape s = enn_net_input_shape(net);
+    *ref = ref_alloc(s.c, s.h, s.w);
+    size_t row, plane;
+    float *in = enn_net_input(net, &row, &plane);
+    for (int c = 0; c < s.c; c++)
+        for (int y = 0; y < s.h; y++)
+            for (int x = 0; x < s.w; x++) {
+                float v = (float)((unsigned)(y * 131 + x * 17 + c) * seed % 256);
+                in[(size_t)c * plane + (size_t)y * row + (size_t)x] = v / 64.0f - 2;
+                ref->v[((size_t)c * (size_t)s.h + (size_t)y) * (size_t)s.w + (size_t)x] =
+                    v / 64.0f - 2;
+            }
+}
+
+static void expect_outputs(struct enn_net *net, const struct enn_model *m, unsigned seed,
+                           const char *isa)
+{
+    struct ref_value *vals = calloc((size_t)m->n_nodes + 1, sizeof *vals);
+    fill_input(net, &vals[0], seed);
+    allocations = 0;
+    counting = 1;
+    enn_net_forward(net);
+    counting = 0;
+    assert_int_equal(allocations, 0);
+    ref_run(m, vals);
+    for (int o = 0; o < m->n_outputs; o++) {
+        struct enn_view v = enn_net_output(net, o);
+        const struct ref_value *r = &vals[m->outputs[o].value];
+        assert_int_equal(v.s.c, r->c), assert_int_equal(v.s.h, r->h);
+        assert_int_equal(v.s.w, r->w);
+        for (int c = 0; c < r->c; c++)
+            for (int y = 0; y < r->h; y++)
+                for (int x = 0; x < r->w; x++) {
+                    float got = v.data[(size_t)c * v.plane + (size_t)y * v.row + (size_t)x];
+                    float want = at(r, c, y, x);
+                    if (!(fabsf(got - want) <= 1e-4f * fmaxf(1, fabsf(want))))
+                        fail_msg("%s, %dx%d input, output %s (%d, %d, %d): %.6f, reference %.6f",
+                                 isa, vals[0].w, vals[0].h, m->outputs[o].name, c, y, x, got,
+                                 want);
+                }
+    }
+    for (int k = 0; k <= m->n_nodes; k++)
+        free(vals[k].v);
+    free(vals);
+}
+
+/* Every version 2 op on every kernel set, at the model's size and others, against the
+ * reference; resizing allocates only for a size bigger than any before, and never per
+ * run; shared buffers give what private ones give. */
+static void test_detector_ops_and_sizes(void **state)
+{
+    (void)state;
+    struct mb b;
+    build_detector(&b);
+    struct enn_model *m;
+    char err[256];
+    if (enn_model_parse(b.data, b.len, &m, err, sizeof err))
+        fail_msg("%s", err);
+    static const int sizes[][2] = {{32, 32}, {64, 96}, {32, 40}, {8, 8}, {64, 96}, {24, 16}};
+    int tested = 0;
+    for (size_t s = 0; s < sizeof ISAS / sizeof *ISAS; s++) {
+        if (!enn_kernels_get(ISAS[s]))
+            continue;
+        setenv("EMOTIOND_ISA", ISAS[s], 1);
+        struct enn_net *net;
+        if (enn_net_create(m, &net, err, sizeof err))
+            fail_msg("%s", err);
+        size_t first_memory = enn_net_memory(net);
+        for (size_t i = 0; i < sizeof sizes / sizeof *sizes; i++) {
+            allocations = 0;
+            counting = 1;
+            int rc = enn_net_resize(net, sizes[i][0], sizes[i][1], err, sizeof err);
+            counting = 0;
+            if (rc)
+                fail_msg("%s: %s", ISAS[s], err);
+            /* {64, 96} is the largest: planned once, then reused by every smaller size */
+            assert_int_equal(allocations, i == 1 ? 1 : 0);
+            expect_outputs(net, m, 7 + (unsigned)i, ISAS[s]);
+        }
+        assert_true(enn_net_memory(net) > first_memory);
+        /* a size the graph cannot take leaves the plan as it was */
+        assert_int_equal(enn_net_resize(net, 36, 32, err, sizeof err), -1);
+        assert_non_null(strstr(err, "differ in shape"));
+        expect_outputs(net, m, 3, ISAS[s]);
+        /* private buffers per value: the same outputs, and every value readable */
+        assert_int_equal(enn_net_keep_values(net, err, sizeof err), 0);
+        expect_outputs(net, m, 5, ISAS[s]);
+        enn_net_free(net);
+        tested++;
+    }
+    unsetenv("EMOTIOND_ISA");
+    assert_true(tested >= 1);
+    enn_model_free(m);
+    mb_free(&b);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -268,6 +468,7 @@ int main(void)
         cmocka_unit_test(test_many_small_vectors),
         cmocka_unit_test(test_batch_equals_single_and_contexts_independent),
         cmocka_unit_test(test_mirror_averages_crop_and_its_mirror),
+        cmocka_unit_test(test_detector_ops_and_sizes),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

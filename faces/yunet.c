@@ -1,0 +1,209 @@
+#define _POSIX_C_SOURCE 200809L
+#include "yunet.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "model.h"
+#include "net.h"
+#include "preprocess.h"
+
+#define N_LEVELS 3
+
+static const char *const MAPS[4] = {"cls", "obj", "bbox", "kps"};
+static const int MAP_CHANNELS[4] = {1, 1, 4, 10};
+
+struct yunet {
+    struct enn_model *model;
+    struct enn_net *net;
+    int outputs[N_LEVELS][4];    /* output index of MAPS[m] at stride 8 << level */
+    float *scaled;               /* the scaled frame, before padding */
+    size_t scaled_cap;
+};
+
+static float get(const struct yunet_map *m, int c, int row, int col)
+{
+    return m->data[(size_t)c * m->channel + (size_t)row * m->row + (size_t)col * m->col];
+}
+
+int yunet_decode(const struct yunet_level *levels, int n_levels, double scale,
+                 float threshold, struct det_face *out, int max)
+{
+    int n = 0;
+    float back = (float)(1.0 / scale);
+    for (int l = 0; l < n_levels; l++) {
+        const struct yunet_level *lv = &levels[l];
+        float s = (float)lv->stride;
+        for (int row = 0; row < lv->rows; row++)
+            for (int col = 0; col < lv->cols && n < max; col++) {
+                /* clamped: OpenCV's maps come from a sigmoid too, but rounding may stray */
+                float cls = fminf(fmaxf(get(&lv->cls, 0, row, col), 0), 1);
+                float obj = fminf(fmaxf(get(&lv->obj, 0, row, col), 0), 1);
+                float score = sqrtf(cls * obj);
+                if (!(score >= threshold))
+                    continue;
+                float cx = ((float)col + get(&lv->bbox, 0, row, col)) * s;
+                float cy = ((float)row + get(&lv->bbox, 1, row, col)) * s;
+                /* capped: a wild log-size would overflow expf to infinity */
+                float bw = expf(fminf(get(&lv->bbox, 2, row, col), 10)) * s;
+                float bh = expf(fminf(get(&lv->bbox, 3, row, col), 10)) * s;
+                struct det_face *f = &out[n++];
+                f->x = (cx - bw / 2) * back;
+                f->y = (cy - bh / 2) * back;
+                f->w = bw * back;
+                f->h = bh * back;
+                f->score = score;
+                f->has_landmarks = true;
+                for (int j = 0; j < 5; j++) {
+                    f->landmarks[2 * j] =
+                        ((float)col + get(&lv->kps, 2 * j, row, col)) * s * back;
+                    f->landmarks[2 * j + 1] =
+                        ((float)row + get(&lv->kps, 2 * j + 1, row, col)) * s * back;
+                }
+            }
+    }
+    return n;
+}
+
+/* The outputs the decoder needs, with the channel counts it assumes. */
+static int find_outputs(struct yunet *y, const char *path, char *err, size_t errlen)
+{
+    const struct enn_model *m = y->model;
+    if (m->n_classes != 0 || !m->any_size || m->input.c != 1) {
+        snprintf(err, errlen, "%s: not a YuNet detector (%s; expected a fully convolutional "
+                 "model with one gray input channel and no classes)", path,
+                 m->n_classes ? "it is a classifier" : "wrong input or layers");
+        return -1;
+    }
+    for (int l = 0; l < N_LEVELS; l++)
+        for (int k = 0; k < 4; k++) {
+            char name[16];
+            snprintf(name, sizeof name, "%s_%d", MAPS[k], 8 << l);
+            int o = enn_model_output(m, name);
+            if (o < 0) {
+                snprintf(err, errlen, "%s: not a YuNet detector (no output '%s')", path, name);
+                return -1;
+            }
+            struct enn_shape s = enn_model_value_shape(m, m->outputs[o].value);
+            struct enn_shape in = m->input;
+            if (s.c != MAP_CHANNELS[k] || s.h * (8 << l) != in.h || s.w * (8 << l) != in.w) {
+                snprintf(err, errlen, "%s: output '%s' is %dx%dx%d, YuNet's is %dx%dx%d at "
+                         "this input size", path, name, s.c, s.h, s.w, MAP_CHANNELS[k],
+                         in.h / (8 << l), in.w / (8 << l));
+                return -1;
+            }
+            y->outputs[l][k] = o;
+        }
+    return 0;
+}
+
+struct yunet *yunet_load(const char *path, char *err, size_t errlen)
+{
+    struct yunet *y = calloc(1, sizeof *y);
+    if (!y) {
+        snprintf(err, errlen, "out of memory");
+        return NULL;
+    }
+    char why[300];
+    if (enn_model_load(path, &y->model, why, sizeof why)) {
+        snprintf(err, errlen, "%s", why);
+        goto fail;
+    }
+    if (find_outputs(y, path, err, errlen))
+        goto fail;
+    if (enn_net_create(y->model, &y->net, why, sizeof why)) {
+        snprintf(err, errlen, "%s: %s", path, why);
+        goto fail;
+    }
+    return y;
+fail:
+    yunet_free(y);
+    return NULL;
+}
+
+void yunet_free(struct yunet *y)
+{
+    if (!y)
+        return;
+    enn_net_free(y->net);
+    enn_model_free(y->model);
+    free(y->scaled);
+    free(y);
+}
+
+size_t yunet_memory(const struct yunet *y)
+{
+    return enn_net_memory(y->net) + y->scaled_cap * sizeof(float);
+}
+
+const char *yunet_isa(const struct yunet *y)
+{
+    return enn_net_isa(y->net);
+}
+
+static int round_up32(int v)
+{
+    return v < 32 ? 32 : (v + 31) / 32 * 32;
+}
+
+int yunet_detect(struct yunet *y, const uint8_t *gray, int width, int height, size_t stride,
+                 double scale, float threshold, struct det_face *out, int max, char *err,
+                 size_t errlen)
+{
+    if (width < 1 || height < 1 || !(scale > 0 && scale <= 1)) {
+        snprintf(err, errlen, "cannot detect on a %dx%d frame at scale %g", width, height,
+                 scale);
+        return -1;
+    }
+    int sw = (int)(width * scale + 0.5), sh = (int)(height * scale + 0.5);
+    sw = sw < 1 ? 1 : sw;
+    sh = sh < 1 ? 1 : sh;
+    int pw = round_up32(sw), ph = round_up32(sh);
+    if (enn_net_resize(y->net, ph, pw, err, errlen))
+        return -1;
+    size_t need = (size_t)sw * (size_t)sh;
+    if (need > y->scaled_cap) {
+        float *p = realloc(y->scaled, need * sizeof *p);
+        if (!p) {
+            snprintf(err, errlen, "out of memory scaling a %dx%d frame", width, height);
+            return -1;
+        }
+        y->scaled = p;
+        y->scaled_cap = need;
+    }
+    const struct enn_model *m = y->model;
+    enn_crop_resize(gray, width, height, stride, 0, 0, (float)width, (float)height, sw, sh,
+                    m->mean, m->std, y->scaled);
+    size_t row, plane;
+    float *in = enn_net_input(y->net, &row, &plane);
+    /* the padding is what a zero pixel normalises to (OpenCV pads with black) */
+    float black = (0 - m->mean) / m->std;
+    for (int r = 0; r < ph; r++) {
+        float *dst = in + (size_t)r * row;
+        int from = 0;
+        if (r < sh) {
+            memcpy(dst, y->scaled + (size_t)r * (size_t)sw, (size_t)sw * sizeof *dst);
+            from = sw;
+        }
+        for (int c = from; c < pw; c++)
+            dst[c] = black;
+    }
+    enn_net_forward(y->net);
+
+    struct yunet_level lv[N_LEVELS];
+    for (int l = 0; l < N_LEVELS; l++) {
+        struct yunet_map *maps[4] = {&lv[l].cls, &lv[l].obj, &lv[l].bbox, &lv[l].kps};
+        for (int k = 0; k < 4; k++) {
+            struct enn_view v = enn_net_output(y->net, y->outputs[l][k]);
+            *maps[k] = (struct yunet_map){v.data, v.plane, v.row, 1};
+            lv[l].rows = v.s.h;
+            lv[l].cols = v.s.w;
+        }
+        lv[l].stride = 8 << l;
+    }
+    /* the scale actually applied (rounding) maps boxes back to the frame */
+    double applied = (double)sw / width;
+    return yunet_decode(lv, N_LEVELS, applied, threshold, out, max);
+}
