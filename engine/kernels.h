@@ -31,8 +31,10 @@ struct enn_conv_job {
 };
 
 /* The memory-bound ops work on one channel plane at a time. Planes are zero-bordered
- * (see engine/net.c): `row` is the padded row length, and pointers name the first
- * interior element, (0, 0). */
+ * (see engine/net.c) and `row` is the padded row length. maxpool2 and upsample2 take
+ * pointers to the first interior element, (0, 0); dwconv3, like conv, walks whole padded
+ * rows from the left border element of the first interior row, so its taps reach one
+ * float before that row's plane (the arena leaves slack there). */
 struct enn_kernels {
     const char *name;        /* "scalar", "avx2", "neon" */
     void (*conv)(const struct enn_conv_job *job);

@@ -80,6 +80,10 @@ static inline __attribute__((always_inline)) void dw_body(const float *in, float
             for (int r = 0; r < 4; r++, p += row) {
                 __m256 x0 = _mm256_loadu_ps(p), x1 = _mm256_loadu_ps(p + 1),
                        x2 = _mm256_loadu_ps(p + 2);
+                /* GCC would fold these loads into both rows' FMAs, loading the shared
+                   rows twice; pinning them in registers is ~15% faster at 160x120 */
+                if (r == 1 || r == 2)
+                    __asm__("" : "+x"(x0), "+x"(x1), "+x"(x2));
                 if (r < 3) {
                     top = _mm256_fmadd_ps(w[3 * r], x0, top);
                     top = _mm256_fmadd_ps(w[3 * r + 1], x1, top);
