@@ -2,11 +2,14 @@
  *   emotionctl [-c FILE] watch [--json] [--count N] [--socket PATH]
  *   emotionctl [-c FILE] status [--json] [--socket PATH]
  * talk to the running daemon (ctl_client.c);
- *   emotionctl [-c FILE] classify [--json] [--model M.enn] [--detector cascade|yunet]
+ *   emotionctl [-c FILE] classify [--json] [--model M.enn]
+ *                                 [--detector yunet|yunet-opencv|cascade]
  *                                 [--detector-model PATH] [--detect-width N] IMAGE...
- * detects the faces in each photo and classifies their expressions, no daemon needed.
- * Detector, crop and model settings come from the config file (-c, default
- * /etc/emotiond/emotiond.conf when it exists); flags override it.
+ * detects the faces in each photo and classifies their expressions, no daemon needed,
+ * through the daemon's own face stage (faces.h) on the photo in gray, as the daemon sees
+ * frames: what it prints is what the daemon would publish for that photo. Detector, crop
+ * and model settings come from the config file (-c, default /etc/emotiond/emotiond.conf
+ * when it exists); flags override it.
  */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -17,14 +20,12 @@
 #include "config.h"
 #include "ctl_client.h"
 #include "detect.h"
-#include "facecrop.h"
 #include "faces.h"
 #include "json_out.h"
 #include "model.h"
 #include "net.h"
 #include "source.h"
 
-#define MAX_FACES 32
 #define DEFAULT_MODEL_NAME "emotionnet-nano-a-fer.enn"
 
 static void usage(FILE *to)
@@ -33,7 +34,7 @@ static void usage(FILE *to)
             "usage: emotionctl [-c FILE] watch [--json] [--count N] [--retry] [--socket PATH]\n"
             "       emotionctl [-c FILE] status [--json] [--socket PATH]\n"
             "       emotionctl [-c FILE] classify [--json] [--model M.enn]\n"
-            "                  [--detector cascade|yunet] [--detector-model PATH]\n"
+            "                  [--detector yunet|yunet-opencv|cascade] [--detector-model PATH]\n"
             "                  [--detect-width N] IMAGE...\n"
             "Detects faces in JPEG, PNG or PGM photos and prints one line per face:\n"
             "  file x y w h label confidence\n"
@@ -62,12 +63,12 @@ struct ctx {
     bool json;
 };
 
-static int load(const char *path, enum cap_pixfmt fmt, struct cap_source **src,
-                struct cap_frame **f, char *err, size_t errlen)
+static int load(const char *path, struct cap_source **src, struct cap_frame **f, char *err,
+                size_t errlen)
 {
     char spec[4200];
     snprintf(spec, sizeof spec, "image:%s", path);
-    struct cap_options o = {.fmt = fmt, .once = true, .pool_frames = 1};
+    struct cap_options o = {.fmt = CAP_GRAY8, .once = true, .pool_frames = 1};
     if (cap_source_open(spec, &o, src, err, errlen))
         return -1;
     if (cap_source_next(*src, f, err, errlen) != 1) {
@@ -80,21 +81,19 @@ static int load(const char *path, enum cap_pixfmt fmt, struct cap_source **src,
 static int classify_one(struct ctx *c, const char *path)
 {
     char err[600];
-    struct cap_source *sb, *sg;
-    struct cap_frame *bgr, *gray;
-    if (load(path, CAP_BGR24, &sb, &bgr, err, sizeof err)) {
+    struct cap_source *src;
+    struct cap_frame *gray;
+    if (load(path, &src, &gray, err, sizeof err)) {
         fprintf(stderr, "emotionctl: %s\n", err);
         return -1;
     }
-    if (load(path, CAP_GRAY8, &sg, &gray, err, sizeof err)) {
-        fprintf(stderr, "emotionctl: %s\n", err);
-        cap_frame_unref(bgr);
-        cap_source_close(sb);
-        return -1;
-    }
-    struct det_face faces[MAX_FACES];
-    int n = det_detect(c->det, bgr->data, bgr->width, bgr->height, bgr->stride, 3, faces,
-                       MAX_FACES, err, sizeof err);
+    /* A fresh stage per photo: the first frame of a source, so its faces are detected
+       and nothing is tracked or smoothed across unrelated photos. */
+    static struct faces_stage st;
+    faces_init(&st, c->det, c->net, c->cfg);
+    struct face_result faces[FACES_MAX];
+    int n = faces_process(&st, gray->data, gray->data, 1, gray->width, gray->height,
+                          gray->stride, gray->stride, 0, faces, FACES_MAX, err, sizeof err);
     int rc = 0;
     if (n < 0) {
         fprintf(stderr, "emotionctl: %s: %s\n", path, err);
@@ -107,27 +106,19 @@ static int classify_one(struct ctx *c, const char *path)
     json_raw(&j, "{\"file\":");
     json_str(&j, path);
     json_raw(&j, ",\"width\":");
-    json_int(&j, bgr->width);
+    json_int(&j, gray->width);
     json_raw(&j, ",\"height\":");
-    json_int(&j, bgr->height);
+    json_int(&j, gray->height);
     json_raw(&j, ",\"faces\":[");
     for (int i = 0; i < n; i++) {
-        struct enn_box crop = facecrop_box(&faces[i], (float)c->cfg->classify.crop_widen,
-                                           c->cfg->classify.align_eyes);
-        float p[ENN_MAX_CLASSES];
-        enn_net_classify(c->net, gray->data, gray->width, gray->height, gray->stride, &crop, 1, p);
-        int best = 0;
-        for (int k = 1; k < c->m->n_classes; k++)
-            best = p[k] > p[best] ? k : best;
-        const struct det_face *f = &faces[i];
+        const struct face_result *f = &faces[i];
         if (!c->json) {
-            printf("%s %.0f %.0f %.0f %.0f %s %.3f\n", path, f->x, f->y, f->w, f->h,
-                   c->m->classes[best], p[best]);
+            printf("%s %.0f %.0f %.0f %.0f %s %.3f\n", path, f->box[0], f->box[1], f->box[2],
+                   f->box[3], c->m->classes[f->label], f->scores[f->label]);
             continue;
         }
-        const float b[4] = {f->x, f->y, f->w, f->h};
         json_raw(&j, i ? "," : "");
-        faces_face_json(&j, c->m, i + 1, b, best, p);
+        faces_face_json(&j, c->m, f->id, f->box, f->label, f->scores);
     }
     json_raw(&j, "]}");
     if (c->json) {
@@ -138,37 +129,36 @@ static int classify_one(struct ctx *c, const char *path)
             printf("%s\n", text);
         }
     }
-    cap_frame_unref(bgr);
     cap_frame_unref(gray);
-    cap_source_close(sb);
-    cap_source_close(sg);
+    cap_source_close(src);
     return rc;
 }
 
-static int cmd_classify(const struct config *cfg, int argc, char **argv)
+static int cmd_classify(const struct config *file_cfg, int argc, char **argv)
 {
+    static struct config cfg;   /* the file's, then the flags */
+    cfg = *file_cfg;
     const char *model_path = NULL;
-    struct det_config dc;
-    faces_detector_config(cfg, &dc);
-    struct ctx c = {.cfg = cfg};
+    struct ctx c = {.cfg = &cfg};
+    char err[700], tried[600];
     int first_image = argc;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
         bool has_value = i + 1 < argc;
-        if (!strcmp(a, "--json"))
+        const char *key = !strcmp(a, "--detector")         ? "backend"
+                          : !strcmp(a, "--detector-model") ? "model"
+                          : !strcmp(a, "--detect-width")   ? "width"
+                                                           : NULL;
+        if (!strcmp(a, "--json")) {
             c.json = true;
-        else if (!strcmp(a, "--model") && has_value)
+        } else if (!strcmp(a, "--model") && has_value) {
             model_path = argv[++i];
-        else if (!strcmp(a, "--detector") && has_value) {
-            if (!(dc.backend = det_backend_parse(argv[++i]))) {
-                fprintf(stderr, "emotionctl: --detector %s: use cascade or yunet\n", argv[i]);
+        } else if (key && has_value) {
+            if (config_set(&cfg, "detect", key, argv[++i], a, err, sizeof err)) {
+                fprintf(stderr, "emotionctl: %s\n", err);
                 return 2;
             }
-        } else if (!strcmp(a, "--detector-model") && has_value)
-            dc.model = argv[++i];
-        else if (!strcmp(a, "--detect-width") && has_value)
-            dc.detect_width = atoi(argv[++i]);
-        else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
+        } else if (!strcmp(a, "-h") || !strcmp(a, "--help")) {
             usage(stdout);
             return 0;
         } else if (a[0] == '-' && a[1] != '\0') {
@@ -184,8 +174,11 @@ static int cmd_classify(const struct config *cfg, int argc, char **argv)
         usage(stderr);
         return 2;
     }
-    char err[600], tried[600];
-    if (!model_path && !(model_path = default_model(cfg->daemon.model, tried, sizeof tried))) {
+    if (det_backend_check(cfg.detect.backend, err, sizeof err)) {
+        fprintf(stderr, "emotionctl: [detect] backend: %s\n", err);
+        return 1;
+    }
+    if (!model_path && !(model_path = default_model(cfg.daemon.model, tried, sizeof tried))) {
         fprintf(stderr, "emotionctl: no model given and none installed (looked for %s); "
                 "pass --model FILE.enn\n", tried);
         return 1;
@@ -195,20 +188,21 @@ static int cmd_classify(const struct config *cfg, int argc, char **argv)
         fprintf(stderr, "emotionctl: %s\n", err);
         return 1;
     }
-    if (m->input.c != 1) {
-        fprintf(stderr, "emotionctl: %s takes %d-channel input; face models take grayscale\n",
-                model_path, m->input.c);
+    if (m->input.c != 1 || m->n_classes < 1) {
+        fprintf(stderr, "emotionctl: %s is not a face classifier (it takes %d-channel input "
+                "and has %d classes)\n", model_path, m->input.c, m->n_classes);
         enn_model_free(m);
         return 1;
     }
     c.m = m;
+    struct det_config dc;
+    faces_detector_config(&cfg, &dc);
     if (enn_net_create(m, &c.net, err, sizeof err) || det_create(&dc, &c.det, err, sizeof err)) {
         fprintf(stderr, "emotionctl: %s\n", err);
         enn_net_free(c.net);
         enn_model_free(m);
         return 1;
     }
-    enn_net_set_mirror(c.net, cfg->classify.mirror);
     int failed = 0;
     for (int i = first_image; i < argc; i++)
         failed |= classify_one(&c, argv[i]) != 0;

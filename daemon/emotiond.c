@@ -18,6 +18,7 @@
 
 #include "board.h"
 #include "config.h"
+#include "detect.h"
 #include "faces.h"
 #include "json_out.h"
 #include "log.h"
@@ -86,6 +87,13 @@ static int build_config(const struct daemon *d, struct config *c, char *err, siz
         if (config_set(c, d->flags[i].section, d->flags[i].key, d->flags[i].value,
                        d->flags[i].origin, err, errlen))
             return -1;
+    /* a backend this build lacks (no OpenCV) is a config error, not a failure later */
+    char why[300];
+    if (det_backend_check(c->detect.backend, why, sizeof why)) {
+        snprintf(err, errlen, "%s: [detect] backend: %s",
+                 d->config_path ? d->config_path : "built-in defaults", why);
+        return -1;
+    }
     return 0;
 }
 
@@ -505,6 +513,11 @@ static int setup(struct daemon *d)
     log_info("model %s, source %s, %d classification worker%s",
              pl_model_path(pl_current_model(d->pl)), pl_source_describe(d->pl),
              pl_workers(d->pl), pl_workers(d->pl) == 1 ? "" : "s");
+    struct det_config dc;
+    faces_detector_config(&d->cfg, &dc);
+    const char *det_model = dc.model ? dc.model : det_default_model(dc.backend);
+    log_info("face detector %s%s%s", det_backend_name(dc.backend), det_model ? ", " : "",
+             det_model ? det_model : "");
 
     int listen_fd = -1;
     int n = sd_listen_fds(1);
@@ -593,6 +606,14 @@ int main(int argc, char **argv)
             return 1;
         }
         enn_model_free(m);
+        struct det_config dc;
+        struct det_detector *det;
+        faces_detector_config(&d.cfg, &dc);
+        if (det_create(&dc, &det, err, sizeof err)) {
+            fprintf(stderr, "emotiond: [detect]: %s\n", err);
+            return 1;
+        }
+        det_free(det);
         return 0;
     }
     if (!d.config_path)

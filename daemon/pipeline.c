@@ -276,11 +276,8 @@ int pl_start(const struct pl_options *opts, const struct config *cfg, struct pip
         goto fail;
     struct det_config dc;
     faces_detector_config(cfg, &dc);
-    if (!dc.backend) {
-        snprintf(err, errlen, "unknown detector backend '%s' (cascade or yunet)",
-                 cfg->detect.backend);
+    if (det_backend_check(cfg->detect.backend, err, errlen))
         goto fail;
-    }
     det_set_threads(1);
     if (det_create(&dc, &p->det, err, errlen))
         goto fail;

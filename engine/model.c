@@ -264,9 +264,13 @@ int enn_model_shapes(const struct enn_model *m, int height, int width,
     size_t activations;
     if (input_budget(shapes[0], &activations, err, errlen))
         return -1;
-    for (int k = 1; k <= m->n_nodes; k++)
+    /* Each value on its own against the budget: the planner shares buffers between
+       values, so the file's total (checked at parse time) overstates a large size. */
+    for (int k = 1; k <= m->n_nodes; k++) {
+        activations = 0;
         if (infer_node(m, k, shapes, &activations, err, errlen))
             return -1;
+    }
     return 0;
 }
 

@@ -87,7 +87,7 @@ struct enn_shape enn_model_value_shape(const struct enn_model *model, int id);
 /* Shapes of every value (shapes[0] the input .. shapes[n_nodes]) for an input of
  * height x width, which must be the model's own size unless any_size. Returns 0, or -1
  * with a message when the graph does not fit that size (summed inputs that differ, a map
- * pooled away, more than the activation budget). */
+ * pooled away, a value over the activation budget). */
 int enn_model_shapes(const struct enn_model *model, int height, int width,
                      struct enn_shape *shapes, char *err, size_t errlen);
 

@@ -19,6 +19,8 @@
  * model is re-planned when that changes, reusing the arena when it is big enough. */
 #define HEAD_SLACK 16
 #define ALIGN_FLOATS 16
+/* A sanity bound on one plan (the model's budget bounds each value) */
+#define MAX_ARENA_BYTES (1024u << 20)
 
 struct value {
     float *data;          /* first plane's top-left pad element */
@@ -213,6 +215,11 @@ static int plan(struct enn_net *net, int height, int width, char *err, size_t er
                                    id == 0 || !is_vector_op(m->nodes[id - 1].op));
     assign_slots(net, p);
     size_t bytes = round_up(carve_arena(net, p, NULL) * sizeof(float), 64);
+    if (bytes > MAX_ARENA_BYTES) {
+        snprintf(err, errlen, "planning the network for %dx%d needs %zu MiB of activations "
+                 "(more than %u MiB)", width, height, bytes >> 20, MAX_ARENA_BYTES >> 20);
+        return -1;
+    }
     if (bytes > net->arena_bytes) {
         void *arena = aligned_alloc(64, bytes);
         if (!arena) {

@@ -5,6 +5,8 @@
 
 Standard library plus Debian's python3-opencv (to write the MJPEG clips). Tests that need
 ../shared/data say so and are skipped (unittest prints them as skipped, with the reason).
+EMOTIOND_WITH_OPENCV=0 in the environment: the binaries were built without OpenCV (only
+the yunet detector; the others must be refused clearly).
 """
 import json, os, shutil, signal, socket, subprocess, sys, tempfile, time, unittest
 
@@ -13,7 +15,8 @@ del sys.argv[1:5]
 MODEL = os.path.join(SRC, "tests/fixtures/nano-b-quick.enn")
 OTHER_MODEL = os.path.join(SRC, "tests/fixtures/random-recon.enn")
 FACES = os.path.join(SHARED, "faces")
-YUNET = os.path.join(SHARED, "models/face_detection_yunet_2023mar.onnx")
+YUNET_ONNX = os.path.join(SHARED, "models/face_detection_yunet_2023mar.onnx")
+WITH_OPENCV = os.environ.get("EMOTIOND_WITH_OPENCV", "1") == "1"
 XAVIER = os.path.join(SRC, "tests/fixtures/boards/xavier-nx-l4t32")
 
 import warnings  # noqa: E402
@@ -576,6 +579,43 @@ class Lifecycle(unittest.TestCase):
             self.assertEqual(out.returncode, 1, out.stderr)
             self.assertIn(says, out.stderr)
 
+    def test_detector_backends(self):
+        """The detector is checked with the config: a missing model, and the OpenCV
+        backends in a build without OpenCV, are refused with a clear message."""
+        conf = os.path.join(TMP, "detector.conf")
+
+        def run(text, *args):
+            with open(conf, "w") as f:
+                f.write(text)
+            return subprocess.run([EMOTIOND, "-c", conf, "--model", MODEL,
+                                   "--socket", os.path.join(TMP, "det.sock"),
+                                   "--source", "file:" + ASTRONAUT_CLIP] + list(args),
+                                  capture_output=True, text=True, timeout=30)
+        out = run("", "--check-config")
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("backend = yunet\n", out.stdout)
+        out = run("[detect]\nmodel = %s\n" % os.path.join(TMP, "missing-yunet.enn"),
+                  "--check-config")
+        self.assertEqual(out.returncode, 1, out.stderr)
+        self.assertIn("missing-yunet.enn", out.stderr)
+        for backend in ("cascade", "yunet-opencv"):
+            text = "[detect]\nbackend = %s\n" % backend
+            if WITH_OPENCV:
+                if backend == "cascade":
+                    out = run(text, "--check-config")
+                    self.assertEqual(out.returncode, 0, out.stderr)
+                else:
+                    out = run(text, "--check-config")
+                    self.assertEqual(out.returncode, 1, out.stderr)
+                    self.assertIn("needs a model file", out.stderr)
+                continue
+            says = ("emotiond was built without OpenCV: detector backend '%s' is not "
+                    "available; use 'yunet'" % backend)
+            for args in (["--check-config"], []):     # and at startup: refused, no crash
+                out = run(text, *args)
+                self.assertEqual(out.returncode, 1, out.stderr)
+                self.assertIn("detector.conf: [detect] backend: " + says, out.stderr)
+
     def test_socket_directory_missing_full_or_taken(self):
         def start(sock):
             cmd = [EMOTIOND, "--socket", sock, "--model", MODEL, "--source", "file:" + ASTRONAUT_CLIP]
@@ -620,10 +660,9 @@ class Lifecycle(unittest.TestCase):
             self.assertEqual(d.stop()[0], 0)
 
 
-@unittest.skipUnless(os.path.isdir(FACES) and os.path.isfile(YUNET),
-                     "needs ../shared/data/faces and the YuNet model (absent here)")
+@unittest.skipUnless(os.path.isdir(FACES), "needs ../shared/data/faces (absent here)")
 class Faces(unittest.TestCase):
-    def test_face_counts_and_boxes(self):
+    def face_counts_and_boxes(self, conf):
         boxes = {}
         for line in open(os.path.join(FACES, "boxes.csv")).read().splitlines()[1:]:
             name, *b = line.split(",")
@@ -631,7 +670,7 @@ class Faces(unittest.TestCase):
         names = sorted(boxes)
         clip = os.path.join(TMP, "faces.mjpeg")
         write_clip(clip, [cv2.imread(os.path.join(FACES, n)) for n in names], 1)
-        conf = "[detect]\nbackend = yunet\nmodel = %s\ninterval = 1\nwidth = 640\n" % YUNET
+        conf += "interval = 1\nwidth = 640\n"
         with Daemon("--fps", "4", config=conf, source="file:" + clip) as d:
             c = d.client(subscribe=["frame"])
             checked = set()
@@ -643,6 +682,15 @@ class Faces(unittest.TestCase):
                 for w in want:
                     self.assertGreater(max(iou(w, g) for g in got), 0.4, (w, got))
                 checked.add(f["seq"] % len(names))
+
+    def test_face_counts_and_boxes(self):
+        """The default detector: YuNet on our engine, the shipped model."""
+        self.face_counts_and_boxes("[detect]\n")
+
+    @unittest.skipUnless(WITH_OPENCV and os.path.isfile(YUNET_ONNX),
+                         "needs a build with OpenCV and the YuNet ONNX model (absent here)")
+    def test_face_counts_and_boxes_opencv(self):
+        self.face_counts_and_boxes("[detect]\nbackend = yunet-opencv\nmodel = %s\n" % YUNET_ONNX)
 
 
 class Telemetry(unittest.TestCase):
@@ -684,9 +732,11 @@ class Telemetry(unittest.TestCase):
 
 
 if __name__ == "__main__":
-    if not (os.path.isdir(FACES) and os.path.isfile(YUNET)):   # shown by scripts/test
-        print("SKIPPED: daemon_integration Faces.test_face_counts_and_boxes: needs %s and %s"
-              % (FACES, YUNET), flush=True)
+    if not os.path.isdir(FACES):   # shown by scripts/test
+        print("SKIPPED: daemon_integration Faces: needs %s" % FACES, flush=True)
+    if not (WITH_OPENCV and os.path.isfile(YUNET_ONNX)):
+        print("SKIPPED: daemon_integration Faces.test_face_counts_and_boxes_opencv: %s"
+              % ("needs " + YUNET_ONNX if WITH_OPENCV else "built without OpenCV"), flush=True)
     try:
         unittest.main(verbosity=2, warnings="ignore")
     finally:

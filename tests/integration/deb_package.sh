@@ -3,9 +3,10 @@
 # installing it: control fields, the files a user relies on, the conffile, maintainer
 # scripts that parse, and the packaged binaries run from an unpacked copy: the unit's
 # ExecStart exists, the conffile validates, the default model classifies the sample.
-#   deb_package.sh BUILD_DIR SOURCE_DIR
+# OpenCV appears among the dependencies only in a build with it.
+#   deb_package.sh BUILD_DIR SOURCE_DIR opencv|no-opencv
 set -euo pipefail
-build=$1 src=$2
+build=$1 src=$2 opencv=$3
 for tool in cpack dpkg-deb dpkg-shlibdeps; do
   command -v "$tool" >/dev/null || {
     echo "SKIPPED: $tool not installed (scripts/deps installs it)"; exit 77; }
@@ -28,9 +29,17 @@ deb=${debs[0]}
 field() { dpkg-deb -f "$deb" "$1"; }
 [ "$(field Package)" = emotiond ] || fail "Package: $(field Package)"
 [ "$(field Architecture)" = "$(dpkg --print-architecture)" ] || fail "Architecture"
-for dep in opencv-data libc6 libopencv-core libturbojpeg0 libjansson4; do
+for dep in libc6 libturbojpeg0 libjansson4; do
   field Depends | grep -q "$dep" || fail "Depends lacks $dep: $(field Depends)"
 done
+if [ "$opencv" = opencv ]; then
+  field Depends | grep -q libopencv-core || fail "Depends lacks libopencv-core: $(field Depends)"
+  # the cascade backend's Haar file, read at run time
+  dpkg-deb -f "$deb" Depends Recommends Suggests | grep -q opencv-data ||
+    fail "opencv-data in none of Depends, Recommends, Suggests"
+elif field Depends | grep -q opencv; then
+  fail "built without OpenCV, but Depends names it: $(field Depends)"
+fi
 echo "package: $(basename "$deb"), Depends: $(field Depends)"
 
 dpkg-deb -c "$deb" | awk '{print $6}' >"$tmp/files"
@@ -63,9 +72,15 @@ exec_start=$(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "$root/lib/systemd/system/em
 # the daemon's own defaults); the conffile validates with that model from the package
 model=$(sed -n '/^\[daemon\]/,/^\[/s/^# model = //p' "$root/etc/emotiond/emotiond.conf")
 [ -n "$model" ] && [ -f "$root$model" ] || fail "default model '$model' is not in the package"
-"$root/usr/sbin/emotiond" --check-config -c "$root/etc/emotiond/emotiond.conf" \
+# the default detector's model (YUNET_DEFAULT_MODEL), used from the package too
+yunet=/usr/share/emotiond/models/face_detection_yunet_2023mar.enn
+[ -f "$root$yunet" ] || fail "the face detector's model $yunet is not in the package"
+cp "$root/etc/emotiond/emotiond.conf" "$tmp/packaged.conf"
+printf '[detect]\nmodel = %s\n' "$root$yunet" >> "$tmp/packaged.conf"
+"$root/usr/sbin/emotiond" --check-config -c "$tmp/packaged.conf" \
   --model "$root$model" >/dev/null || fail "the packaged conffile does not validate"
-out=$("$root/usr/bin/emotionctl" classify --model "$root$model" "$src/samples/astronaut.pgm")
+out=$("$root/usr/bin/emotionctl" -c "$tmp/packaged.conf" classify --model "$root$model" \
+      "$src/samples/astronaut.pgm")
 echo "$out" | grep -q ' happiness ' || fail "packaged emotionctl on the sample: '$out'"
 echo "packaged binaries run: $out"
 echo "ok: package checked"

@@ -57,7 +57,7 @@ static void test_defaults(void **state)
     assert_float_equal(c.classify.crop_widen, 1.0, 1e-12);
     assert_true(c.classify.align_eyes);
     assert_false(c.classify.mirror);
-    assert_string_equal(c.detect.backend, "cascade");
+    assert_string_equal(c.detect.backend, "yunet");
     assert_int_equal(c.n_profiles, 0);
 }
 
@@ -65,7 +65,7 @@ static void test_file_and_flags(void **state)
 {
     (void)state;
     write_conf("; a comment\n[daemon]\nsource = file:/tmp/clip.mjpeg\nmax_clients = 4\n"
-               "[detect]\nbackend = yunet\nmodel = /opt/yunet.onnx\nscore_threshold = 0.75\n"
+               "[detect]\nbackend = yunet-opencv\nmodel = /opt/yunet.onnx\nscore_threshold = 0.75\n"
                "[classify]\nalign_eyes = no\nmirror = yes\n[profile.MODE_15W]\nmodel = /m/b.enn\n"
                "detect_interval = 10\n[profile.MAXN]\nworkers = 4\n");
     struct config c;
@@ -76,7 +76,7 @@ static void test_file_and_flags(void **state)
     unlink(path);
     assert_string_equal(c.daemon.source, "file:/tmp/clip.mjpeg");
     assert_int_equal(c.daemon.max_clients, 4);
-    assert_string_equal(c.detect.backend, "yunet");
+    assert_string_equal(c.detect.backend, "yunet-opencv");
     assert_float_equal(c.detect.score_threshold, 0.75, 1e-12);
     assert_false(c.classify.align_eyes);
     assert_true(c.classify.mirror);
@@ -105,7 +105,7 @@ static void test_errors_name_file_line_key(void **state)
     expect_error("[capture]\nwidth = 99999\n", ":2: [capture] width: '99999' is not an integer in 16..4096");
     expect_error("[capture]\nwidth = 12px\n", "[capture] width");
     expect_error("[capture]\njpeg_scale = 3\n", "'3' is not one of 1|2|4|8");
-    expect_error("[detect]\nbackend = hog\n", "'hog' is not one of cascade|yunet");
+    expect_error("[detect]\nbackend = hog\n", "'hog' is not one of yunet|yunet-opencv|cascade");
     expect_error("[track]\nhalf_life_s = nan\n", "half_life_s");
     expect_error("[classify]\nalign_eyes = maybe\n", "not a boolean");
     expect_error("[profile.MODE_15W]\nspeed = 3\n", "unknown key (profiles take");

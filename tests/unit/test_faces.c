@@ -1,5 +1,6 @@
-/* The pipeline's face stage on the bundled portrait: detection every `interval` frames,
- * the same track id throughout, smoothed scores, and the protocol's frame message. */
+/* The pipeline's face stage on the bundled portrait with the default detector (yunet on
+ * our engine): detection every `interval` frames, the same track id throughout, smoothed
+ * scores, and the protocol's frame message. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -28,7 +29,9 @@ static void test_portrait_sequence(void **state)
     struct config cfg;
     config_defaults(&cfg);
     cfg.detect.interval = 4;
-    struct det_config dc = {.backend = DET_CASCADE};
+    struct det_config dc;
+    faces_detector_config(&cfg, &dc);   /* the default: yunet on our engine */
+    assert_int_equal(dc.backend, DET_YUNET);
     if (enn_model_load(SOURCE_DIR "/tests/fixtures/nano-b-quick.enn", &m, err, sizeof err) ||
         enn_net_create(m, &net, err, sizeof err) || det_create(&dc, &det, err, sizeof err))
         fail_msg("%s", err);

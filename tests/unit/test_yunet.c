@@ -1,6 +1,8 @@
-/* YuNet on our engine, without OpenCV: the shipped model loads and finds the sample's
- * face with landmarks; detection allocates nothing once a size is planned; bad models
- * and degenerate frames get an error or an empty answer, never a crash. */
+/* YuNet on our engine, without OpenCV: every output map equals OpenCV DNN's on the same
+ * weights (a golden file written by tools/convert/yunet-golden), on every kernel set this
+ * CPU runs (NEON under qemu included); the shipped model finds the sample's face with
+ * landmarks; bad models and degenerate frames get an error or an empty answer, never a
+ * crash. */
 #define _POSIX_C_SOURCE 200809L
 #include <setjmp.h>
 #include <stdarg.h>
@@ -13,7 +15,9 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "model.h"
 #include "model_builder.h"
+#include "net.h"
 #include "yunet.h"
 
 #define MODEL SOURCE_DIR "/models/face_detection_yunet_2023mar.enn"
@@ -42,6 +46,73 @@ static int detect(struct yunet *y, const uint8_t *px, int w, int h, double scale
     if (n < 0)
         fail_msg("%s", err);
     return det_nms(out, n, 0.3f);
+}
+
+/* The golden file's input through our engine against OpenCV's maps, all 12. */
+static void test_maps_equal_opencv_dnn(void **state)
+{
+    (void)state;
+    size_t len;
+    uint8_t *g = read_file(FIXTURES "/yunet-astronaut.golden", &len);
+    assert_non_null(g);
+    assert_memory_equal(g, "YGLD", 4);
+    uint32_t w, h;
+    memcpy(&w, g + 4, 4);
+    memcpy(&h, g + 8, 4);
+    const uint8_t *px = g + 12;
+    struct enn_model *m;
+    char err[256];
+    if (enn_model_load(MODEL, &m, err, sizeof err))
+        fail_msg("%s", err);
+    int tested = 0;
+    for (size_t s = 0; s < sizeof ISAS / sizeof *ISAS; s++) {
+        setenv("EMOTIOND_ISA", ISAS[s], 1);
+        struct enn_net *net;
+        if (enn_net_create(m, &net, err, sizeof err))
+            continue;   /* not on this CPU */
+        tested++;
+        assert_int_equal(enn_net_resize(net, (int)h, (int)w, err, sizeof err), 0);
+        size_t row, plane;
+        float *in = enn_net_input(net, &row, &plane);
+        for (uint32_t y = 0; y < h; y++)
+            for (uint32_t x = 0; x < w; x++)
+                in[y * row + x] = (px[y * w + x] / 255.0f - m->mean) / m->std;
+        enn_net_forward(net);
+        const uint8_t *at_map = px + (size_t)w * h;
+        float worst[4] = {0};
+        static const char *const kinds[4] = {"cls", "obj", "bbox", "kps"};
+        for (int k = 0; k < 4; k++)
+            for (int l = 0; l < 3; l++) {
+                char name[16];
+                snprintf(name, sizeof name, "%s_%d", kinds[k], 8 << l);
+                int o = enn_model_output(m, name);
+                assert_true(o >= 0);
+                struct enn_view v = enn_net_output(net, o);
+                assert_int_equal((uint32_t)v.s.w * (8u << l), w);
+                for (int c = 0; c < v.s.c; c++)
+                    for (int y = 0; y < v.s.h; y++)
+                        for (int x = 0; x < v.s.w; x++) {
+                            float want;
+                            memcpy(&want, at_map, 4);
+                            at_map += 4;
+                            float d = fabsf(v.data[(size_t)c * v.plane + (size_t)y * v.row +
+                                                   (size_t)x] - want);
+                            if (!(d <= worst[k]))
+                                worst[k] = d;
+                        }
+            }
+        assert_true(at_map == g + len);
+        printf("%s: max abs difference from OpenCV DNN at %ux%u: cls %.2g obj %.2g bbox %.2g "
+               "kps %.2g\n", ISAS[s], w, h, worst[0], worst[1], worst[2], worst[3]);
+        /* the bound on the score maps; boxes and landmarks are in cells */
+        assert_true(worst[0] < 1e-3f && worst[1] < 1e-3f);
+        assert_true(worst[2] < 1e-2f && worst[3] < 1e-2f);
+        enn_net_free(net);
+    }
+    unsetenv("EMOTIOND_ISA");
+    assert_true(tested >= 1);
+    enn_model_free(m);
+    free(g);
 }
 
 /* The sample portrait (512x512, one face) on every kernel set, at two scales. */
@@ -164,6 +235,7 @@ static void test_bad_models(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_maps_equal_opencv_dnn),
         cmocka_unit_test(test_finds_the_sample_face),
         cmocka_unit_test(test_degenerate_frames),
         cmocka_unit_test(test_bad_models),

@@ -1,6 +1,8 @@
 /* Detection benchmark on photos with hand-marked face boxes (boxes.csv: file,x,y,w,h):
- * recall at IoU >= 0.4, false positives, and time per image, for one backend.
- *   bench_detect FACES_DIR cascade|yunet [YUNET.onnx] [--width N]   (N >= 10000: full size)
+ * recall at IoU >= 0.4, false positives, and time per image, for one backend, on the
+ * photos in gray as the daemon sees frames.
+ *   bench_detect FACES_DIR yunet|yunet-opencv|cascade [MODEL] [--width N]
+ * (N >= 10000: full size; MODEL: yunet-opencv's ONNX file, or another model or cascade)
  * Last line: detect: backend=... recall=N/M false_positives=... ms_per_image=... */
 #define _POSIX_C_SOURCE 200809L
 #include <stdio.h>
@@ -29,7 +31,8 @@ static double now_ms(void)
 int main(int argc, char **argv)
 {
     if (argc < 3) {
-        fprintf(stderr, "usage: %s FACES_DIR cascade|yunet [YUNET.onnx] [--width N]\n", argv[0]);
+        fprintf(stderr, "usage: %s FACES_DIR yunet|yunet-opencv|cascade [MODEL] [--width N]\n",
+                argv[0]);
         return 2;
     }
     struct det_config cfg = {.backend = det_backend_parse(argv[2])};
@@ -70,7 +73,7 @@ int main(int argc, char **argv)
             fprintf(stderr, "bench_detect: path too long\n");
             return 1;
         }
-        struct cap_options o = {.fmt = CAP_BGR24, .once = true};
+        struct cap_options o = {.fmt = CAP_GRAY8, .once = true};
         struct cap_source *src;
         struct cap_frame *fr;
         if (cap_source_open(spec, &o, &src, err, sizeof err) ||
@@ -83,7 +86,7 @@ int main(int argc, char **argv)
         double best = 1e9;
         for (int rep = 0; rep < 5; rep++) {   /* best of 5: the machine is shared */
             double t0 = now_ms();
-            k = det_detect(det, fr->data, fr->width, fr->height, fr->stride, 3, found, 64, err,
+            k = det_detect(det, fr->data, fr->width, fr->height, fr->stride, 1, found, 64, err,
                            sizeof err);
             double dt = now_ms() - t0;
             best = dt < best ? dt : best;

@@ -2,7 +2,8 @@
 """The whole daemon, end to end: the real emotiond replays a 640x480 MJPEG clip (one face
 per frame) once as fast as the pipeline goes and once paced at 30 fps, for each detector;
 a client on the real socket takes every frame message; with mirror averaging off (the
-default) and on. Prints per run:
+default) and on. Detectors: yunet (our engine, the default), and in a build with OpenCV
+yunet-opencv (given its ONNX file) and cascade. Prints per run:
   pipeline: detector=D pace=P mirror=on|off fps=F p50_ms=.. p99_ms=.. cpu_ms_per_frame=.. rss_mb=..
 fps: frames published per second (first to last message); p50/p99: the messages'
 capture-to-publish latency; cpu: the process's user+system time (startup included) per
@@ -14,6 +15,24 @@ emotiond, clip, model = sys.argv[1:4]
 yunet = sys.argv[4] if len(sys.argv) > 4 else ""
 
 
+def detector_config(detector):
+    if detector == "yunet-opencv":
+        return "[detect]\nbackend = yunet-opencv\nmodel = %s\n" % yunet
+    return "[detect]\nbackend = %s\n" % detector
+
+
+def available(detector):
+    """The detector this emotiond has, or a reason it has not."""
+    if detector == "yunet-opencv" and not os.path.isfile(yunet):
+        return "%s is absent (face_detection_yunet_2023mar.onnx)" % (yunet or "no model")
+    with tempfile.NamedTemporaryFile("w", suffix=".conf") as f:
+        f.write(detector_config(detector))
+        f.flush()
+        out = subprocess.run([emotiond, "-c", f.name, "--model", model, "--check-config"],
+                             capture_output=True, text=True)
+    return None if out.returncode == 0 else out.stderr.strip()
+
+
 def run(detector, pace, mirror):
     tmp = tempfile.mkdtemp(prefix="bench-pipeline-")
     sock = os.path.join(tmp, "s.sock")
@@ -21,8 +40,7 @@ def run(detector, pace, mirror):
     with open(conf, "w") as f:
         f.write("[daemon]\nlog_level = warning\n[telemetry]\ninterval_s = 3600\n")
         f.write("[classify]\nmirror = %s\n" % ("true" if mirror else "false"))
-        if detector == "yunet":
-            f.write("[detect]\nbackend = yunet\nmodel = %s\n" % yunet)
+        f.write(detector_config(detector))
     cmd = [emotiond, "-c", conf, "--once", "--socket", sock, "--model", model,
            "--source", "file:" + clip] + (["--fps", str(pace)] if pace else [])
     proc = subprocess.Popen(cmd)
@@ -59,9 +77,10 @@ def run(detector, pace, mirror):
              usage.ru_maxrss / 1024, n, faces / max(n, 1)), flush=True)
 
 
-for det in ("cascade", "yunet"):
-    if det == "yunet" and not os.path.isfile(yunet):
-        print("SKIPPED: yunet: %s is absent (face_detection_yunet_2023mar.onnx)" % (yunet or "no model"))
+for det in ("yunet", "yunet-opencv", "cascade"):
+    why = available(det)
+    if why:
+        print("SKIPPED: %s: %s" % (det, why))
         continue
     for mirror in (False, True):
         for pace in (0, 30):

@@ -1,4 +1,5 @@
-/* The per-frame face work of the pipeline, in three steps so the daemon can run them on
+/* The face stage: the per-frame face work of the daemon's pipeline, and of emotionctl
+ * classify (a fresh stage per photo), in three steps so the daemon can run them on
  * different threads:
  *   faces_locate   detect every `interval` frames (the tracker carries faces between),
  *                  giving each face its track id, box and crop;      (one thread, in order)

@@ -1,7 +1,8 @@
 /* OpenCV behind a C interface: the project's one C++ file implements it, and no C++
  * exception crosses it (every call reports failure through its return value and err).
- * For now it runs ONNX networks through OpenCV's DNN module, which the engine benchmark
- * uses as its peer; face detection joins it later. */
+ * It runs ONNX networks through OpenCV's DNN module (the engine benchmark's peer), the
+ * yunet-opencv and cascade face detectors (detect.c), and imdecode for the capture
+ * benchmark. Built only with EMOTIOND_WITH_OPENCV. */
 #ifndef EMOTIOND_OPENCV_ADAPTER_H
 #define EMOTIOND_OPENCV_ADAPTER_H
 
@@ -18,15 +19,15 @@ struct ocv_dnn *ocv_dnn_load(const char *onnx_path, char *err, size_t errlen);
 int ocv_dnn_forward(struct ocv_dnn *net, const float *input, int c, int h, int w, float *out,
                     int n_out, char *err, size_t errlen);
 void ocv_dnn_free(struct ocv_dnn *net);
-/* Only in enn_opencv_codecs (benchmarks): the daemon does not load imgcodecs, which pulls
- * in GDAL, poppler and friends (some 40 MB resident).
+/* Only in opencv_adapter_codecs (benchmarks): the daemon does not load imgcodecs, which
+ * pulls in GDAL, poppler and friends (some 40 MB resident).
  * cv::imdecode to 8-bit grayscale (reduce: 1, or 2 for IMREAD_REDUCED_GRAYSCALE_2) into
  * dst; returns 0 and the size, or -1. For the capture benchmark's comparison. */
 int ocv_imdecode_gray(const unsigned char *data, size_t len, int reduce, unsigned char *dst,
                       size_t capacity, int *width, int *height);
 /* YuNet run by OpenCV DNN: the image (BGR, or gray replicated) is resized by `scale`,
  * padded to a multiple of 32, and the raw outputs are returned; decoding is the
- * caller's (engine/detect.c). Pointers stay valid until the next run or free. */
+ * caller's (detect.c). Pointers stay valid until the next run or free. */
 struct ocv_yunet;
 struct ocv_yunet_level {
     int stride, cols, rows;          /* feature map of this stride */
