@@ -227,14 +227,16 @@ static int plan(struct enn_net *net, int height, int width, char *err, size_t er
                      width, height, bytes);
             return -1;
         }
+        memset(arena, 0, bytes);   /* no lane ever reads uninitialised memory */
         free(net->arena);
         net->arena = arena;
         net->arena_bytes = bytes;
     }
-    /* zero: the input's borders are never written again, and stale slot contents would
-       otherwise sit in the borders of values that have not run yet */
-    memset(net->arena, 0, bytes);
     carve_arena(net, p, net->arena);
+    /* The input's borders are never written by a run, so they are cleared here; every
+       other value clears its own after each run, and what a re-plan leaves in the slack
+       only reaches results that are discarded. */
+    memset(p->values[0].data - HEAD_SLACK, 0, value_floats(&p->values[0]) * sizeof(float));
     struct plan t = net->cur;
     net->cur = *p;
     *p = t;

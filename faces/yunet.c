@@ -8,7 +8,7 @@
 
 #include "model.h"
 #include "net.h"
-#include "preprocess.h"
+#include "shrink.h"
 
 #define N_LEVELS 3
 
@@ -19,8 +19,7 @@ struct yunet {
     struct enn_model *model;
     struct enn_net *net;
     int outputs[N_LEVELS][4];    /* output index of MAPS[m] at stride 8 << level */
-    float *scaled;               /* the scaled frame, before padding */
-    size_t scaled_cap;
+    struct shrink shrink;        /* frame -> network input */
 };
 
 static float get(const struct yunet_map *m, int c, int row, int col)
@@ -129,13 +128,15 @@ void yunet_free(struct yunet *y)
         return;
     enn_net_free(y->net);
     enn_model_free(y->model);
-    free(y->scaled);
+    shrink_free(&y->shrink);
     free(y);
 }
 
 size_t yunet_memory(const struct yunet *y)
 {
-    return enn_net_memory(y->net) + y->scaled_cap * sizeof(float);
+    const struct shrink *s = &y->shrink;
+    return enn_net_memory(y->net) + (s->cap_x0 + s->cap_y0) * sizeof(int) +
+           (s->cap_xw + s->cap_yw + s->cap_acc) * sizeof(float);
 }
 
 const char *yunet_isa(const struct yunet *y)
@@ -163,33 +164,21 @@ int yunet_detect(struct yunet *y, const uint8_t *gray, int width, int height, si
     int pw = round_up32(sw), ph = round_up32(sh);
     if (enn_net_resize(y->net, ph, pw, err, errlen))
         return -1;
-    size_t need = (size_t)sw * (size_t)sh;
-    if (need > y->scaled_cap) {
-        float *p = realloc(y->scaled, need * sizeof *p);
-        if (!p) {
-            snprintf(err, errlen, "out of memory scaling a %dx%d frame", width, height);
-            return -1;
-        }
-        y->scaled = p;
-        y->scaled_cap = need;
+    if (shrink_plan(&y->shrink, width, height, sw, sh)) {
+        snprintf(err, errlen, "out of memory planning to scale %dx%d to %dx%d", width, height,
+                 sw, sh);
+        return -1;
     }
     const struct enn_model *m = y->model;
-    enn_crop_resize(gray, width, height, stride, 0, 0, (float)width, (float)height, sw, sh,
-                    m->mean, m->std, y->scaled);
     size_t row, plane;
     float *in = enn_net_input(y->net, &row, &plane);
+    /* network input = (p / 255 - mean) / std */
+    shrink_run(&y->shrink, gray, stride, 1 / (255 * m->std), -m->mean / m->std, in, row);
     /* the padding is what a zero pixel normalises to (OpenCV pads with black) */
-    float black = (0 - m->mean) / m->std;
-    for (int r = 0; r < ph; r++) {
-        float *dst = in + (size_t)r * row;
-        int from = 0;
-        if (r < sh) {
-            memcpy(dst, y->scaled + (size_t)r * (size_t)sw, (size_t)sw * sizeof *dst);
-            from = sw;
-        }
-        for (int c = from; c < pw; c++)
-            dst[c] = black;
-    }
+    float black = -m->mean / m->std;
+    for (int r = 0; r < ph; r++)
+        for (int c = r < sh ? sw : 0; c < pw; c++)
+            in[(size_t)r * row + (size_t)c] = black;
     enn_net_forward(y->net);
 
     struct yunet_level lv[N_LEVELS];
