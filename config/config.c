@@ -62,6 +62,7 @@ static const struct key KEYS[] = {
     {"classify", "workers", K_INT, C(classify.workers), 0, 64, "0", NULL, false},
     {"classify", "crop_widen", K_DBL, C(classify.crop_widen), 0.5, 2, "1.0", NULL, true},
     {"classify", "align_eyes", K_BOOL, C(classify.align_eyes), 0, 0, "true", NULL, true},
+    {"classify", "crop_rule", K_ENUM, C(classify.crop_rule), 0, 0, "box", "box|landmarks", true},
     {"classify", "mirror", K_BOOL, C(classify.mirror), 0, 0, "false", NULL, true},
     {"telemetry", "interval_s", K_DBL, C(telemetry.interval_s), 0.1, 3600, "1", NULL, true},
 };

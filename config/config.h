@@ -46,6 +46,7 @@ struct config {
         int workers;
         double crop_widen;
         bool align_eyes;
+        char crop_rule[16];    /* box | landmarks */
         bool mirror;           /* average each crop with its mirror image */
     } classify;
     struct {

@@ -3,6 +3,7 @@
 #include <math.h>
 #include <string.h>
 
+#include "align.h"
 #include "facecrop.h"
 
 void faces_detector_config(const struct config *cfg, struct det_config *dc)
@@ -23,6 +24,7 @@ void faces_configure(struct faces_stage *st, const struct config *cfg)
     st->interval = cfg->detect.interval > 0 ? cfg->detect.interval : 1;
     st->crop_widen = (float)cfg->classify.crop_widen;
     st->align_eyes = cfg->classify.align_eyes;
+    st->crop_landmarks = strcmp(cfg->classify.crop_rule, "landmarks") == 0;
     st->mirror = cfg->classify.mirror;
     st->tracker.cfg.min_iou = (float)cfg->track.min_iou;
     st->tracker.cfg.max_absent_ns = (int64_t)(cfg->track.max_absent_s * 1e9);
@@ -61,7 +63,9 @@ int faces_track(struct faces_stage *st, int64_t ts_ns, struct face_result *out, 
         struct face_result *r = &out[n++];
         r->id = t->id;
         r->box[0] = t->box.x, r->box[1] = t->box.y, r->box[2] = t->box.w, r->box[3] = t->box.h;
-        r->crop = facecrop_box(&t->box, st->crop_widen, st->align_eyes);
+        /* a face without landmarks (the cascade's) keeps the box rule */
+        if (!st->crop_landmarks || !align_crop(&t->box, &align_fer2013, st->crop_widen, &r->crop))
+            r->crop = facecrop_box(&t->box, st->crop_widen, st->align_eyes);
         r->mirror = st->mirror;
         r->label = 0;
     }

@@ -52,6 +52,7 @@ struct faces_stage {
     int interval;
     float crop_widen;
     bool align_eyes, mirror;
+    bool crop_landmarks;               /* [classify] crop_rule = landmarks */
     uint64_t frames;
 };
 

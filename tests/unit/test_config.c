@@ -56,6 +56,7 @@ static void test_defaults(void **state)
     assert_int_equal(c.detect.width, 320);
     assert_float_equal(c.classify.crop_widen, 1.0, 1e-12);
     assert_true(c.classify.align_eyes);
+    assert_string_equal(c.classify.crop_rule, "box");
     assert_false(c.classify.mirror);
     assert_string_equal(c.detect.backend, "yunet");
     assert_int_equal(c.n_profiles, 0);
@@ -66,7 +67,7 @@ static void test_file_and_flags(void **state)
     (void)state;
     write_conf("; a comment\n[daemon]\nsource = file:/tmp/clip.mjpeg\nmax_clients = 4\n"
                "[detect]\nbackend = yunet-opencv\nmodel = /opt/yunet.onnx\nscore_threshold = 0.75\n"
-               "[classify]\nalign_eyes = no\nmirror = yes\n[profile.MODE_15W]\nmodel = /m/b.enn\n"
+               "[classify]\nalign_eyes = no\nmirror = yes\ncrop_rule = landmarks\n[profile.MODE_15W]\nmodel = /m/b.enn\n"
                "detect_interval = 10\n[profile.MAXN]\nworkers = 4\n");
     struct config c;
     config_defaults(&c);
@@ -80,6 +81,7 @@ static void test_file_and_flags(void **state)
     assert_float_equal(c.detect.score_threshold, 0.75, 1e-12);
     assert_false(c.classify.align_eyes);
     assert_true(c.classify.mirror);
+    assert_string_equal(c.classify.crop_rule, "landmarks");
     assert_int_equal(c.n_profiles, 2);
     assert_string_equal(c.profiles[0].mode, "MODE_15W");
     assert_string_equal(c.profiles[0].model, "/m/b.enn");
@@ -108,6 +110,7 @@ static void test_errors_name_file_line_key(void **state)
     expect_error("[detect]\nbackend = hog\n", "'hog' is not one of yunet|yunet-opencv|cascade");
     expect_error("[track]\nhalf_life_s = nan\n", "half_life_s");
     expect_error("[classify]\nalign_eyes = maybe\n", "not a boolean");
+    expect_error("[classify]\ncrop_rule = eyes\n", "'eyes' is not one of box|landmarks");
     expect_error("[profile.MODE_15W]\nspeed = 3\n", "unknown key (profiles take");
     expect_error("[daemon]\nthis line has no equals sign\n", ":2: syntax error");
     struct config c;

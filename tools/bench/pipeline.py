@@ -8,11 +8,13 @@ yunet-opencv (given its ONNX file) and cascade. Prints per run:
 fps: frames published per second (first to last message); p50/p99: the messages'
 capture-to-publish latency; cpu: the process's user+system time (startup included) per
 frame published; rss: its peak resident memory.
-    pipeline.py EMOTIOND CLIP MODEL [YUNET_ONNX]"""
+    pipeline.py EMOTIOND CLIP MODEL [YUNET_ONNX]
+PIPELINE_BUILD names the build in each line (build=opencv unless set, e.g. no-opencv)."""
 import json, os, socket, subprocess, sys, tempfile, time
 
 emotiond, clip, model = sys.argv[1:4]
 yunet = sys.argv[4] if len(sys.argv) > 4 else ""
+build = os.environ.get("PIPELINE_BUILD", "opencv")
 
 
 def detector_config(detector):
@@ -71,9 +73,9 @@ def run(detector, pace, mirror):
     lat.sort()
     fps = (n - 1) / (times[-1] - times[0]) if n > 1 else 0
     cpu_ms = (usage.ru_utime + usage.ru_stime) * 1000 / max(n, 1)
-    print("pipeline: detector=%s pace=%s mirror=%s fps=%.0f p50_ms=%.2f p99_ms=%.2f cpu_ms_per_frame=%.2f "
+    print("pipeline: build=%s detector=%s pace=%s mirror=%s fps=%.0f p50_ms=%.2f p99_ms=%.2f cpu_ms_per_frame=%.2f "
           "rss_mb=%.1f frames=%d faces_per_frame=%.2f"
-          % (detector, pace or "max", "on" if mirror else "off", fps, lat[n // 2], lat[min(n - 1, int(n * 0.99))], cpu_ms,
+          % (build, detector, pace or "max", "on" if mirror else "off", fps, lat[n // 2], lat[min(n - 1, int(n * 0.99))], cpu_ms,
              usage.ru_maxrss / 1024, n, faces / max(n, 1)), flush=True)
 
 
