@@ -177,8 +177,15 @@ static int infer_node(const struct enn_model *m, int k, struct enn_shape *shapes
 {
     const struct enn_node *n = &m->nodes[k - 1];
     struct enn_shape in = shapes[n->inputs[0]];
+    bool vec = is_vector(m, n->inputs[0]);
     for (int i = 1; i < n->n_inputs; i++) {
         struct enn_shape s = shapes[n->inputs[i]];
+        /* a pooled vector and a 1x1 map have one shape but two layouts */
+        if (is_vector(m, n->inputs[i]) != vec) {
+            snprintf(err, errlen, "node %d: sums a pooled vector with a map (inputs %d and %d)",
+                     k, n->inputs[0], n->inputs[i]);
+            return -1;
+        }
         if (s.c != in.c || s.h != in.h || s.w != in.w) {
             snprintf(err, errlen, "node %d: summed inputs %d (%dx%dx%d) and %d (%dx%dx%d) "
                      "differ in shape", k, n->inputs[0], in.c, in.h, in.w, n->inputs[i],
@@ -186,7 +193,6 @@ static int infer_node(const struct enn_model *m, int k, struct enn_shape *shapes
             return -1;
         }
     }
-    bool vec = is_vector(m, n->inputs[0]);
     struct enn_shape out = {n->out.c, 1, 1};
     switch (n->op) {
     case ENN_OP_CONV: {

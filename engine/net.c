@@ -361,7 +361,11 @@ int enn_net_keep_values(struct enn_net *net, char *err, size_t errlen)
     net->keep_all = true;
     compute_last_use(net);
     struct enn_shape s = net->cur.shapes[0];
-    return plan(net, s.h, s.w, err, errlen);
+    if (plan(net, s.h, s.w, err, errlen) == 0)
+        return 0;
+    net->keep_all = false;   /* the shared plan stays, and so does the mode */
+    compute_last_use(net);
+    return -1;
 }
 
 struct enn_shape enn_net_input_shape(const struct enn_net *net)

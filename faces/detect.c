@@ -280,10 +280,10 @@ static int run_yunet_opencv(struct det_detector *d, const uint8_t *px, int w, in
             .kps = {ol[l].kps, 1, cols * 10, 10},
         };
     }
-    /* the scale OpenCV applied (rounded to whole pixels) maps boxes back to the frame */
-    int sw = (int)(w * scale + 0.5);
-    double applied = (double)(sw < 1 ? 1 : sw) / w;
-    int n = yunet_decode(lv, 3, applied, d->cfg.score_threshold, d->cand, MAX_CANDIDATES);
+    /* the scales OpenCV applied (rounded to whole pixels) map boxes back to the frame */
+    int sw = (int)(w * scale + 0.5), sh = (int)(h * scale + 0.5);
+    int n = yunet_decode(lv, 3, (double)(sw < 1 ? 1 : sw) / w, (double)(sh < 1 ? 1 : sh) / h,
+                         d->cfg.score_threshold, d->cand, MAX_CANDIDATES);
     return det_nms(d->cand, n, d->cfg.nms_threshold);
 }
 

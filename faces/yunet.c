@@ -27,11 +27,11 @@ static float get(const struct yunet_map *m, int c, int row, int col)
     return m->data[(size_t)c * m->channel + (size_t)row * m->row + (size_t)col * m->col];
 }
 
-int yunet_decode(const struct yunet_level *levels, int n_levels, double scale,
-                 float threshold, struct det_face *out, int max)
+int yunet_decode(const struct yunet_level *levels, int n_levels, double scale_x,
+                 double scale_y, float threshold, struct det_face *out, int max)
 {
     int n = 0;
-    float back = (float)(1.0 / scale);
+    float bx = (float)(1.0 / scale_x), by = (float)(1.0 / scale_y);
     for (int l = 0; l < n_levels; l++) {
         const struct yunet_level *lv = &levels[l];
         float s = (float)lv->stride;
@@ -49,17 +49,17 @@ int yunet_decode(const struct yunet_level *levels, int n_levels, double scale,
                 float bw = expf(fminf(get(&lv->bbox, 2, row, col), 10)) * s;
                 float bh = expf(fminf(get(&lv->bbox, 3, row, col), 10)) * s;
                 struct det_face *f = &out[n++];
-                f->x = (cx - bw / 2) * back;
-                f->y = (cy - bh / 2) * back;
-                f->w = bw * back;
-                f->h = bh * back;
+                f->x = (cx - bw / 2) * bx;
+                f->y = (cy - bh / 2) * by;
+                f->w = bw * bx;
+                f->h = bh * by;
                 f->score = score;
                 f->has_landmarks = true;
                 for (int j = 0; j < 5; j++) {
                     f->landmarks[2 * j] =
-                        ((float)col + get(&lv->kps, 2 * j, row, col)) * s * back;
+                        ((float)col + get(&lv->kps, 2 * j, row, col)) * s * bx;
                     f->landmarks[2 * j + 1] =
-                        ((float)row + get(&lv->kps, 2 * j + 1, row, col)) * s * back;
+                        ((float)row + get(&lv->kps, 2 * j + 1, row, col)) * s * by;
                 }
             }
     }
@@ -192,7 +192,7 @@ int yunet_detect(struct yunet *y, const uint8_t *gray, int width, int height, si
         }
         lv[l].stride = 8 << l;
     }
-    /* the scale actually applied (rounding) maps boxes back to the frame */
-    double applied = (double)sw / width;
-    return yunet_decode(lv, N_LEVELS, applied, threshold, out, max);
+    /* the scales actually applied (rounding) map boxes back to the frame */
+    return yunet_decode(lv, N_LEVELS, (double)sw / width, (double)sh / height, threshold, out,
+                        max);
 }

@@ -29,11 +29,11 @@ struct yunet_level {
     struct yunet_map cls, obj, bbox, kps;
 };
 
-/* Decodes the levels of a network input that was the frame scaled by `scale`: faces whose
- * score (sqrt(cls * obj)) reaches threshold, in frame pixels, at most max (the best are
- * not chosen here: run det_nms after). Returns the count. */
-int yunet_decode(const struct yunet_level *levels, int n_levels, double scale,
-                 float threshold, struct det_face *out, int max);
+/* Decodes the levels of a network input that was the frame scaled by scale_x across and
+ * scale_y down: faces whose score (sqrt(cls * obj)) reaches threshold, in frame pixels, at
+ * most max (the best are not chosen here: run det_nms after). Returns the count. */
+int yunet_decode(const struct yunet_level *levels, int n_levels, double scale_x,
+                 double scale_y, float threshold, struct det_face *out, int max);
 
 struct yunet;
 

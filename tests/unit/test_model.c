@@ -279,6 +279,24 @@ static void test_version2_errors(void **state)
     expect_error(b.data, b.len, "0 outputs");
     mb_free(&b);
 
+    /* a 1x1 map (conv of 2x2, stride 2) and a pooled vector: one shape, two layouts; a
+       dense node summing them would read the map's border as its values */
+    mb_begin(&b, "mixed", 1, 2, 2, 4, (const char *const[]){"a", "b", "c", "d"});
+    mb_conv(&b, (int[]){0}, 1, 1, 4, 3, 2, 0, w, bias);
+    mb_gap(&b, (int[]){1}, 1);
+    mb_u8(&b, 3), mb_u8(&b, 0), mb_u16(&b, 2), mb_u16(&b, 2), mb_u16(&b, 1);
+    mb_u16(&b, 4);
+    mb_u8(&b, 0), mb_u8(&b, 0), mb_u16(&b, 0), mb_u32(&b, 16);
+    for (int i = 0; i < 16; i++)
+        mb_f32(&b, 0);
+    mb_u8(&b, 0), mb_u8(&b, 0), mb_u16(&b, 0), mb_u32(&b, 4);
+    for (int i = 0; i < 4; i++)
+        mb_f32(&b, 0);
+    b.n_nodes = 3;
+    mb_finish(&b);
+    expect_error(b.data, b.len, "sums a pooled vector with a map");
+    mb_free(&b);
+
     mb_begin_v2(&b, "pooled away", 1, 3, 3, 0, NULL);
     mb_maxpool(&b, (int[]){0}, 1);
     mb_maxpool(&b, (int[]){1}, 1);

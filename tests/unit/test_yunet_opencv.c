@@ -147,8 +147,8 @@ int main(void)
                 }
                 /* the same faces, decoded by the same code from either layout */
                 struct det_face a[256], b[256];
-                int na = det_nms(a, yunet_decode(mine, 3, 1.0, 0.6f, a, 256), 0.3f);
-                int nb = det_nms(b, yunet_decode(theirs, 3, 1.0, 0.6f, b, 256), 0.3f);
+                int na = det_nms(a, yunet_decode(mine, 3, 1.0, 1.0, 0.6f, a, 256), 0.3f);
+                int nb = det_nms(b, yunet_decode(theirs, 3, 1.0, 1.0, 0.6f, b, 256), 0.3f);
                 faces_cv += nb;
                 for (int i = 0; i < nb; i++)
                     for (int j = 0; j < na; j++)
