@@ -158,9 +158,13 @@ int yunet_detect(struct yunet *y, const uint8_t *gray, int width, int height, si
                  scale);
         return -1;
     }
-    int sw = (int)(width * scale + 0.5), sh = (int)(height * scale + 0.5);
-    sw = sw < 1 ? 1 : sw;
-    sh = sh < 1 ? 1 : sh;
+    double fw = width * scale + 0.5, fh = height * scale + 0.5;
+    if (fw > ENN_MAX_PLAN_DIM || fh > ENN_MAX_PLAN_DIM) {
+        snprintf(err, errlen, "a %dx%d frame at scale %g is larger than the detector plans "
+                 "(%d a side)", width, height, scale, ENN_MAX_PLAN_DIM);
+        return -1;
+    }
+    int sw = fw < 1 ? 1 : (int)fw, sh = fh < 1 ? 1 : (int)fh;
     int pw = round_up32(sw), ph = round_up32(sh);
     if (enn_net_resize(y->net, ph, pw, err, errlen))
         return -1;

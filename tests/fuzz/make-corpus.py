@@ -4,7 +4,9 @@ regenerate, the output is deterministic). Needs Debian's python3 with numpy and 
 
 Seeds are small on purpose (libFuzzer mutates them; big ones only slow it down): the
 models are tiny networks, among them the graph of tests/fixtures/nano-b-quick.enn with
-its channels cut down (the fixture itself is 530 KB); the images a few dozen pixels."""
+its channels cut down (the fixture itself is 530 KB) and a YuNet-shaped detector in
+format 2 with a few channels; the images a few dozen pixels; YuNet frames a header and a
+few hundred pixels (one the astronaut's face, 96x96)."""
 import os
 import shutil
 import struct
@@ -140,6 +142,143 @@ def models():
     bad = bytearray(model("bad-crc", 1, 4, 4, ["k"], [("gap", [0])]))
     bad[12] ^= 0xFF
     put("fuzz_model", "bad-crc.enn", bytes(bad))
+    models_v2()
+
+
+# ---- version 2 .enn models and recipes ------------------------------------------------
+
+rng2 = np.random.default_rng(20251129)   # its own: the version 1 seeds stay as they were
+
+
+def _tensor2(n):
+    a = (rng2.standard_normal(n) * 0.3).astype("<f4")
+    return struct.pack("<BxxxI", 0, n) + a.tobytes()
+
+
+def model2(name, c, h, w, classes, nodes, outputs, mean=0.5, std=0.25):
+    """Format 2. nodes: ("conv", inputs, in_c, out_c, k, s, flags, groups) (flags: 1 ReLU,
+    2 sigmoid) | ("maxpool", inputs) | ("upsample", inputs) | ("gap", inputs)
+    | ("dense", inputs, in_c, out_c, flags); outputs: [(name, value id)]"""
+    body = []
+    for n in nodes:
+        op, ins = n[0], n[1]
+        head = lambda code, flags=0: (struct.pack("<BBH", code, flags, len(ins)) +
+                                      struct.pack(f"<{len(ins)}H", *ins))
+        if op == "conv":
+            _, _, ic, oc, k, s, flags, g = n
+            body.append(head(1, flags) + struct.pack("<HBBH", oc, k, s, g) +
+                        _tensor2(oc * (ic // g) * k * k) + _tensor2(oc))
+        elif op == "maxpool":
+            body.append(head(4) + struct.pack("<BB", 2, 2))
+        elif op == "upsample":
+            body.append(head(5) + struct.pack("<B", 2))
+        elif op == "gap":
+            body.append(head(2))
+        else:
+            _, _, ic, oc, flags = n
+            body.append(head(3, flags) + struct.pack("<H", oc) + _tensor2(oc * ic) +
+                        _tensor2(oc))
+    payload = _str(name) + struct.pack("<HHHff", c, h, w, mean, std)
+    payload += struct.pack("<H", len(classes)) + b"".join(_str(x) for x in classes)
+    payload += struct.pack("<H", len(nodes)) + b"".join(body)
+    payload += struct.pack("<H", len(outputs))
+    payload += b"".join(_str(nm) + struct.pack("<H", v) for nm, v in outputs)
+    return b"ENNM" + struct.pack("<HHII", 2, 0, len(payload), zlib.crc32(payload)) + payload
+
+
+def yunet_mini():
+    """YuNet's shape with a few channels, at 64x64: a stride-2 stem, depthwise and grouped
+    convolutions, max pools down to strides 8, 16 and 32, the deeper maps upsampled and
+    summed into the shallower ones, and per stride cls and obj (sigmoid), bbox and kps
+    heads: twelve outputs named as YuNet's."""
+    nodes = [
+        ("conv", [0], 1, 8, 3, 2, 1, 1),        # 1  8x32x32, stride 2
+        ("conv", [1], 8, 8, 3, 1, 1, 8),        # 2  depthwise
+        ("conv", [2], 8, 16, 1, 1, 1, 1),       # 3
+        ("maxpool", [3]),                        # 4  16x16x16, stride 4
+        ("conv", [4], 16, 16, 3, 1, 1, 16),     # 5  depthwise
+        ("maxpool", [5]),                        # 6  16x8x8, stride 8
+        ("conv", [6], 16, 16, 1, 1, 1, 1),      # 7  stride 8 features
+        ("maxpool", [7]),                        # 8  16x4x4
+        ("conv", [8], 16, 32, 1, 1, 1, 16),     # 9  two outputs per channel
+        ("conv", [9], 32, 32, 3, 1, 1, 32),     # 10 stride 16 features
+        ("maxpool", [10]),                       # 11 32x2x2
+        ("conv", [11], 32, 32, 3, 1, 1, 4),     # 12 four groups
+        ("conv", [12], 32, 16, 1, 1, 1, 1),     # 13 stride 32 features
+        ("upsample", [13]),                      # 14 16x4x4
+        ("conv", [10], 32, 16, 1, 1, 1, 1),     # 15 lateral
+        ("conv", [14, 15], 16, 16, 3, 1, 1, 16),  # 16 summed across scales: stride 16
+        ("upsample", [16]),                      # 17 16x8x8
+        ("conv", [17, 7], 16, 16, 3, 1, 1, 16),   # 18 stride 8
+        ("conv", [3], 16, 8, 3, 2, 1, 8),       # 19 a strided grouped conv (unused: freed)
+    ]
+    outputs = []
+    for stride, src in ((8, 18), (16, 16), (32, 13)):
+        for head, oc, flags in (("cls", 1, 2), ("obj", 1, 2), ("bbox", 4, 0), ("kps", 10, 0)):
+            nodes.append(("conv", [src], 16, oc, 1, 1, flags, 1))
+            outputs.append((f"{head}_{stride}", len(nodes)))
+    return model2("yunet-mini", 1, 64, 64, [], nodes, outputs, mean=0.0, std=1 / 255)
+
+
+def recipe2(mode, c, h, w, alt_h, alt_w, nodes):
+    """fuzz_model.c's build_recipe2: a header, then (op, arg, ext) per node."""
+    return b"ENN2" + bytes([mode, c, h, w, alt_h, alt_w]) + b"".join(bytes(n) for n in nodes)
+
+
+def models_v2():
+    put("fuzz_model", "yunet-mini.enn", yunet_mini())
+    put("fuzz_model", "v2-classifier.enn", model2("v2 classifier", 3, 12, 10, ["p", "q", "r"], [
+        ("conv", [0], 3, 6, 3, 1, 1, 3),        # 1  two outputs per input channel
+        ("conv", [1], 6, 6, 3, 2, 1, 6),        # 2  depthwise, stride 2: 6x6x5
+        ("maxpool", [2]),                        # 3  6x3x2
+        ("conv", [3], 6, 4, 1, 1, 2, 2),        # 4  sigmoid, two groups
+        ("gap", [4]),                            # 5
+        ("dense", [5], 4, 3, 0),                 # 6  the logits
+    ], [("logits", 6), ("features", 4), ("pooled", 3)]))
+    # version 2 recipes: see build_recipe2 in fuzz_model.c for the bytes
+    put("fuzz_model", "recipe2-yunet", recipe2(0, 0, 30, 30, 64, 48, [
+        (0, 31, 4),      # 1  conv 3x3 stride 2, 8 channels, ReLU
+        (1, 12, 4),      # 2  depthwise 3x3
+        (0, 60, 4),      # 3  1x1, 16 channels
+        (2, 0, 0),       # 4  max pool
+        (1, 12, 4),      # 5  depthwise
+        (0, 60, 4),      # 6  1x1 (stride 16 features)
+        (2, 0, 0),       # 7  max pool
+        (1, 12, 4),      # 8  depthwise (stride 32)
+        (3, 0, 0),       # 9  upsample
+        (0, 60, 5),      # 10 1x1, summed with the lateral (value 6)
+        (0x46, 0, 8),    # 11 head: 1 channel, sigmoid, an output
+        (0x4E, 0, 8),    # 12 the same from value 10
+        (0x56, 3, 0),    # 13 4 channels
+        (0x5E, 5, 0),    # 14 10 channels
+        (0x76, 0, 8),    # 15 from value 8
+        (0xFE, 0, 8),    # 16 from value 8, listed twice
+        (0x33, 0, 0),    # 17 upsample value 10
+        (0, 60, 5),      # 18 1x1, summed with value 3
+        (0x46, 0, 8),    # 19 head
+        (0x01, 0x2B, 4),  # 20 grouped 3x3 stride 2
+        (0x01, 0x14, 0),  # 21 two outputs per channel
+    ]))
+    put("fuzz_model", "recipe2-classifier", recipe2(1, 2, 13, 9, 0, 0, [
+        (1, 0x15, 4),    # 1  grouped 3x3 (3 groups), two outputs per channel
+        (1, 0x2A, 8),    # 2  groups a divisor of 6, stride 2, sigmoid
+        (0x42, 0, 0),    # 3  max pool, an output after the logits
+        (3, 0, 0),       # 4  upsample
+        (0, 0x1D, 5),    # 5  conv 3x3, summed with a same-shape value
+        (5, 9, 4),       # 6  (pool) dense, 10 outputs, ReLU
+    ]))
+    put("fuzz_model", "recipe2-tiny-sizes", recipe2(0, 1, 1, 3, 1, 1, [
+        (0, 0x1F, 8),    # 1  conv 3x3 stride 2 on 3x5, sigmoid
+        (3, 0, 0),       # 2  upsample
+        (2, 0, 1),       # 3  max pool
+        (0x41, 0x0C, 4),  # 4 depthwise, an output; re-planned at 1x1: max pool refuses
+    ]))
+    put("fuzz_model", "recipe2-wide", recipe2(0, 0xF8, 5, 6, 200, 255, [
+        (1, 0x49, 4),    # 1  64 channels in, 16 groups, 3x3, 32 out
+        (1, 0x0C, 4),    # 2  depthwise 3x3 (32 channels)
+        (4, 0, 0),       # 3  global average pool: not fully convolutional
+        (0x45, 5, 4),    # 4  dense, an output
+    ]))
 
 
 # ---- images -------------------------------------------------------------------------
@@ -298,11 +437,38 @@ def protocol():
     put("fuzz_protocol", "utf8", '{"cmd":"caf\u00e9 \\u0000 \\ud800"}\n'.encode() + b"\xff\xfe\n")
 
 
+# ---- YuNet frames ---------------------------------------------------------------------
+
+def yunet_frame(w, h, pad, scale, threshold, max_faces, second=0, w2=0, h2=0, scale2=0,
+                pixels=b""):
+    """fuzz_yunet.c's input: a 12-byte header, then pixels (tiled over the frame)."""
+    return struct.pack("<HHBBBBBBBB", w, h, pad, scale, threshold, max_faces, second, w2, h2,
+                       scale2) + pixels
+
+
+def yunet_frames():
+    px = pattern(16, 16, 1).tobytes()
+    gray = cv2.imread(os.path.join(ROOT, "samples", "astronaut.pgm"), cv2.IMREAD_GRAYSCALE)
+    face = cv2.resize(gray[30:222, 128:320], (96, 96), interpolation=cv2.INTER_AREA)
+    put("fuzz_yunet", "face", yunet_frame(96, 96, 0, 200, 150, 8, pixels=face.tobytes()))
+    put("fuzz_yunet", "face-every-cell", yunet_frame(96, 96, 5, 200, 0, 39, 1, 31, 32, 200,
+                                                     face.tobytes()))
+    put("fuzz_yunet", "odd-sizes", yunet_frame(33, 31, 7, 200, 100, 10, 1, 32, 0, 252, px))
+    put("fuzz_yunet", "one-pixel", yunet_frame(1, 1, 0, 200, 0, 39, 1, 0, 64, 254, px[:3]))
+    put("fuzz_yunet", "wide", yunet_frame(2000, 2, 1, 10, 0, 20, pixels=px))
+    put("fuzz_yunet", "tall-tiny-scale", yunet_frame(3, 2000, 0, 252, 50, 5, pixels=px))
+    put("fuzz_yunet", "scale-zero", yunet_frame(64, 48, 0, 0, 150, 8, pixels=px))
+    put("fuzz_yunet", "scale-over-one", yunet_frame(64, 48, 0, 230, 150, 8, pixels=px))
+    put("fuzz_yunet", "scale-nan", yunet_frame(64, 48, 0, 250, 150, 8))
+    put("fuzz_yunet", "zero-width", yunet_frame(0, 48, 0, 200, 150, 8))
+    put("fuzz_yunet", "negative-height", yunet_frame(48, 0xFFF0, 0, 200, 150, 8))
+
+
 def main():
     if os.path.isdir(OUT):
         shutil.rmtree(OUT)
     os.makedirs(os.path.join(OUT, "fuzz_config"))
-    models(), images(), mjpeg(), config(), protocol()
+    models(), images(), mjpeg(), config(), protocol(), yunet_frames()
     for t in sorted(os.listdir(OUT)):
         files = os.listdir(os.path.join(OUT, t))
         total = sum(os.path.getsize(os.path.join(OUT, t, f)) for f in files)
