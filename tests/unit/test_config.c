@@ -201,7 +201,7 @@ static void test_long_path_error(void **state)
     char dir[700] = "/tmp/emotiond-long-XXXXXX", file[800];
     assert_non_null(mkdtemp(dir));
     char base[32];
-    snprintf(base, sizeof base, "%s", dir);
+    assert_true(snprintf(base, sizeof base, "%s", dir) < (int)sizeof base);
     for (int i = 0; i < 3; i++) {
         size_t n = strlen(dir);
         dir[n] = '/';
