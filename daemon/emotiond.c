@@ -21,6 +21,7 @@
 #include "detect.h"
 #include "faces.h"
 #include "json_out.h"
+#include "kernels.h"
 #include "log.h"
 #include "loop.h"
 #include "pipeline.h"
@@ -510,9 +511,11 @@ static int setup(struct daemon *d)
         log_err("%s", err);
         return -1;
     }
-    log_info("model %s, source %s, %d classification worker%s",
+    char why[160];
+    const struct enn_kernels *kern = enn_kernels_select(why, sizeof why);
+    log_info("model %s, source %s, %d classification worker%s, kernels %s",
              pl_model_path(pl_current_model(d->pl)), pl_source_describe(d->pl),
-             pl_workers(d->pl), pl_workers(d->pl) == 1 ? "" : "s");
+             pl_workers(d->pl), pl_workers(d->pl) == 1 ? "" : "s", kern ? kern->name : "?");
     struct det_config dc;
     faces_detector_config(&d->cfg, &dc);
     const char *det_model = dc.model ? dc.model : det_default_model(dc.backend);
