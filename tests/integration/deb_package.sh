@@ -101,6 +101,13 @@ elif field Depends | grep -q opencv; then
   fail "built without OpenCV, but Depends names it: $(field Depends)"
 fi
 echo "package: $(basename "$deb"), Depends: $(field Depends)"
+# Debian's own checks: no error allowed (warnings and notes are printed)
+if command -v lintian >/dev/null; then
+  lint=$(lintian "$deb" 2>&1) || fail "lintian: $lint"
+  echo "lintian: ${lint:-clean}"
+else
+  echo "SKIPPED: lintian check (lintian not installed; scripts/deps installs it)"
+fi
 
 dpkg-deb -c "$deb" | awk '{print $6}' >"$tmp/files"
 doc=./usr/share/doc/emotiond
