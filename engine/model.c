@@ -163,7 +163,7 @@ static bool is_vector_op(enum enn_op op)
     return op == ENN_OP_GAP || op == ENN_OP_DENSE;
 }
 
-static bool is_vector(const struct enn_model *m, int id)
+bool enn_model_is_vector(const struct enn_model *m, int id)
 {
     return id > 0 && is_vector_op(m->nodes[id - 1].op);
 }
@@ -177,11 +177,11 @@ static int infer_node(const struct enn_model *m, int k, struct enn_shape *shapes
 {
     const struct enn_node *n = &m->nodes[k - 1];
     struct enn_shape in = shapes[n->inputs[0]];
-    bool vec = is_vector(m, n->inputs[0]);
+    bool vec = enn_model_is_vector(m, n->inputs[0]);
     for (int i = 1; i < n->n_inputs; i++) {
         struct enn_shape s = shapes[n->inputs[i]];
         /* a pooled vector and a 1x1 map have one shape but two layouts */
-        if (is_vector(m, n->inputs[i]) != vec) {
+        if (enn_model_is_vector(m, n->inputs[i]) != vec) {
             snprintf(err, errlen, "node %d: sums a pooled vector with a map (inputs %d and %d)",
                      k, n->inputs[0], n->inputs[i]);
             return -1;
@@ -523,7 +523,7 @@ int enn_model_parse(const void *data, size_t size, struct enn_model **out, char 
     if (!r.failed && m->n_classes > 0) {
         int id = m->outputs[0].value;
         struct enn_shape first = m->nodes[id - 1].out;
-        if (!is_vector(m, id) || first.c != m->n_classes)
+        if (!enn_model_is_vector(m, id) || first.c != m->n_classes)
             fail(&r, "the %s gives %dx%dx%d values, expected one per class (%d)",
                  major >= 2 ? "first output" : "last node", first.c, first.h, first.w,
                  m->n_classes);

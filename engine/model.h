@@ -91,6 +91,10 @@ struct enn_shape enn_model_value_shape(const struct enn_model *model, int id);
 int enn_model_shapes(const struct enn_model *model, int height, int width,
                      struct enn_shape *shapes, char *err, size_t errlen);
 
+/* Whether value id is a vector (the output of pooling or dense) rather than a map. A 1x1
+ * map and a vector have one shape but two layouts. */
+bool enn_model_is_vector(const struct enn_model *model, int id);
+
 /* Index of the output called name, or -1. */
 int enn_model_output(const struct enn_model *model, const char *name);
 

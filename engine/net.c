@@ -97,11 +97,6 @@ static size_t panel_floats(const struct enn_node *n, struct enn_shape out)
     return k * panel_stride(out) + ENN_MAX_OVERRUN + ALIGN_FLOATS;
 }
 
-static bool is_vector_op(enum enn_op op)
-{
-    return op == ENN_OP_GAP || op == ENN_OP_DENSE;
-}
-
 /* Gives every value a slot: the smallest free one that fits, else the largest free one
  * grown, else a new one. A value's slot frees after its last reader, never during it, so
  * no node writes over its own input. */
@@ -211,8 +206,7 @@ static int plan(struct enn_net *net, int height, int width, char *err, size_t er
     if (enn_model_shapes(m, height, width, p->shapes, err, errlen))
         return -1;
     for (int id = 0; id <= m->n_nodes; id++)
-        p->values[id] = plan_value(p->shapes[id],
-                                   id == 0 || !is_vector_op(m->nodes[id - 1].op));
+        p->values[id] = plan_value(p->shapes[id], !enn_model_is_vector(m, id));
     assign_slots(net, p);
     size_t bytes = round_up(carve_arena(net, p, NULL) * sizeof(float), 64);
     if (bytes > MAX_ARENA_BYTES) {
