@@ -12,6 +12,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 /* Output channels per register block; weights are packed for it (enn_pack_weights). */
 #define ENN_MR 4
@@ -30,13 +31,45 @@ struct enn_conv_job {
     bool relu;
 };
 
+/* Int8 convolution (docs/model-format.md, "Int8 models"). Maps hold 7-bit integers with
+ * four channels interleaved per position (a "quad": bytes c0 c1 c2 c3 of one pixel), so
+ * that one 32-bit load gives the four products a dot-product instruction sums (x86
+ * vpmaddubsw + vpmaddwd, ARM sdot). For each output channel o (padded to a multiple of
+ * 4) and position q in [0, count):
+ *   acc = bias[o] + sum over steps s, i < 4 of w[s][o][i] * in[4 * (q + k_off[s]) + i]
+ * where a step is one (input quad, tap) pair. Then either the raw accumulator goes to
+ * acc_out[o * acc_plane + q] (o < out_c only), or the requantised byte
+ *   clamp(rne(float(acc) * scale[o]), lo, hi) + zero
+ * goes to out[(o / 4) * out_plane + 4 * q + o % 4]. Like conv, a kernel may compute up to
+ * ENN_MAX_OVERRUN positions past count. */
+struct enn_qconv_job {
+    int out_c;
+    size_t steps;
+    const int8_t *packed;    /* output quad b: [steps][4 outputs][4 inputs] */
+    const int32_t *bias;     /* [out_c rounded up to 4] */
+    const float *scale;      /* [out_c rounded up to 4] */
+    const ptrdiff_t *k_off;  /* [steps], in positions (4 bytes) */
+    const uint8_t *in;
+    uint8_t *out;
+    size_t out_plane;        /* bytes between output quads */
+    int32_t *acc_out;        /* raw accumulators instead of bytes, when not NULL */
+    size_t acc_plane;
+    size_t count;
+    int zero, lo, hi;        /* lo, hi: the clamp before adding zero */
+};
+
+/* Packs int8 weights [out_c][in_c][taps] into enn_qconv_job.packed (zero padding to
+ * quads); dst holds enn_qpacked_size bytes. */
+size_t enn_qpacked_size(int out_c, int in_c, int taps);
+void enn_qpack_weights(const int8_t *w, int out_c, int in_c, int taps, int8_t *dst);
+
 /* The memory-bound ops work on one channel plane at a time. Planes are zero-bordered
  * (see engine/net.c) and `row` is the padded row length. maxpool2 and upsample2 take
  * pointers to the first interior element, (0, 0); dwconv3, like conv, walks whole padded
  * rows from the left border element of the first interior row, so its taps reach one
  * float before that row's plane (the arena leaves slack there). */
 struct enn_kernels {
-    const char *name;        /* "scalar", "avx2", "neon" */
+    const char *name;        /* "scalar", "avx2", "neon", "neon-dot" (sdot, ARMv8.2) */
     void (*conv)(const struct enn_conv_job *job);
     /* Depthwise 3x3, stride 1, one channel: for q in [0, count),
      * out[q] = bias + sum over ky, kx of w[ky * 3 + kx] * in[q + (ky - 1) * row + kx - 1],
@@ -55,6 +88,8 @@ struct enn_kernels {
                       int in_w);
     /* x[i] = 1 / (1 + exp(-x[i])) for i < n, within 1e-6 of libm's. */
     void (*sigmoid)(float *x, size_t n);
+    /* Int8 convolution; every set computes the same bits as the scalar one. */
+    void (*qconv)(const struct enn_qconv_job *job);
 };
 
 /* The best set this CPU runs, or the one named by EMOTIOND_ISA. NULL, with a reason in
@@ -68,6 +103,10 @@ size_t enn_packed_size(int out_c, size_t k);
 void enn_pack_weights(const float *w, int out_c, size_t k, float *dst);
 
 /* Per-ISA sets, used by the dispatcher. */
-extern const struct enn_kernels enn_kernels_scalar, enn_kernels_avx2, enn_kernels_neon;
+extern const struct enn_kernels enn_kernels_scalar, enn_kernels_avx2, enn_kernels_neon,
+    enn_kernels_neon_dot;
+
+/* The scalar int8 convolution, which the SIMD sets may use for shapes they skip. */
+void enn_qconv_scalar(const struct enn_qconv_job *job);
 
 #endif

@@ -247,7 +247,68 @@ static void sigmoid(float *x, size_t n)
     }
 }
 
+/* Int8: 4 output channels x 16 positions in 8 accumulators. vpmaddubsw multiplies the
+ * 7-bit activations by the weights and adds pairs into int16 (no saturation: 2 x 127 x
+ * 127 < 32768), vpmaddwd with ones adds those pairs into int32: a 4-term dot product per
+ * position per 32-bit lane. */
+static inline __m256i requant8(__m256i acc, __m256 scale, __m256 lo, __m256 hi)
+{
+    __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), scale);
+    f = _mm256_min_ps(_mm256_max_ps(f, lo), hi);
+    return _mm256_cvtps_epi32(f);   /* round to nearest even (MXCSR's default) */
+}
+
+static void qconv(const struct enn_qconv_job *j)
+{
+    const __m256i ones = _mm256_set1_epi16(1);
+    const __m256 lo = _mm256_set1_ps((float)j->lo), hi = _mm256_set1_ps((float)j->hi);
+    const __m256i zero = _mm256_set1_epi32(j->zero);
+    for (size_t q = 0; q < j->count; q += 16) {
+        for (int b = 0; b < j->out_c; b += 4) {
+            const int8_t *w = j->packed + (size_t)b * j->steps * 4;
+            __m256i acc[4][2];
+            for (int m = 0; m < 4; m++)
+                acc[m][0] = acc[m][1] = _mm256_set1_epi32(j->bias[b + m]);
+            const uint8_t *in = j->in + 4 * q;
+            for (size_t s = 0; s < j->steps; s++) {
+                const uint8_t *x = in + 4 * j->k_off[s];
+                __m256i x0 = _mm256_loadu_si256((const __m256i *)(const void *)x);
+                __m256i x1 = _mm256_loadu_si256((const __m256i *)(const void *)(x + 32));
+                const int8_t *ws = w + 16 * s;
+                for (int m = 0; m < 4; m++) {
+                    int32_t w4;
+                    memcpy(&w4, ws + 4 * m, 4);
+                    __m256i wv = _mm256_set1_epi32(w4);
+                    acc[m][0] = _mm256_add_epi32(
+                        acc[m][0], _mm256_madd_epi16(_mm256_maddubs_epi16(x0, wv), ones));
+                    acc[m][1] = _mm256_add_epi32(
+                        acc[m][1], _mm256_madd_epi16(_mm256_maddubs_epi16(x1, wv), ones));
+                }
+            }
+            if (j->acc_out) {
+                for (int m = 0; m < 4 && b + m < j->out_c; m++) {
+                    int32_t *dst = j->acc_out + (size_t)(b + m) * j->acc_plane + q;
+                    _mm256_storeu_si256((__m256i *)(void *)dst, acc[m][0]);
+                    _mm256_storeu_si256((__m256i *)(void *)(dst + 8), acc[m][1]);
+                }
+                continue;
+            }
+            uint8_t *out = j->out + (size_t)(b / 4) * j->out_plane + 4 * q;
+            for (int v = 0; v < 2; v++) {
+                /* channel m's byte goes to bits 8m of each position's 32-bit lane */
+                __m256i r = _mm256_setzero_si256();
+                for (int m = 0; m < 4; m++) {
+                    __m256i qv = _mm256_add_epi32(
+                        requant8(acc[m][v], _mm256_set1_ps(j->scale[b + m]), lo, hi), zero);
+                    r = _mm256_or_si256(r, _mm256_sllv_epi32(qv, _mm256_set1_epi32(8 * m)));
+                }
+                _mm256_storeu_si256((__m256i *)(void *)(out + 32 * v), r);
+            }
+        }
+    }
+}
+
 const struct enn_kernels enn_kernels_avx2 = {
-    "avx2", conv, dwconv3, maxpool2, upsample2, sigmoid,
+    "avx2", conv, dwconv3, maxpool2, upsample2, sigmoid, qconv,
 };
 #endif

@@ -4,6 +4,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#if defined(__aarch64__)
+#include <sys/auxv.h>
+#ifndef HWCAP_ASIMDDP
+#define HWCAP_ASIMDDP (1 << 20)
+#endif
+#endif
 
 
 static bool cpu_has(const char *name)
@@ -15,6 +21,8 @@ static bool cpu_has(const char *name)
 #if defined(__aarch64__)
     if (strcmp(name, "neon") == 0)
         return true;        /* Advanced SIMD is mandatory in ARMv8-A */
+    if (strcmp(name, "neon-dot") == 0)
+        return (getauxval(AT_HWCAP) & HWCAP_ASIMDDP) != 0;
 #endif
     return strcmp(name, "scalar") == 0;
 }
@@ -31,6 +39,8 @@ const struct enn_kernels *enn_kernels_get(const char *name)
 #if defined(__aarch64__)
     if (strcmp(name, "neon") == 0)
         k = &enn_kernels_neon;
+    if (strcmp(name, "neon-dot") == 0)
+        k = &enn_kernels_neon_dot;
 #endif
     return k && cpu_has(name) ? k : NULL;
 }
@@ -40,8 +50,9 @@ const struct enn_kernels *enn_kernels_select(char *err, size_t errlen)
     const char *want = getenv("EMOTIOND_ISA");
     if (want && *want) {
         if (strcmp(want, "scalar") && strcmp(want, "avx2") && strcmp(want, "avx512") &&
-            strcmp(want, "neon")) {
-            snprintf(err, errlen, "EMOTIOND_ISA=%s: unknown (scalar, avx2, avx512, neon)", want);
+            strcmp(want, "neon") && strcmp(want, "neon-dot")) {
+            snprintf(err, errlen, "EMOTIOND_ISA=%s: unknown (scalar, avx2, avx512, neon, neon-dot)",
+                     want);
             return NULL;
         }
         const struct enn_kernels *k = enn_kernels_get(want);
@@ -50,7 +61,7 @@ const struct enn_kernels *enn_kernels_select(char *err, size_t errlen)
                      want);
         return k;
     }
-    const char *best[] = {"neon", "avx2", "scalar"};
+    const char *best[] = {"neon-dot", "neon", "avx2", "scalar"};
     for (size_t i = 0; i < sizeof best / sizeof *best; i++) {
         const struct enn_kernels *k = enn_kernels_get(best[i]);
         if (k)
@@ -75,4 +86,23 @@ void enn_pack_weights(const float *w, int out_c, size_t k, float *dst)
             for (int m = 0; m < mr; m++)
                 blk[i * (size_t)mr + (size_t)m] = w[(size_t)(b + m) * k + i];
     }
+}
+
+size_t enn_qpacked_size(int out_c, int in_c, int taps)
+{
+    size_t quads_out = ((size_t)out_c + 3) / 4, quads_in = ((size_t)in_c + 3) / 4;
+    return quads_out * quads_in * (size_t)taps * 16;
+}
+
+void enn_qpack_weights(const int8_t *w, int out_c, int in_c, int taps, int8_t *dst)
+{
+    memset(dst, 0, enn_qpacked_size(out_c, in_c, taps));
+    size_t steps = ((size_t)in_c + 3) / 4 * (size_t)taps;
+    for (int o = 0; o < out_c; o++)
+        for (int c = 0; c < in_c; c++)
+            for (int t = 0; t < taps; t++) {
+                size_t s = (size_t)(c / 4) * (size_t)taps + (size_t)t;
+                dst[((size_t)(o / 4) * steps + s) * 16 + (size_t)(o % 4) * 4 + (size_t)(c % 4)] =
+                    w[((size_t)o * (size_t)in_c + (size_t)c) * (size_t)taps + (size_t)t];
+            }
 }

@@ -3,6 +3,7 @@
 #include <math.h>
 
 #include "kernels.h"
+#include "requant.h"
 
 #define NR 8
 
@@ -81,6 +82,38 @@ static void sigmoid(float *x, size_t n)
         x[i] = 1.0f / (1.0f + expf(-x[i]));
 }
 
+void enn_qconv_scalar(const struct enn_qconv_job *j)
+{
+    for (int b = 0; b < j->out_c; b += 4) {
+        const int8_t *w = j->packed + (size_t)b * j->steps * 4;
+        for (size_t q = 0; q < j->count; q += NR) {
+            int32_t acc[4][NR];
+            for (int m = 0; m < 4; m++)
+                for (int v = 0; v < NR; v++)
+                    acc[m][v] = j->bias[b + m];
+            for (size_t s = 0; s < j->steps; s++) {
+                const uint8_t *x = j->in + 4 * (q + (size_t)j->k_off[s]);
+                const int8_t *ws = w + 16 * s;
+                for (int m = 0; m < 4; m++)
+                    for (int v = 0; v < NR; v++)
+                        for (int i = 0; i < 4; i++)
+                            acc[m][v] += ws[4 * m + i] * x[4 * v + i];
+            }
+            for (int m = 0; m < 4; m++)
+                for (int v = 0; v < NR; v++) {
+                    if (j->acc_out) {
+                        if (b + m < j->out_c)
+                            j->acc_out[(size_t)(b + m) * j->acc_plane + q + (size_t)v] =
+                                acc[m][v];
+                        continue;
+                    }
+                    j->out[(size_t)(b / 4) * j->out_plane + 4 * (q + (size_t)v) + (size_t)m] =
+                        enn_requant(acc[m][v], j->scale[b + m], j->lo, j->hi, j->zero);
+                }
+        }
+    }
+}
+
 const struct enn_kernels enn_kernels_scalar = {
-    "scalar", conv, dwconv3, maxpool2, upsample2, sigmoid,
+    "scalar", conv, dwconv3, maxpool2, upsample2, sigmoid, enn_qconv_scalar,
 };

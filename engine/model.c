@@ -22,6 +22,8 @@
 #define MAX_ACTIVATION_FLOATS (64u << 20)
 #define DTYPE_F32 0
 #define DTYPE_I8 1
+#define DTYPE_I32 2
+#define QMAX 127
 #define FLAG_RELU 1u
 #define FLAG_SIGMOID 2u
 
@@ -120,8 +122,9 @@ static void tensor(struct reader *r, float *dst, size_t expected, const char *wh
     if (r->failed)
         return;
     uint32_t count = u32le(p);
-    if (dtype == DTYPE_I8) {
-        fail(r, "node %d: %s is int8, which this engine does not run yet", node, what);
+    if (dtype == DTYPE_I8 || dtype == DTYPE_I32) {
+        fail(r, "node %d: %s is %s, allowed only for a conv's %s", node, what,
+             dtype == DTYPE_I8 ? "int8" : "int32", dtype == DTYPE_I8 ? "weights" : "bias");
         return;
     }
     if (dtype != DTYPE_F32) {
@@ -142,6 +145,62 @@ static void tensor(struct reader *r, float *dst, size_t expected, const char *wh
             fail(r, "node %d: %s value %zu is not finite", node, what, i);
             return;
         }
+    }
+}
+
+/* An int8 model's conv tensors: weights (dtype 1: per-channel scales, then int8) and
+ * bias (dtype 2: int32), into one block that wscale points at. */
+static void qconv_tensors(struct reader *r, struct enn_node *n, size_t wcount, int node)
+{
+    size_t out = (size_t)n->out.c;
+    take(r, 4, "weights");    /* dtype 1 (the caller looked), reserved */
+    const uint8_t *p = take(r, 4, "weights");
+    if (r->failed)
+        return;
+    if (u32le(p) != wcount)
+        return fail(r, "node %d: int8 weights hold %u values, the shape needs %zu", node,
+                    u32le(p), wcount);
+    if (wcount > r->size - r->off)
+        return fail(r, "truncated: node %d declares %zu int8 weights, the file holds fewer",
+                     node, wcount);
+    char *block = malloc(out * (sizeof(float) + sizeof(int32_t)) + wcount);
+    if (!block)
+        return fail(r, "node %d: out of memory for %zu weights", node, wcount);
+    float *scale = (float *)(void *)block;
+    int32_t *bias = (int32_t *)(void *)(block + out * sizeof(float));
+    int8_t *w = (int8_t *)(block + out * (sizeof(float) + sizeof(int32_t)));
+    n->wscale = scale;
+    n->qbias = bias;
+    n->qweights = w;
+    for (size_t o = 0; o < out && !r->failed; o++) {
+        scale[o] = f32(r, "weight scale");
+        if (!r->failed && !(isfinite(scale[o]) && scale[o] > 0))
+            fail(r, "node %d: weight scale %zu is %g (must be finite and > 0)", node, o,
+                 scale[o]);
+    }
+    p = take(r, wcount, "int8 weights");
+    if (!p)
+        return;
+    for (size_t i = 0; i < wcount; i++) {
+        if (p[i] == 0x80)
+            return fail(r, "node %d: int8 weight %zu is -128 (allowed -127..127)", node, i);
+        w[i] = (int8_t)(p[i] < 0x80 ? (int)p[i] : (int)p[i] - 256);
+    }
+    unsigned dtype = u8(r, "bias");
+    take(r, 3, "bias");
+    p = take(r, 4, "bias");
+    if (r->failed)
+        return;
+    if (dtype != DTYPE_I32)
+        return fail(r, "node %d: an int8 conv's bias has dtype %u (must be 2, int32)", node,
+                    dtype);
+    if (u32le(p) != out)
+        return fail(r, "node %d: bias holds %u values, the shape needs %zu", node, u32le(p),
+                    out);
+    p = take(r, out * 4, "bias");
+    for (size_t o = 0; p && o < out; o++) {
+        uint32_t bits = u32le(p + 4 * o);
+        memcpy(&bias[o], &bits, 4);
     }
 }
 
@@ -382,6 +441,11 @@ static void parse_node(struct reader *r, struct enn_model *m, int k, struct enn_
     m->n_macs += wcount * (n->op == ENN_OP_CONV ? (size_t)n->out.h * (size_t)n->out.w : 1);
     if (!wcount)
         return;
+    if (n->op == ENN_OP_CONV && r->off < r->size && r->p[r->off] == DTYPE_I8) {
+        qconv_tensors(r, n, wcount, k);
+        m->n_params += wcount + (size_t)n->out.c;
+        return;
+    }
     /* Bound the allocation by what the file can hold before trusting wcount. */
     if (wcount > (r->size - r->off) / 4)
         return fail(r, "truncated: node %d declares %zu weights, the file holds fewer", k,
@@ -430,6 +494,92 @@ static void parse_outputs(struct reader *r, struct enn_model *m)
         for (int j = 0; j < i; j++)
             if (strcmp(o->name, m->outputs[j].name) == 0)
                 return fail(r, "output '%s' listed twice", o->name);
+    }
+}
+
+static void qparam(struct reader *r, struct enn_qparam *q, const char *what, int id)
+{
+    q->scale = f32(r, what);
+    q->zero = (int)u8(r, what);
+    if (r->failed)
+        return;
+    if (!(isfinite(q->scale) && q->scale > 0))
+        fail(r, "%s %d: scale %g (must be finite and > 0)", what, id, q->scale);
+    else if (q->zero > QMAX)
+        fail(r, "%s %d: zero point %d (allowed 0..%d)", what, id, q->zero, QMAX);
+}
+
+static bool is_map_output(const struct enn_model *m, int id)
+{
+    for (int o = 0; o < m->n_outputs; o++)
+        if (m->outputs[o].value == id)
+            return !enn_model_is_vector(m, id);
+    return false;
+}
+
+bool enn_model_value_is_float(const struct enn_model *m, int id)
+{
+    return m->precision == ENN_PRECISION_F32 || enn_model_is_vector(m, id) ||
+           is_map_output(m, id);
+}
+
+bool enn_model_has_qsum(const struct enn_model *m, int k)
+{
+    const struct enn_node *n = &m->nodes[k - 1];
+    return m->precision == ENN_PRECISION_INT8 && n->n_inputs > 1 && n->op != ENN_OP_GAP &&
+           n->op != ENN_OP_DENSE;
+}
+
+/* Version 2.1's precision byte and, for int8, the value and summed-input qparams; then
+ * what int8 arithmetic needs of the graph. */
+static void parse_precision(struct reader *r, struct enn_model *m)
+{
+    bool int8_convs = false, float_convs = false;
+    for (int k = 1; k <= m->n_nodes; k++)
+        if (m->nodes[k - 1].op == ENN_OP_CONV)
+            *(m->nodes[k - 1].qweights ? &int8_convs : &float_convs) = true;
+    m->precision = ENN_PRECISION_F32;
+    if (m->version_major == 2 && m->version_minor >= 1) {
+        unsigned p = u8(r, "precision");
+        if (!r->failed && p > ENN_PRECISION_INT8)
+            return fail(r, "precision %u (0 = float32, 1 = int8)", p);
+        m->precision = (enum enn_precision)p;
+    }
+    if (r->failed)
+        return;
+    if (m->precision == ENN_PRECISION_F32) {
+        if (int8_convs)
+            return fail(r, "int8 conv weights in a float32 model (an int8 model is version "
+                        "2.1 with precision 1)");
+        return;
+    }
+    if (float_convs)
+        return fail(r, "an int8 model with float32 conv weights (every conv must be int8)");
+    m->qvalues = calloc((size_t)m->n_nodes + 1, sizeof *m->qvalues);
+    if (!m->qvalues)
+        return fail(r, "out of memory");
+    for (int id = 0; id <= m->n_nodes && !r->failed; id++)
+        qparam(r, &m->qvalues[id], "value", id);
+    for (int k = 1; k <= m->n_nodes && !r->failed; k++)
+        if (enn_model_has_qsum(m, k))
+            qparam(r, &m->nodes[k - 1].qsum, "summed input of node", k);
+    for (int k = 1; k <= m->n_nodes && !r->failed; k++) {
+        const struct enn_node *n = &m->nodes[k - 1];
+        struct enn_qparam q = m->qvalues[k];
+        if (enn_model_value_is_float(m, k) && (q.scale != 1.0f || q.zero != 0))
+            return fail(r, "value %d is float in an int8 model (a vector or an output): its "
+                        "qparams must be scale 1, zero point 0, not %g, %d", k, q.scale, q.zero);
+        for (int i = 0; i < n->n_inputs; i++)
+            if (is_map_output(m, n->inputs[i]))
+                return fail(r, "node %d reads output value %d, which an int8 model computes "
+                            "in float", k, n->inputs[i]);
+        if (n->op == ENN_OP_MAXPOOL || n->op == ENN_OP_UPSAMPLE) {
+            struct enn_qparam in = n->n_inputs > 1 ? n->qsum : m->qvalues[n->inputs[0]];
+            if (!enn_model_value_is_float(m, k) && (in.scale != q.scale || in.zero != q.zero))
+                return fail(r, "node %d: %s changes qparams (%g, %d -> %g, %d)", k,
+                            n->op == ENN_OP_MAXPOOL ? "max pool" : "upsample", in.scale,
+                            in.zero, q.scale, q.zero);
+        }
     }
 }
 
@@ -517,9 +667,11 @@ int enn_model_parse(const void *data, size_t size, struct enn_model **out, char 
     free(shapes);
     if (!r.failed)
         parse_outputs(&r, m);
+    if (!r.failed)
+        parse_precision(&r, m);
     if (!r.failed && r.off != r.size)
         fail(&r, "%zu unread bytes after the %s", r.size - r.off,
-             major >= 2 ? "output list" : "last node");
+             m->qvalues ? "qparams" : major >= 2 ? "output list" : "last node");
     if (!r.failed && m->n_classes > 0) {
         int id = m->outputs[0].value;
         struct enn_shape first = m->nodes[id - 1].out;
@@ -601,8 +753,11 @@ void enn_model_free(struct enn_model *m)
 {
     if (!m)
         return;
-    for (int i = 0; m->nodes && i < m->n_nodes; i++)
+    for (int i = 0; m->nodes && i < m->n_nodes; i++) {
         free((void *)m->nodes[i].weights);
+        free((void *)m->nodes[i].wscale);   /* the int8 block */
+    }
+    free(m->qvalues);
     free(m->nodes);
     free(m);
 }

@@ -1,6 +1,6 @@
 /* Model files (.enn): parsing and validation. Version 1 holds classifiers (EmotionNet
  * Nano); version 2 adds grouped convolution, max pooling, nearest upsampling, sigmoid and
- * named outputs, enough for detectors such as YuNet.
+ * named outputs, enough for detectors such as YuNet; version 2.1 adds int8 models.
  *
  * A model is a graph of nodes in topological order. Node inputs name earlier values
  * (0 is the network input, k is node k, counting from 1); several inputs are summed
@@ -11,6 +11,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #define ENN_MAX_INPUTS 16
 #define ENN_MAX_CLASSES 64
@@ -34,6 +35,17 @@ struct enn_shape {
     int c, h, w;
 };
 
+enum enn_precision {
+    ENN_PRECISION_F32 = 0,
+    ENN_PRECISION_INT8 = 1,   /* version 2.1: docs/model-format.md, "Int8 models" */
+};
+
+/* What a quantised map's integers q (0..127) mean: scale * (q - zero). */
+struct enn_qparam {
+    float scale;
+    int zero;
+};
+
 struct enn_node {
     enum enn_op op;
     bool relu;                    /* activation on the output: at most one of these */
@@ -46,8 +58,13 @@ struct enn_node {
                                      in.c = depthwise */
     struct enn_shape in, out;     /* at the model's own input size */
     const float *weights;         /* conv: [out.c][in.c / groups][k][k]; dense:
-                                     [out.c][in.c] */
+                                     [out.c][in.c]; NULL for an int8 model's conv */
     const float *bias;            /* [out.c] */
+    /* int8 models' convs: weights as above, one scale per output channel, int32 bias */
+    const int8_t *qweights;
+    const float *wscale;
+    const int32_t *qbias;
+    struct enn_qparam qsum;       /* int8: the summed input (several inputs; not pool) */
 };
 
 /* A named value the caller reads after a run. A classifier's first output is its
@@ -69,6 +86,8 @@ struct enn_model {
     struct enn_output outputs[ENN_MAX_OUTPUTS];
     bool any_size;                /* only conv, max pool and upsample: runs at other input
                                      sizes (enn_model_shapes says which) */
+    enum enn_precision precision;
+    struct enn_qparam *qvalues;   /* int8: [n_nodes + 1], per value (0 = the input) */
     size_t n_params;
     size_t n_macs;
     unsigned version_major, version_minor;
@@ -94,6 +113,12 @@ int enn_model_shapes(const struct enn_model *model, int height, int width,
 /* Whether value id is a vector (the output of pooling or dense) rather than a map. A 1x1
  * map and a vector have one shape but two layouts. */
 bool enn_model_is_vector(const struct enn_model *model, int id);
+
+/* Whether value id is held in float: every value of a float32 model; in an int8 model
+ * the vectors and the maps that are outputs (docs/model-format.md, "Int8 models"). */
+bool enn_model_value_is_float(const struct enn_model *model, int id);
+/* Whether node k (1-based) of an int8 model requantises its summed inputs (qsum). */
+bool enn_model_has_qsum(const struct enn_model *model, int k);
 
 /* Index of the output called name, or -1. */
 int enn_model_output(const struct enn_model *model, const char *name);

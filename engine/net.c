@@ -8,6 +8,8 @@
 
 #include "kernels.h"
 #include "preprocess.h"
+#include "qnet.h"
+#include "slots.h"
 
 /* Every spatial value lives in zero-bordered planes ((h + 2) x (w + 2), plus slack for
  * kernel overrun), so 3x3 'same' convolutions need no edge cases: a position walks the
@@ -60,6 +62,8 @@ struct enn_net {
     bool keep_all;               /* every value keeps its own slot (enn_net_keep_values) */
     void *arena;
     size_t arena_bytes, weight_bytes;
+    struct qnet *q;              /* an int8 model's runner (engine/qnet.c), else NULL */
+    float *own_crop;             /* the int8 runner's crop buffer */
 };
 
 static size_t round_up(size_t v, size_t a)
@@ -97,41 +101,17 @@ static size_t panel_floats(const struct enn_node *n, struct enn_shape out)
     return k * panel_stride(out) + ENN_MAX_OVERRUN + ALIGN_FLOATS;
 }
 
-/* Gives every value a slot: the smallest free one that fits, else the largest free one
- * grown, else a new one. A value's slot frees after its last reader, never during it, so
- * no node writes over its own input. */
+/* Slots by lifetime (engine/slots.c), sized for this plan's values. */
 static void assign_slots(struct enn_net *net, struct plan *p)
 {
-    const struct enn_model *m = net->m;
-    int n = m->n_nodes;
-    p->n_slots = 0;
-    bool busy[ENN_MAX_NODES + 1] = {false};
-    for (int id = 0; id <= n; id++) {
-        for (int v = 0; v < id; v++)   /* values whose last reader ran before id */
-            if (net->last_use[v] == id - 1 && id > 0 && v != 0)
-                busy[p->values[v].slot] = false;
-        size_t need = value_floats(&p->values[id]);
-        int best = -1, largest = -1;
-        for (int s = 0; s < p->n_slots; s++) {
-            if (busy[s])
-                continue;
-            if (p->slot_floats[s] >= need &&
-                (best < 0 || p->slot_floats[s] < p->slot_floats[best]))
-                best = s;
-            if (largest < 0 || p->slot_floats[s] > p->slot_floats[largest])
-                largest = s;
-        }
-        if (best < 0 && largest >= 0) {
-            best = largest;
-            p->slot_floats[best] = need;
-        }
-        if (best < 0) {
-            best = p->n_slots++;
-            p->slot_floats[best] = need;
-        }
-        busy[best] = true;
-        p->values[id].slot = best;
-    }
+    int n = net->m->n_nodes;
+    size_t need[ENN_MAX_NODES + 1] = {0};
+    int slot[ENN_MAX_NODES + 1];
+    for (int id = 0; id <= n; id++)
+        need[id] = value_floats(&p->values[id]);
+    p->n_slots = enn_share_slots(net->last_use, n, need, slot, p->slot_floats);
+    for (int id = 0; id <= n; id++)
+        p->values[id].slot = slot[id];
 }
 
 /* Lays out the arena at base, in order, each buffer rounded up to ALIGN_FLOATS; returns
@@ -240,18 +220,7 @@ static int plan(struct enn_net *net, int height, int width, char *err, size_t er
 
 static void compute_last_use(struct enn_net *net)
 {
-    const struct enn_model *m = net->m;
-    int end = m->n_nodes + 1;
-    for (int id = 0; id <= m->n_nodes; id++)
-        net->last_use[id] = net->keep_all || id == 0 ? end : id;
-    for (int k = 1; k <= m->n_nodes; k++)
-        for (int i = 0; i < m->nodes[k - 1].n_inputs; i++) {
-            int v = m->nodes[k - 1].inputs[i];
-            if (net->last_use[v] < k)
-                net->last_use[v] = k;
-        }
-    for (int o = 0; o < m->n_outputs; o++)
-        net->last_use[m->outputs[o].value] = end;
+    enn_last_uses(net->m, net->keep_all, net->last_use);
 }
 
 static int plan_alloc(struct plan *p, int n_nodes)
@@ -308,6 +277,17 @@ int enn_net_create(const struct enn_model *m, struct enn_net **out, char *err, s
         goto oom;
     net->m = m;
     net->kern = kern;
+    if (m->precision == ENN_PRECISION_INT8) {
+        size_t in_size = (size_t)m->input.c * (size_t)m->input.h * (size_t)m->input.w;
+        if (qnet_create(m, kern, &net->q, err, errlen)) {
+            free(net);
+            return -1;
+        }
+        if (m->n_classes > 0 && !(net->crop = net->own_crop = malloc(in_size * sizeof(float))))
+            goto oom;
+        *out = net;
+        return 0;
+    }
     net->last_use = calloc((size_t)m->n_nodes + 1, sizeof *net->last_use);
     net->convs = calloc((size_t)m->n_nodes, sizeof *net->convs);
     if (!net->last_use || !net->convs || plan_alloc(&net->cur, m->n_nodes) ||
@@ -330,6 +310,8 @@ void enn_net_free(struct enn_net *net)
 {
     if (!net)
         return;
+    qnet_free(net->q);
+    free(net->own_crop);
     for (int k = 0; net->convs && k < net->m->n_nodes; k++) {
         free(net->convs[k].packed);
         free(net->convs[k].k_off);
@@ -344,6 +326,8 @@ void enn_net_free(struct enn_net *net)
 
 int enn_net_resize(struct enn_net *net, int height, int width, char *err, size_t errlen)
 {
+    if (net->q)
+        return qnet_resize(net->q, height, width, err, errlen);
     struct enn_shape s = net->cur.shapes[0];
     if (s.h == height && s.w == width)
         return 0;
@@ -352,6 +336,8 @@ int enn_net_resize(struct enn_net *net, int height, int width, char *err, size_t
 
 int enn_net_keep_values(struct enn_net *net, char *err, size_t errlen)
 {
+    if (net->q)
+        return qnet_keep_values(net->q, err, errlen);
     net->keep_all = true;
     compute_last_use(net);
     struct enn_shape s = net->cur.shapes[0];
@@ -364,11 +350,15 @@ int enn_net_keep_values(struct enn_net *net, char *err, size_t errlen)
 
 struct enn_shape enn_net_input_shape(const struct enn_net *net)
 {
+    if (net->q)
+        return qnet_input_shape(net->q);
     return net->cur.shapes[0];
 }
 
 float *enn_net_input(struct enn_net *net, size_t *row, size_t *plane)
 {
+    if (net->q)
+        return qnet_input(net->q, row, plane);
     struct value *v = &net->cur.values[0];
     *row = v->pw;
     *plane = v->plane;
@@ -377,6 +367,8 @@ float *enn_net_input(struct enn_net *net, size_t *row, size_t *plane)
 
 struct enn_view enn_net_output(const struct enn_net *net, int index)
 {
+    if (net->q)
+        return qnet_output(net->q, index);
     const struct value *v = &net->cur.values[net->m->outputs[index].value];
     size_t first = v->spatial ? v->pw + 1 : 0;
     return (struct enn_view){v->data + first, v->s, v->pw, v->plane};
@@ -394,6 +386,10 @@ const struct enn_model *enn_net_model(const struct enn_net *net)
 
 size_t enn_net_memory(const struct enn_net *net)
 {
+    if (net->q)
+        return qnet_memory(net->q) + (net->own_crop ? (size_t)net->m->input.c *
+                                      (size_t)net->m->input.h * (size_t)net->m->input.w *
+                                      sizeof(float) : 0);
     return net->arena_bytes + net->weight_bytes;
 }
 
@@ -537,20 +533,25 @@ static void run_gap(struct enn_net *net, int k)
     }
 }
 
-static void run_dense(struct enn_net *net, int k)
+void enn_dense_forward(const struct enn_node *n, const float *const *inputs, float *dst)
 {
-    const struct enn_node *n = &net->m->nodes[k - 1];
-    float *dst = net->cur.values[k].data;
     for (int o = 0; o < n->out.c; o++) {
         float acc = n->bias[o];
         const float *w = n->weights + (size_t)o * (size_t)n->in.c;
-        for (int i = 0; i < n->n_inputs; i++) {
-            const float *x = net->cur.values[n->inputs[i]].data;
+        for (int i = 0; i < n->n_inputs; i++)
             for (int j = 0; j < n->in.c; j++)
-                acc += w[j] * x[j];
-        }
+                acc += w[j] * inputs[i][j];
         dst[o] = n->relu && acc < 0 ? 0 : acc;
     }
+}
+
+static void run_dense(struct enn_net *net, int k)
+{
+    const struct enn_node *n = &net->m->nodes[k - 1];
+    const float *x[ENN_MAX_INPUTS];
+    for (int i = 0; i < n->n_inputs; i++)
+        x[i] = net->cur.values[n->inputs[i]].data;
+    enn_dense_forward(n, x, net->cur.values[k].data);
 }
 
 static void softmax(const float *x, int n, float *p)
@@ -567,6 +568,10 @@ static void softmax(const float *x, int n, float *p)
 void enn_net_forward(struct enn_net *net)
 {
     const struct enn_model *m = net->m;
+    if (net->q) {
+        qnet_forward(net->q);
+        return;
+    }
     for (int k = 1; k <= m->n_nodes; k++) {
         switch (m->nodes[k - 1].op) {
         case ENN_OP_CONV: run_conv(net, k); break;
@@ -583,7 +588,7 @@ void enn_net_run(struct enn_net *net, const float *input, float *logits, float *
     const struct enn_model *m = net->m;
     size_t row, plane;
     float *in = enn_net_input(net, &row, &plane);
-    struct enn_shape s = net->cur.shapes[0];
+    struct enn_shape s = enn_net_input_shape(net);
     for (int c = 0; c < s.c; c++)
         for (int y = 0; y < s.h; y++)
             memcpy(in + (size_t)c * plane + (size_t)y * row,
@@ -644,6 +649,10 @@ bool enn_net_mirror(const struct enn_net *net)
 
 void enn_net_value(const struct enn_net *net, int id, float *dst)
 {
+    if (net->q) {
+        qnet_value(net->q, id, dst);
+        return;
+    }
     const struct value *v = &net->cur.values[id];
     for (int c = 0; c < v->s.c; c++)
         for (int y = 0; y < v->s.h; y++)

@@ -141,6 +141,43 @@ void mb_upsample(struct mb *b, const int *inputs, int n_inputs)
     mb_u8(b, 2);
 }
 
+void mb_begin_v21(struct mb *b, const char *name, int c, int h, int w, int n_classes,
+                  const char *const *classes)
+{
+    mb_begin_v2(b, name, c, h, w, n_classes, classes);
+    b->data[6] = 1;
+}
+
+void mb_qconv(struct mb *b, const int *inputs, int n_inputs, int in_c, int out_c, int kernel,
+              int stride, int groups, int flags, const int8_t *weights, const float *wscale,
+              const int32_t *bias)
+{
+    node_head(b, 1, flags, inputs, n_inputs);
+    mb_u16(b, (unsigned)out_c);
+    mb_u8(b, (unsigned)kernel);
+    mb_u8(b, (unsigned)stride);
+    mb_u16(b, (unsigned)groups);
+    size_t n = (size_t)out_c * (size_t)(in_c / groups) * (size_t)(kernel * kernel);
+    mb_u32(b, 1);                         /* dtype int8, reserved */
+    mb_u32(b, (uint32_t)n);
+    for (int o = 0; o < out_c; o++)
+        mb_f32(b, wscale[o]);
+    for (size_t i = 0; i < n; i++)
+        mb_u8(b, (unsigned)(uint8_t)weights[i]);
+    mb_u32(b, 2);                         /* dtype int32 */
+    mb_u32(b, (uint32_t)out_c);
+    for (int o = 0; o < out_c; o++)
+        mb_u32(b, (uint32_t)bias[o]);
+}
+
+void mb_qparams(struct mb *b, int n, const float *scales, const int *zeros)
+{
+    for (int i = 0; i < n; i++) {
+        mb_f32(b, scales[i]);
+        mb_u8(b, (unsigned)zeros[i]);
+    }
+}
+
 void mb_outputs(struct mb *b, int n, const char *const *names, const int *values)
 {
     mb_u16(b, (unsigned)n);

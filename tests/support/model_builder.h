@@ -24,6 +24,14 @@ void mb_conv_g(struct mb *b, const int *inputs, int n_inputs, int in_c, int out_
                int stride, int groups, int flags, const float *weights, const float *bias);
 void mb_maxpool(struct mb *b, const int *inputs, int n_inputs);
 void mb_upsample(struct mb *b, const int *inputs, int n_inputs);
+/* Version 2.1, for int8 models: mb_qconv for every conv; after mb_outputs, mb_u8(b, 1)
+ * (precision int8), then mb_qparams for every value and every summed input. */
+void mb_begin_v21(struct mb *b, const char *name, int c, int h, int w, int n_classes,
+                  const char *const *classes);
+void mb_qconv(struct mb *b, const int *inputs, int n_inputs, int in_c, int out_c, int kernel,
+              int stride, int groups, int flags, const int8_t *weights, const float *wscale,
+              const int32_t *bias);
+void mb_qparams(struct mb *b, int n, const float *scales, const int *zeros);
 /* The output list (after the last node, before mb_finish). */
 void mb_outputs(struct mb *b, int n, const char *const *names, const int *values);
 void mb_conv(struct mb *b, const int *inputs, int n_inputs, int in_c, int out_c, int kernel,

@@ -1,0 +1,661 @@
+/* Running int8 models (docs/model-format.md, "Int8 models").
+ *
+ * A quantised map lives in zero-point-bordered planes like the float runner's, but each
+ * position holds four channels' bytes (a "quad"), so that the dot-product kernels read
+ * four channels with one load. Channel counts round up to quads; the spare lanes hold
+ * the zero point (their weights are zero, so any value would do, but a defined one keeps
+ * every byte of a run reproducible). Vectors and the maps that are outputs are float.
+ * Buffers are shared by lifetime as in net.c. */
+#define _POSIX_C_SOURCE 200809L
+#include "qnet.h"
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "requant.h"
+#include "slots.h"
+
+#define HEAD_BYTES 64    /* a 3x3 tap reaches one position before the first plane */
+#define ALIGN_BYTES 64
+#define QMAX 127
+#define MAX_ARENA_BYTES (1024u << 20)
+
+struct qvalue {
+    uint8_t *data;        /* quantised map: top-left pad position of the first quad */
+    float *f;             /* float value: vector [c], or map [c][h][w] */
+    struct enn_shape s;
+    size_t pw, plane;     /* map: padded row in positions, bytes between quads */
+    int quads, zero;
+    bool is_float;
+    int slot;
+};
+
+struct qconv {
+    int8_t *packed;       /* enn_qpack_weights layout (not for depthwise) */
+    int32_t *bias;        /* zero-point correction folded in; padded to quads */
+    float *scale;         /* requantisation, or dequantisation for a float output */
+    ptrdiff_t *k_off;     /* [steps] */
+    size_t steps;
+    bool depthwise;       /* 3x3 stride 1, one channel per group */
+};
+
+struct qplan {
+    struct enn_shape *shapes;
+    struct qvalue *values;
+    size_t *slot_bytes;
+    int n_slots;
+    size_t panel_stride;  /* positions between the stride-2 panel's rows of taps */
+};
+
+struct qnet {
+    const struct enn_model *m;
+    const struct enn_kernels *kern;
+    struct qplan cur, next;
+    int *last_use;
+    struct qconv *convs;
+    uint8_t *sum_scratch; /* one node's requantised summed inputs */
+    uint8_t *panel;       /* stride-2 gather */
+    int32_t *acc;         /* a float output's accumulators */
+    size_t acc_plane;
+    float *input;         /* the caller's float input [c][h][w] */
+    bool keep_all;
+    void *arena;
+    size_t arena_bytes, weight_bytes;
+};
+
+static size_t round_up(size_t v, size_t a)
+{
+    return (v + a - 1) / a * a;
+}
+
+static struct enn_qparam in_qparam(const struct enn_model *m, int k)
+{
+    const struct enn_node *n = &m->nodes[k - 1];
+    return enn_model_has_qsum(m, k) ? n->qsum : m->qvalues[n->inputs[0]];
+}
+
+static struct qvalue plan_value(const struct enn_model *m, int id, struct enn_shape s)
+{
+    struct qvalue v = {.s = s, .is_float = enn_model_value_is_float(m, id)};
+    v.pw = (size_t)s.w + 2;   /* a float map's conv still walks padded rows */
+    if (v.is_float)
+        return v;
+    v.quads = (s.c + 3) / 4;
+    v.zero = m->qvalues[id].zero;
+    v.plane = round_up(((size_t)s.h + 2) * v.pw * 4 + 4 * (ENN_MAX_OVERRUN + 2), ALIGN_BYTES);
+    return v;
+}
+
+static size_t value_bytes(const struct qvalue *v)
+{
+    if (v->is_float)
+        return round_up((size_t)v->s.c * (size_t)v->s.h * (size_t)v->s.w * sizeof(float),
+                        ALIGN_BYTES);
+    return round_up(HEAD_BYTES + (size_t)v->quads * v->plane + 4 * ENN_MAX_OVERRUN,
+                    ALIGN_BYTES) + ALIGN_BYTES;
+}
+
+/* positions of a stride-2 output's padded rows */
+static size_t panel_stride(struct enn_shape out)
+{
+    return round_up((size_t)out.h * ((size_t)out.w + 2), 16);
+}
+
+/* The arena: slots, then the sum scratch, the stride-2 panel, the accumulators of float
+ * outputs and the float input. With base NULL it only measures. */
+static size_t carve(struct qnet *q, struct qplan *p, uint8_t *base)
+{
+    const struct enn_model *m = q->m;
+    size_t at = 0, slot_at[ENN_MAX_NODES + 1], sum_max = 0, panel_max = 0, acc_max = 0;
+    for (int s = 0; s < p->n_slots; s++) {
+        slot_at[s] = at;
+        at += p->slot_bytes[s];
+    }
+    for (int id = 0; id <= m->n_nodes && base; id++) {
+        struct qvalue *v = &p->values[id];
+        if (v->is_float)
+            v->f = (float *)(void *)(base + slot_at[v->slot]);
+        else
+            v->data = base + slot_at[v->slot] + HEAD_BYTES;
+    }
+    /* one panel stride for every stride-2 conv: the k_off of each are planned with it */
+    p->panel_stride = 0;
+    for (int k = 1; k <= m->n_nodes; k++)
+        if (m->nodes[k - 1].op == ENN_OP_CONV && m->nodes[k - 1].stride != 1 &&
+            panel_stride(p->shapes[k]) > p->panel_stride)
+            p->panel_stride = panel_stride(p->shapes[k]);
+    for (int k = 1; k <= m->n_nodes; k++) {
+        const struct enn_node *n = &m->nodes[k - 1];
+        const struct qvalue *in = &p->values[n->inputs[0]], *out = &p->values[k];
+        if (enn_model_has_qsum(m, k) && value_bytes(in) > sum_max)
+            sum_max = value_bytes(in);
+        if (n->op != ENN_OP_CONV)
+            continue;
+        if (n->stride != 1) {
+            size_t bytes = (size_t)in->quads * (size_t)(n->kernel * n->kernel) *
+                           p->panel_stride * 4 + 4 * ENN_MAX_OVERRUN + ALIGN_BYTES;
+            panel_max = bytes > panel_max ? bytes : panel_max;
+        }
+        if (out->is_float) {
+            size_t plane = round_up((size_t)out->s.h * ((size_t)out->s.w + 2) +
+                                    ENN_MAX_OVERRUN, 16);
+            size_t bytes = round_up((size_t)out->s.c, 4) * plane * sizeof(int32_t);
+            acc_max = bytes > acc_max ? bytes : acc_max;
+        }
+    }
+    if (base)
+        q->sum_scratch = base + at + HEAD_BYTES;
+    at += round_up(sum_max, ALIGN_BYTES);
+    if (base)
+        q->panel = base + at;
+    at += round_up(panel_max, ALIGN_BYTES);
+    if (base)
+        q->acc = (int32_t *)(void *)(base + at);
+    at += round_up(acc_max, ALIGN_BYTES);
+    if (base)
+        q->input = (float *)(void *)(base + at);
+    struct enn_shape s = p->shapes[0];
+    at += round_up((size_t)s.c * (size_t)s.h * (size_t)s.w * sizeof(float), ALIGN_BYTES);
+    return at;
+}
+
+/* A map's border positions and, over the whole plane, nothing else: its zero point. */
+static void fill_borders(const struct qvalue *v)
+{
+    for (int j = 0; j < v->quads; j++) {
+        uint8_t *p = v->data + (size_t)j * v->plane;
+        memset(p, v->zero, v->pw * 4);
+        memset(p + (size_t)(v->s.h + 1) * v->pw * 4, v->zero, v->pw * 4);
+        for (int y = 1; y <= v->s.h; y++) {
+            memset(p + (size_t)y * v->pw * 4, v->zero, 4);
+            memset(p + ((size_t)y * v->pw + v->pw - 1) * 4, v->zero, 4);
+        }
+    }
+}
+
+static void plan_offsets(struct qnet *q)
+{
+    const struct enn_model *m = q->m;
+    for (int k = 1; k <= m->n_nodes; k++) {
+        const struct enn_node *n = &m->nodes[k - 1];
+        struct qconv *c = &q->convs[k - 1];
+        if (n->op != ENN_OP_CONV || c->depthwise)
+            continue;
+        const struct qvalue *in = &q->cur.values[n->inputs[0]];
+        int kk = n->kernel * n->kernel, pad = n->kernel / 2;
+        for (size_t s = 0; s < c->steps; s++) {
+            int j = (int)(s / (size_t)kk), t = (int)(s % (size_t)kk);
+            int ky = t / n->kernel, kx = t % n->kernel;
+            c->k_off[s] = n->stride == 1
+                ? (ptrdiff_t)((size_t)j * in->plane / 4) + (ptrdiff_t)(ky - pad) *
+                      (ptrdiff_t)in->pw + (kx - pad)
+                : (ptrdiff_t)(s * q->cur.panel_stride);
+        }
+    }
+}
+
+static int plan(struct qnet *q, int height, int width, char *err, size_t errlen)
+{
+    const struct enn_model *m = q->m;
+    struct qplan *p = &q->next;
+    if (enn_model_shapes(m, height, width, p->shapes, err, errlen))
+        return -1;
+    size_t need[ENN_MAX_NODES + 1] = {0};
+    int slot[ENN_MAX_NODES + 1];
+    for (int id = 0; id <= m->n_nodes; id++) {
+        p->values[id] = plan_value(m, id, p->shapes[id]);
+        need[id] = value_bytes(&p->values[id]);
+    }
+    p->n_slots = enn_share_slots(q->last_use, m->n_nodes, need, slot, p->slot_bytes);
+    for (int id = 0; id <= m->n_nodes; id++)
+        p->values[id].slot = slot[id];
+    size_t bytes = carve(q, p, NULL);
+    if (bytes > MAX_ARENA_BYTES) {
+        snprintf(err, errlen, "planning the int8 network for %dx%d needs %zu MiB (more than "
+                 "%u MiB)", width, height, bytes >> 20, MAX_ARENA_BYTES >> 20);
+        return -1;
+    }
+    if (bytes > q->arena_bytes) {
+        void *arena = aligned_alloc(ALIGN_BYTES, bytes);
+        if (!arena) {
+            snprintf(err, errlen, "out of memory planning the network for %dx%d (%zu bytes)",
+                     width, height, bytes);
+            return -1;
+        }
+        memset(arena, 0, bytes);
+        free(q->arena);
+        q->arena = arena;
+        q->arena_bytes = bytes;
+    }
+    carve(q, p, q->arena);
+    /* The input's spare lanes and borders are never written by a run. */
+    struct qvalue *in = &p->values[0];
+    memset(in->data, in->zero, (size_t)in->quads * in->plane);
+    struct qplan t = q->cur;
+    q->cur = *p;
+    *p = t;
+    plan_offsets(q);
+    return 0;
+}
+
+static int qplan_alloc(struct qplan *p, int n_nodes)
+{
+    size_t n = (size_t)n_nodes + 1;
+    p->shapes = calloc(n, sizeof *p->shapes);
+    p->values = calloc(n, sizeof *p->values);
+    p->slot_bytes = calloc(n, sizeof *p->slot_bytes);
+    return p->shapes && p->values && p->slot_bytes ? 0 : -1;
+}
+
+static void qplan_free(struct qplan *p)
+{
+    free(p->shapes);
+    free(p->values);
+    free(p->slot_bytes);
+}
+
+/* What the int8 runner does not cover, named before anything is allocated. */
+static int check_supported(const struct enn_model *m, char *err, size_t errlen)
+{
+    for (int k = 1; k <= m->n_nodes; k++) {
+        const struct enn_node *n = &m->nodes[k - 1];
+        bool float_out = enn_model_value_is_float(m, k) && !enn_model_is_vector(m, k);
+        if (n->op == ENN_OP_CONV && n->groups != 1 &&
+            !(n->groups == n->in.c && n->groups == n->out.c && n->kernel == 3 &&
+              n->stride == 1)) {
+            snprintf(err, errlen, "node %d: int8 runs grouped convolution only as depthwise "
+                     "3x3 stride 1", k);
+            return -1;
+        }
+        if ((n->op == ENN_OP_MAXPOOL || n->op == ENN_OP_UPSAMPLE) && float_out) {
+            snprintf(err, errlen, "node %d: an int8 model's output must be a conv, pool or "
+                     "dense node", k);
+            return -1;
+        }
+    }
+    return 0;
+}
+
+/* Packs weights and folds each conv's input zero point into its bias:
+ * sum w * (x - z) = sum w * x - z * sum w. */
+static int pack(struct qnet *q)
+{
+    const struct enn_model *m = q->m;
+    for (int k = 1; k <= m->n_nodes; k++) {
+        const struct enn_node *n = &m->nodes[k - 1];
+        if (n->op != ENN_OP_CONV)
+            continue;
+        struct qconv *c = &q->convs[k - 1];
+        struct enn_qparam in = in_qparam(m, k);
+        int kk = n->kernel * n->kernel, in_g = n->in.c / n->groups;
+        size_t outs = round_up((size_t)n->out.c, 4);
+        c->depthwise = n->groups > 1;
+        c->bias = calloc(outs, sizeof *c->bias);
+        c->scale = calloc(outs, sizeof *c->scale);
+        if (!c->bias || !c->scale)
+            return -1;
+        bool float_out = enn_model_value_is_float(m, k);
+        double s_out = float_out ? 1.0 : (double)m->qvalues[k].scale;
+        for (int o = 0; o < n->out.c; o++) {
+            int64_t wsum = 0;
+            for (int i = 0; i < in_g * kk; i++)
+                wsum += n->qweights[(size_t)o * (size_t)(in_g * kk) + (size_t)i];
+            c->bias[o] = (int32_t)((int64_t)n->qbias[o] - (int64_t)in.zero * wsum);
+            c->scale[o] = (float)((double)in.scale * (double)n->wscale[o] / s_out);
+        }
+        q->weight_bytes += outs * (sizeof *c->bias + sizeof *c->scale);
+        if (c->depthwise)
+            continue;   /* the depthwise loop reads the model's weights as they are */
+        c->steps = (size_t)((n->in.c + 3) / 4) * (size_t)kk;
+        size_t bytes = enn_qpacked_size(n->out.c, n->in.c, kk);
+        c->packed = aligned_alloc(ALIGN_BYTES, round_up(bytes, ALIGN_BYTES));
+        c->k_off = calloc(c->steps, sizeof *c->k_off);
+        if (!c->packed || !c->k_off)
+            return -1;
+        enn_qpack_weights(n->qweights, n->out.c, n->in.c, kk, c->packed);
+        q->weight_bytes += bytes + c->steps * sizeof *c->k_off;
+    }
+    return 0;
+}
+
+int qnet_create(const struct enn_model *m, const struct enn_kernels *kern, struct qnet **out,
+                char *err, size_t errlen)
+{
+    *out = NULL;
+    if (check_supported(m, err, errlen))
+        return -1;
+    struct qnet *q = calloc(1, sizeof *q);
+    if (!q)
+        goto oom;
+    q->m = m;
+    q->kern = kern;
+    q->last_use = calloc((size_t)m->n_nodes + 1, sizeof *q->last_use);
+    q->convs = calloc((size_t)m->n_nodes, sizeof *q->convs);
+    if (!q->last_use || !q->convs || qplan_alloc(&q->cur, m->n_nodes) ||
+        qplan_alloc(&q->next, m->n_nodes) || pack(q))
+        goto oom;
+    enn_last_uses(m, false, q->last_use);
+    if (plan(q, m->input.h, m->input.w, err, errlen)) {
+        qnet_free(q);
+        return -1;
+    }
+    *out = q;
+    return 0;
+oom:
+    snprintf(err, errlen, "out of memory planning the int8 network");
+    qnet_free(q);
+    return -1;
+}
+
+void qnet_free(struct qnet *q)
+{
+    if (!q)
+        return;
+    for (int k = 0; q->convs && k < q->m->n_nodes; k++) {
+        free(q->convs[k].packed);
+        free(q->convs[k].bias);
+        free(q->convs[k].scale);
+        free(q->convs[k].k_off);
+    }
+    free(q->convs);
+    free(q->last_use);
+    qplan_free(&q->cur);
+    qplan_free(&q->next);
+    free(q->arena);
+    free(q);
+}
+
+int qnet_resize(struct qnet *q, int height, int width, char *err, size_t errlen)
+{
+    struct enn_shape s = q->cur.shapes[0];
+    if (s.h == height && s.w == width)
+        return 0;
+    return plan(q, height, width, err, errlen);
+}
+
+int qnet_keep_values(struct qnet *q, char *err, size_t errlen)
+{
+    enn_last_uses(q->m, true, q->last_use);
+    struct enn_shape s = q->cur.shapes[0];
+    if (plan(q, s.h, s.w, err, errlen) == 0) {
+        q->keep_all = true;
+        return 0;
+    }
+    enn_last_uses(q->m, false, q->last_use);
+    return -1;
+}
+
+struct enn_shape qnet_input_shape(const struct qnet *q)
+{
+    return q->cur.shapes[0];
+}
+
+float *qnet_input(struct qnet *q, size_t *row, size_t *plane)
+{
+    struct enn_shape s = q->cur.shapes[0];
+    *row = (size_t)s.w;
+    *plane = (size_t)s.h * (size_t)s.w;
+    return q->input;
+}
+
+size_t qnet_memory(const struct qnet *q)
+{
+    return q->arena_bytes + q->weight_bytes;
+}
+
+static void quantise_input(struct qnet *q)
+{
+    const struct qvalue *v = &q->cur.values[0];
+    struct enn_qparam qp = q->m->qvalues[0];
+    float inv = (float)(1.0 / (double)qp.scale);
+    const float *src = q->input;
+    for (int c = 0; c < v->s.c; c++) {
+        uint8_t *plane = v->data + (size_t)(c / 4) * v->plane + (size_t)(c % 4);
+        for (int y = 0; y < v->s.h; y++) {
+            uint8_t *row = plane + ((size_t)(y + 1) * v->pw + 1) * 4;
+            for (int x = 0; x < v->s.w; x++)
+                row[4 * x] = enn_round_clamp(*src++ * inv, -qp.zero, QMAX - qp.zero, qp.zero);
+        }
+    }
+}
+
+/* The node's (summed) input as one quantised map: several inputs are requantised to the
+ * node's own qparam, borders included (each addend's border is its zero point, so the
+ * sum's is the sum's zero point). */
+static const struct qvalue *gather_input(struct qnet *q, int k, struct qvalue *tmp)
+{
+    const struct enn_node *n = &q->m->nodes[k - 1];
+    const struct qvalue *first = &q->cur.values[n->inputs[0]];
+    if (n->n_inputs == 1)
+        return first;
+    struct enn_qparam qs = n->qsum;
+    float r[ENN_MAX_INPUTS];
+    const uint8_t *src[ENN_MAX_INPUTS];
+    int z[ENN_MAX_INPUTS];
+    for (int i = 0; i < n->n_inputs; i++) {
+        struct enn_qparam qi = q->m->qvalues[n->inputs[i]];
+        r[i] = (float)((double)qi.scale / (double)qs.scale);
+        z[i] = qi.zero;
+        src[i] = q->cur.values[n->inputs[i]].data;
+    }
+    *tmp = *first;
+    tmp->data = q->sum_scratch;
+    tmp->zero = qs.zero;
+    size_t len = (size_t)first->quads * first->plane;
+    for (size_t e = 0; e < len; e++) {
+        float t = 0;
+        for (int i = 0; i < n->n_inputs; i++)
+            t += (float)((int)src[i][e] - z[i]) * r[i];
+        tmp->data[e] = enn_round_clamp(t, -qs.zero, QMAX - qs.zero, qs.zero);
+    }
+    return tmp;
+}
+
+/* Stride-2 taps as [quad][tap][positions][4], laid out like the output's padded rows. */
+static void fill_panel(struct qnet *q, const struct enn_node *n, const struct qvalue *in,
+                       const struct qvalue *out)
+{
+    int pad = n->kernel / 2, kk = n->kernel * n->kernel;
+    size_t ps = q->cur.panel_stride, pwo = out->pw;
+    uint32_t zq = 0x01010101u * (uint32_t)in->zero;
+    for (int j = 0; j < in->quads; j++) {
+        const uint8_t *src = in->data + (size_t)j * in->plane;
+        for (int t = 0; t < kk; t++) {
+            int ky = t / n->kernel, kx = t % n->kernel;
+            uint8_t *dst = q->panel + ((size_t)j * (size_t)kk + (size_t)t) * ps * 4;
+            for (int oy = 0; oy < out->s.h; oy++) {
+                const uint8_t *row = src + (size_t)(2 * oy + ky - pad + 1) * in->pw * 4;
+                uint8_t *d = dst + (size_t)oy * pwo * 4;
+                memcpy(d, &zq, 4);
+                for (int ox = 0; ox < out->s.w; ox++)
+                    memcpy(d + 4 * (ox + 1), row + 4 * (size_t)(2 * ox + kx - pad + 1), 4);
+                memcpy(d + 4 * (pwo - 1), &zq, 4);
+            }
+        }
+    }
+}
+
+static void depthwise(const struct qnet *q, const struct enn_node *n, const struct qconv *c,
+                      const struct qvalue *in, const struct qvalue *out, int lo, int hi)
+{
+    size_t count = (size_t)out->s.h * out->pw, pw = in->pw;
+    for (int j = 0; j < out->quads; j++) {
+        const uint8_t *src = in->data + (size_t)j * in->plane + pw * 4;
+        uint8_t *dst = out->data + (size_t)j * out->plane + out->pw * 4;
+        for (int i = 0; i < 4; i++) {
+            int ch = 4 * j + i;
+            if (ch >= n->out.c) {
+                for (size_t p = 0; p < count; p++)
+                    dst[4 * p + (size_t)i] = (uint8_t)out->zero;
+                continue;
+            }
+            const int8_t *w = n->qweights + 9 * (size_t)ch;
+            for (size_t p = 0; p < count; p++) {
+                int32_t acc = c->bias[ch];
+                for (int t = 0; t < 9; t++) {
+                    ptrdiff_t off = (ptrdiff_t)p + (t / 3 - 1) * (ptrdiff_t)pw + (t % 3 - 1);
+                    acc += w[t] * src[4 * off + i];
+                }
+                dst[4 * p + (size_t)i] = enn_requant(acc, c->scale[ch], lo, hi, out->zero);
+            }
+        }
+    }
+    (void)q;
+}
+
+/* Accumulators of a float output map -> [c][h][w] floats, then its activation. */
+static void dequantise_output(const struct qnet *q, const struct enn_node *n,
+                              const struct qconv *c, const struct qvalue *out)
+{
+    size_t hw = (size_t)out->s.h * (size_t)out->s.w;
+    for (int o = 0; o < out->s.c; o++) {
+        float *dst = out->f + (size_t)o * hw;
+        for (int y = 0; y < out->s.h; y++)
+            for (int x = 0; x < out->s.w; x++) {
+                int32_t a = q->acc[(size_t)o * q->acc_plane + (size_t)y * out->pw + (size_t)x + 1];
+                float f = (float)a * c->scale[o];
+                dst[(size_t)y * (size_t)out->s.w + (size_t)x] = n->relu && f < 0 ? 0 : f;
+            }
+        if (n->sigmoid)
+            q->kern->sigmoid(dst, hw);
+    }
+}
+
+static void run_conv(struct qnet *q, int k)
+{
+    const struct enn_node *n = &q->m->nodes[k - 1];
+    const struct qconv *c = &q->convs[k - 1];
+    struct qvalue tmp;
+    const struct qvalue *in = gather_input(q, k, &tmp);
+    struct qvalue *out = &q->cur.values[k];
+    int zero = out->is_float ? 0 : out->zero;
+    int lo = n->relu ? 0 : -zero, hi = QMAX - zero;
+    if (c->depthwise) {   /* int8 models cannot make a depthwise conv an output */
+        depthwise(q, n, c, in, out, lo, hi);
+        fill_borders(out);
+        return;
+    }
+    size_t pw = out->pw;
+    const uint8_t *src = in->data + in->pw * 4;
+    if (n->stride != 1) {
+        fill_panel(q, n, in, out);
+        src = q->panel;
+    }
+    struct enn_qconv_job job = {
+        .out_c = n->out.c, .steps = c->steps, .packed = c->packed, .bias = c->bias,
+        .scale = c->scale, .k_off = c->k_off, .in = src, .count = (size_t)out->s.h * pw,
+        .zero = zero, .lo = lo, .hi = hi,
+    };
+    if (out->is_float) {
+        q->acc_plane = round_up(job.count + ENN_MAX_OVERRUN, 16);
+        job.acc_out = q->acc;
+        job.acc_plane = q->acc_plane;
+    } else {
+        job.out = out->data + out->pw * 4;
+        job.out_plane = out->plane;
+    }
+    q->kern->qconv(&job);
+    if (out->is_float)
+        dequantise_output(q, n, c, out);
+    else
+        fill_borders(out);
+}
+
+static void run_resample(struct qnet *q, int k)
+{
+    const struct enn_node *n = &q->m->nodes[k - 1];
+    struct qvalue tmp;
+    const struct qvalue *in = gather_input(q, k, &tmp);
+    struct qvalue *out = &q->cur.values[k];
+    for (int j = 0; j < out->quads; j++) {
+        const uint8_t *src = in->data + (size_t)j * in->plane + (in->pw + 1) * 4;
+        uint8_t *dst = out->data + (size_t)j * out->plane + (out->pw + 1) * 4;
+        for (int y = 0; y < out->s.h; y++)
+            for (int x = 0; x < out->s.w; x++) {
+                uint8_t *d = dst + ((size_t)y * out->pw + (size_t)x) * 4;
+                if (n->op == ENN_OP_UPSAMPLE) {
+                    memcpy(d, src + ((size_t)(y / 2) * in->pw + (size_t)(x / 2)) * 4, 4);
+                    continue;
+                }
+                const uint8_t *a = src + ((size_t)(2 * y) * in->pw + (size_t)(2 * x)) * 4;
+                const uint8_t *b = a + in->pw * 4;
+                for (int i = 0; i < 4; i++) {
+                    uint8_t m0 = a[i] > a[4 + i] ? a[i] : a[4 + i];
+                    uint8_t m1 = b[i] > b[4 + i] ? b[i] : b[4 + i];
+                    d[i] = m0 > m1 ? m0 : m1;
+                }
+            }
+    }
+    fill_borders(out);
+}
+
+static void run_gap(struct qnet *q, int k)
+{
+    const struct enn_node *n = &q->m->nodes[k - 1];
+    float *dst = q->cur.values[k].f;
+    struct enn_shape s = q->cur.values[n->inputs[0]].s;
+    for (int ch = 0; ch < s.c; ch++) {
+        float sum = 0;
+        for (int i = 0; i < n->n_inputs; i++) {
+            const struct qvalue *v = &q->cur.values[n->inputs[i]];
+            const uint8_t *p = v->data + (size_t)(ch / 4) * v->plane + (size_t)(ch % 4);
+            int32_t acc = 0;
+            for (int y = 1; y <= s.h; y++)
+                for (int x = 1; x <= s.w; x++)
+                    acc += (int32_t)p[((size_t)y * v->pw + (size_t)x) * 4] - v->zero;
+            float r = (float)((double)q->m->qvalues[n->inputs[i]].scale / ((double)s.h * s.w));
+            sum += (float)acc * r;
+        }
+        dst[ch] = sum;
+    }
+}
+
+static void run_dense(struct qnet *q, int k)
+{
+    const struct enn_node *n = &q->m->nodes[k - 1];
+    const float *x[ENN_MAX_INPUTS];
+    for (int i = 0; i < n->n_inputs; i++)
+        x[i] = q->cur.values[n->inputs[i]].f;
+    enn_dense_forward(n, x, q->cur.values[k].f);
+}
+
+void qnet_forward(struct qnet *q)
+{
+    quantise_input(q);
+    for (int k = 1; k <= q->m->n_nodes; k++) {
+        switch (q->m->nodes[k - 1].op) {
+        case ENN_OP_CONV: run_conv(q, k); break;
+        case ENN_OP_GAP: run_gap(q, k); break;
+        case ENN_OP_DENSE: run_dense(q, k); break;
+        case ENN_OP_MAXPOOL:
+        case ENN_OP_UPSAMPLE: run_resample(q, k); break;
+        }
+    }
+}
+
+struct enn_view qnet_output(const struct qnet *q, int index)
+{
+    const struct qvalue *v = &q->cur.values[q->m->outputs[index].value];
+    size_t hw = (size_t)v->s.h * (size_t)v->s.w;
+    return (struct enn_view){v->f, v->s, (size_t)v->s.w, hw};
+}
+
+void qnet_value(const struct qnet *q, int id, float *dst)
+{
+    const struct qvalue *v = &q->cur.values[id];
+    size_t n = (size_t)v->s.c * (size_t)v->s.h * (size_t)v->s.w;
+    if (v->is_float) {
+        memcpy(dst, v->f, n * sizeof *dst);
+        return;
+    }
+    float scale = q->m->qvalues[id].scale;
+    for (int c = 0; c < v->s.c; c++)
+        for (int y = 0; y < v->s.h; y++)
+            for (int x = 0; x < v->s.w; x++) {
+                const uint8_t *p = v->data + (size_t)(c / 4) * v->plane +
+                                   (((size_t)y + 1) * v->pw + (size_t)x + 1) * 4 + (size_t)(c % 4);
+                *dst++ = scale * (float)((int)*p - v->zero);
+            }
+}

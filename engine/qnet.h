@@ -1,0 +1,27 @@
+/* The int8 runner behind enn_net (internal to engine/): net.c hands an int8 model's
+ * context to these functions, which mirror the float runner's. */
+#ifndef EMOTIOND_QNET_H
+#define EMOTIOND_QNET_H
+
+#include "kernels.h"
+#include "net.h"
+
+struct qnet;
+
+int qnet_create(const struct enn_model *m, const struct enn_kernels *kern, struct qnet **out,
+                char *err, size_t errlen);
+void qnet_free(struct qnet *q);
+int qnet_resize(struct qnet *q, int height, int width, char *err, size_t errlen);
+int qnet_keep_values(struct qnet *q, char *err, size_t errlen);
+struct enn_shape qnet_input_shape(const struct qnet *q);
+float *qnet_input(struct qnet *q, size_t *row, size_t *plane);
+void qnet_forward(struct qnet *q);
+struct enn_view qnet_output(const struct qnet *q, int index);
+void qnet_value(const struct qnet *q, int id, float *dst);
+size_t qnet_memory(const struct qnet *q);
+
+/* A dense layer on float vectors, shared with the float runner: dst[o] = bias[o] +
+ * w[o] . (sum of the inputs), then ReLU if asked. */
+void enn_dense_forward(const struct enn_node *n, const float *const *inputs, float *dst);
+
+#endif

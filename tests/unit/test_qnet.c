@@ -1,0 +1,518 @@
+/* Int8 models: every kernel set this CPU runs equals, bit for bit, a naive executor
+ * written here from docs/model-format.md ("Int8 models"), on random weights, zero points
+ * and shapes (odd channel counts, 1x1 and 3x3, strides 1 and 2, summed inputs,
+ * depthwise, max pool, upsample, float outputs, pooling and dense); every intermediate
+ * value too. And the loader refuses damaged int8 files with a message. */
+#define _POSIX_C_SOURCE 200809L
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "kernels.h"
+#include "model.h"
+#include "model_builder.h"
+#include "net.h"
+
+static const char *const ISAS[] = {"scalar", "avx2", "neon", "neon-dot"};
+static const char *const CLASSES[] = {"a", "b", "c", "d", "e"};
+
+static uint32_t rng = 777;
+static uint32_t next(void)
+{
+    rng = rng * 1664525u + 1013904223u;
+    return rng >> 8;
+}
+static int irand(int lo, int hi)   /* [lo, hi] */
+{
+    return lo + (int)(next() % (uint32_t)(hi - lo + 1));
+}
+static float frand(float lo, float hi)
+{
+    return lo + (hi - lo) * (float)next() / (float)(1u << 24);
+}
+
+/* ---- the naive executor: [c][h][w] arrays, every rule spelled out ---- */
+
+struct rv {
+    int c, h, w;
+    int *q;       /* quantised map */
+    float *f;     /* float value */
+};
+
+static uint8_t rq(float f, int lo, int hi, int zero)
+{
+    f = f < (float)lo ? (float)lo : f > (float)hi ? (float)hi : f;
+    return (uint8_t)((int)nearbyintf(f) + zero);
+}
+
+static struct rv ref_sum(const struct enn_model *m, const struct enn_node *n, struct rv *vals)
+{
+    struct rv first = vals[n->inputs[0]];
+    if (n->n_inputs == 1 || n->op == ENN_OP_GAP)
+        return first;
+    size_t len = (size_t)first.c * (size_t)first.h * (size_t)first.w;
+    struct rv s = first;
+    s.q = malloc(len * sizeof *s.q);
+    for (size_t e = 0; e < len; e++) {
+        float t = 0;
+        for (int i = 0; i < n->n_inputs; i++) {
+            struct enn_qparam qi = m->qvalues[n->inputs[i]];
+            float r = (float)((double)qi.scale / (double)n->qsum.scale);
+            t += (float)(vals[n->inputs[i]].q[e] - qi.zero) * r;
+        }
+        s.q[e] = rq(t, -n->qsum.zero, 127 - n->qsum.zero, n->qsum.zero);
+    }
+    return s;
+}
+
+static void ref_run(const struct enn_model *m, const float *input, int h, int w, struct rv *vals)
+{
+    struct enn_qparam q0 = m->qvalues[0];
+    vals[0] = (struct rv){m->input.c, h, w, malloc(sizeof(int) * (size_t)(m->input.c * h * w)),
+                          NULL};
+    float inv = (float)(1.0 / (double)q0.scale);
+    for (int e = 0; e < m->input.c * h * w; e++)
+        vals[0].q[e] = rq(input[e] * inv, -q0.zero, 127 - q0.zero, q0.zero);
+    for (int k = 1; k <= m->n_nodes; k++) {
+        const struct enn_node *n = &m->nodes[k - 1];
+        struct rv in = ref_sum(m, n, vals);
+        struct enn_qparam qin = n->n_inputs > 1 ? n->qsum : m->qvalues[n->inputs[0]];
+        struct rv out = {in.c, in.h, in.w, NULL, NULL};
+        bool is_float = enn_model_value_is_float(m, k);
+        struct enn_qparam qo = m->qvalues[k];
+        if (n->op == ENN_OP_CONV) {
+            int kk = n->kernel, p = kk / 2, s = n->stride, ig = n->in.c / n->groups,
+                og = n->out.c / n->groups;
+            out.c = n->out.c;
+            out.h = (in.h + 2 * p - kk) / s + 1;
+            out.w = (in.w + 2 * p - kk) / s + 1;
+            size_t len = (size_t)out.c * (size_t)out.h * (size_t)out.w;
+            if (is_float)
+                out.f = malloc(len * sizeof *out.f);
+            else
+                out.q = malloc(len * sizeof *out.q);
+            for (int o = 0; o < out.c; o++)
+                for (int y = 0; y < out.h; y++)
+                    for (int x = 0; x < out.w; x++) {
+                        int32_t acc = n->qbias[o];
+                        for (int i = 0; i < ig; i++)
+                            for (int ky = 0; ky < kk; ky++)
+                                for (int kx = 0; kx < kk; kx++) {
+                                    int iy = y * s + ky - p, ix = x * s + kx - p;
+                                    if (iy < 0 || iy >= in.h || ix < 0 || ix >= in.w)
+                                        continue;
+                                    int ic = o / og * ig + i;
+                                    acc += n->qweights[((o * ig + i) * kk + ky) * kk + kx] *
+                                           (in.q[(ic * in.h + iy) * in.w + ix] - qin.zero);
+                                }
+                        size_t at = ((size_t)o * (size_t)out.h + (size_t)y) * (size_t)out.w +
+                                    (size_t)x;
+                        if (is_float) {
+                            float f = (float)acc *
+                                      (float)((double)qin.scale * (double)n->wscale[o]);
+                            if (n->relu && f < 0)
+                                f = 0;
+                            out.f[at] = n->sigmoid ? 1.0f / (1.0f + expf(-f)) : f;
+                        } else {
+                            float mult = (float)((double)qin.scale * (double)n->wscale[o] /
+                                                 (double)qo.scale);
+                            out.q[at] = rq((float)acc * mult, n->relu ? 0 : -qo.zero,
+                                           127 - qo.zero, qo.zero);
+                        }
+                    }
+        } else if (n->op == ENN_OP_MAXPOOL || n->op == ENN_OP_UPSAMPLE) {
+            bool up = n->op == ENN_OP_UPSAMPLE;
+            out.h = up ? in.h * 2 : in.h / 2;
+            out.w = up ? in.w * 2 : in.w / 2;
+            out.q = malloc(sizeof(int) * (size_t)(out.c * out.h * out.w));
+            for (int c = 0; c < out.c; c++)
+                for (int y = 0; y < out.h; y++)
+                    for (int x = 0; x < out.w; x++) {
+                        const int *p = in.q + (size_t)c * (size_t)(in.h * in.w);
+                        int v;
+                        if (up) {
+                            v = p[(y / 2) * in.w + x / 2];
+                        } else {
+                            v = p[2 * y * in.w + 2 * x];
+                            int others[3] = {p[2 * y * in.w + 2 * x + 1],
+                                             p[(2 * y + 1) * in.w + 2 * x],
+                                             p[(2 * y + 1) * in.w + 2 * x + 1]};
+                            for (int i = 0; i < 3; i++)
+                                v = others[i] > v ? others[i] : v;
+                        }
+                        out.q[(c * out.h + y) * out.w + x] = v;
+                    }
+        } else if (n->op == ENN_OP_GAP) {
+            out.h = out.w = 1;
+            out.f = calloc((size_t)out.c, sizeof *out.f);
+            for (int c = 0; c < out.c; c++) {
+                float sum = 0;
+                for (int i = 0; i < n->n_inputs; i++) {
+                    struct rv v = vals[n->inputs[i]];
+                    struct enn_qparam qi = m->qvalues[n->inputs[i]];
+                    int32_t acc = 0;
+                    for (int e = 0; e < v.h * v.w; e++)
+                        acc += v.q[c * v.h * v.w + e] - qi.zero;
+                    sum += (float)acc * (float)((double)qi.scale / ((double)v.h * v.w));
+                }
+                out.f[c] = sum;
+            }
+        } else {   /* dense */
+            out.c = n->out.c;
+            out.h = out.w = 1;
+            out.f = malloc((size_t)out.c * sizeof *out.f);
+            for (int o = 0; o < out.c; o++) {
+                float acc = n->bias[o];
+                for (int i = 0; i < n->n_inputs; i++)
+                    for (int j = 0; j < n->in.c; j++)
+                        acc += n->weights[o * n->in.c + j] * vals[n->inputs[i]].f[j];
+                out.f[o] = n->relu && acc < 0 ? 0 : acc;
+            }
+        }
+        if (in.q != vals[n->inputs[0]].q)
+            free(in.q);
+        vals[k] = out;
+    }
+}
+
+static void ref_free(struct rv *vals, int n)
+{
+    for (int i = 0; i <= n; i++) {
+        free(vals[i].q);
+        free(vals[i].f);
+    }
+}
+
+/* ---- random int8 models ---- */
+
+struct qspec {
+    int n_values;
+    float scale[32];
+    int zero[32];
+    int n_sums;
+    float sum_scale[8];
+    int sum_zero[8];
+};
+
+static void rand_qparam(float *scale, int *zero, bool relu)
+{
+    *scale = frand(0.01f, 0.05f);
+    *zero = relu ? 0 : irand(20, 100);
+}
+
+/* A conv with random int8 weights; its output's qparams go into spec. */
+static void qconv(struct mb *b, struct qspec *q, const int *in, int n_in, int ci, int co,
+                  int k, int s, int groups, int flags, bool float_out)
+{
+    size_t n = (size_t)co * (size_t)(ci / groups) * (size_t)(k * k);
+    int8_t *w = malloc(n);
+    float ws[256];
+    int32_t bias[256];
+    for (size_t i = 0; i < n; i++)
+        w[i] = (int8_t)irand(-127, 127);
+    for (int o = 0; o < co; o++) {
+        ws[o] = frand(0.002f, 0.02f);
+        bias[o] = irand(-3000, 3000);
+    }
+    mb_qconv(b, in, n_in, ci, co, k, s, groups, flags, w, ws, bias);
+    free(w);
+    int id = q->n_values++;
+    if (float_out) {
+        q->scale[id] = 1;
+        q->zero[id] = 0;
+    } else {
+        rand_qparam(&q->scale[id], &q->zero[id], flags & 1);
+    }
+    if (n_in > 1)
+        rand_qparam(&q->sum_scale[q->n_sums], &q->sum_zero[q->n_sums], false), q->n_sums++;
+}
+
+static void same_qparam(struct qspec *q, int from)
+{
+    int id = q->n_values++;
+    q->scale[id] = q->scale[from];
+    q->zero[id] = q->zero[from];
+}
+
+static void seal(struct mb *b, struct qspec *q)
+{
+    mb_u8(b, 1);
+    mb_qparams(b, q->n_values, q->scale, q->zero);
+    mb_qparams(b, q->n_sums, q->sum_scale, q->sum_zero);
+    mb_finish(b);
+}
+
+/* A classifier: summed inputs, strides 1 and 2, 1x1 and 3x3, pooling of two maps. */
+static void build_classifier(struct mb *b, int h, int w)
+{
+    struct qspec q = {.n_values = 1};
+    rand_qparam(&q.scale[0], &q.zero[0], false);
+    int c1 = irand(2, 13), c2 = irand(1, 9), c3 = irand(3, 17);
+    mb_begin_v21(b, "q-classifier", 1, h, w, 5, CLASSES);
+    qconv(b, &q, (int[]){0}, 1, 1, c1, 3, 1, 1, 1, false);           /* 1 */
+    qconv(b, &q, (int[]){1}, 1, c1, c2, 3, 1, 1, 0, false);          /* 2 */
+    qconv(b, &q, (int[]){2}, 1, c2, c1, 1, 1, 1, 1, false);          /* 3 */
+    qconv(b, &q, (int[]){1, 3}, 2, c1, c3, 3, 2, 1, 1, false);       /* 4 */
+    qconv(b, &q, (int[]){1, 3}, 2, c1, c3, 1, 2, 1, 0, false);       /* 5 */
+    qconv(b, &q, (int[]){4, 5}, 2, c3, c3, 3, 1, 1, 1, false);       /* 6 */
+    mb_gap(b, (int[]){4, 6}, 2);                                     /* 7 */
+    q.scale[q.n_values] = 1;
+    q.zero[q.n_values++] = 0;
+    float dw[17 * 5], db[5];
+    for (int i = 0; i < c3 * 5; i++)
+        dw[i] = frand(-1, 1);
+    for (int i = 0; i < 5; i++)
+        db[i] = frand(-1, 1);
+    mb_dense(b, 7, c3, 5, dw, db);                                   /* 8 */
+    q.scale[q.n_values] = 1;
+    q.zero[q.n_values++] = 0;
+    mb_outputs(b, 1, (const char *const[]){"logits"}, (int[]){8});
+    seal(b, &q);
+}
+
+/* A detector: depthwise, max pool, upsample, a sum, float outputs with sigmoid. */
+static void build_detector(struct mb *b, int h, int w)
+{
+    struct qspec q = {.n_values = 1};
+    rand_qparam(&q.scale[0], &q.zero[0], false);
+    int c1 = irand(3, 12), c2 = irand(2, 10);
+    mb_begin_v21(b, "q-detector", 3, h, w, 0, NULL);
+    qconv(b, &q, (int[]){0}, 1, 3, c1, 3, 2, 1, 1, false);           /* 1 */
+    qconv(b, &q, (int[]){1}, 1, c1, c1, 3, 1, c1, 1, false);         /* 2 depthwise */
+    qconv(b, &q, (int[]){2}, 1, c1, c2, 1, 1, 1, 0, false);          /* 3 */
+    mb_maxpool(b, (int[]){3}, 1);                                    /* 4 */
+    same_qparam(&q, 3);
+    qconv(b, &q, (int[]){4}, 1, c2, c2, 3, 1, c2, 0, false);         /* 5 depthwise */
+    mb_upsample(b, (int[]){5}, 1);                                   /* 6 */
+    same_qparam(&q, 5);
+    qconv(b, &q, (int[]){3, 6}, 2, c2, 5, 1, 1, 1, 1, false);        /* 7 */
+    qconv(b, &q, (int[]){7}, 1, 5, 1, 1, 1, 1, 2, true);             /* 8 score */
+    qconv(b, &q, (int[]){7}, 1, 5, 6, 3, 1, 1, 0, true);             /* 9 box */
+    mb_outputs(b, 2, (const char *const[]){"score", "box"}, (int[]){8, 9});
+    seal(b, &q);
+}
+
+/* Runs the model through each available set and checks every value against ref_run. */
+static void check_model(const struct enn_model *m, int h, int w)
+{
+    int c = m->input.c;
+    float *x = malloc(sizeof(float) * (size_t)(c * h * w));
+    for (int e = 0; e < c * h * w; e++)
+        x[e] = frand(-1.2f, 1.2f);
+    struct rv vals[32];
+    ref_run(m, x, h, w, vals);
+    int tested = 0;
+    for (size_t i = 0; i < sizeof ISAS / sizeof *ISAS; i++) {
+        if (!enn_kernels_get(ISAS[i]))
+            continue;
+        setenv("EMOTIOND_ISA", ISAS[i], 1);
+        struct enn_net *net;
+        char err[256];
+        if (enn_net_create(m, &net, err, sizeof err))
+            fail_msg("%s: %s", ISAS[i], err);
+        if (enn_net_keep_values(net, err, sizeof err) || enn_net_resize(net, h, w, err, sizeof err))
+            fail_msg("%s: %s", ISAS[i], err);
+        size_t row, plane;
+        float *in = enn_net_input(net, &row, &plane);
+        for (int ch = 0; ch < c; ch++)
+            for (int y = 0; y < h; y++)
+                memcpy(in + (size_t)ch * plane + (size_t)y * row, x + (ch * h + y) * w,
+                       sizeof(float) * (size_t)w);
+        enn_net_forward(net);
+        for (int id = 0; id <= m->n_nodes; id++) {
+            struct rv v = vals[id];
+            size_t n = (size_t)v.c * (size_t)v.h * (size_t)v.w;
+            float *got = malloc(n * sizeof *got);
+            enn_net_value(net, id, got);
+            struct enn_qparam qp = m->qvalues[id];
+            bool sig = id > 0 && m->nodes[id - 1].sigmoid;
+            for (size_t e = 0; e < n; e++) {
+                float want = v.q ? qp.scale * (float)(v.q[e] - qp.zero) : v.f[e];
+                bool ok = sig ? fabsf(got[e] - want) <= 1e-6f : got[e] == want;
+                if (!ok)
+                    fail_msg("%s %s %dx%d: value %d element %zu: %.9g, reference %.9g",
+                             ISAS[i], m->name, w, h, id, e, got[e], want);
+            }
+            free(got);
+        }
+        enn_net_free(net);
+        tested++;
+    }
+    unsetenv("EMOTIOND_ISA");
+    assert_true(tested >= 1);
+    ref_free(vals, m->n_nodes);
+    free(x);
+}
+
+static struct enn_model *parse(struct mb *b)
+{
+    struct enn_model *m;
+    char err[256];
+    if (enn_model_parse(b->data, b->len, &m, err, sizeof err))
+        fail_msg("parse: %s", err);
+    return m;
+}
+
+static void test_classifiers_match_reference(void **state)
+{
+    (void)state;
+    for (int trial = 0; trial < 12; trial++) {
+        int h = irand(5, 21), w = irand(5, 23);
+        struct mb b;
+        build_classifier(&b, h, w);
+        struct enn_model *m = parse(&b);
+        assert_int_equal(m->precision, ENN_PRECISION_INT8);
+        check_model(m, h, w);
+        enn_model_free(m);
+        mb_free(&b);
+    }
+}
+
+static void test_detectors_match_reference(void **state)
+{
+    (void)state;
+    for (int trial = 0; trial < 8; trial++) {
+        int h = 4 * irand(2, 9), w = 4 * irand(2, 9);
+        struct mb b;
+        build_detector(&b, h, w);
+        struct enn_model *m = parse(&b);
+        check_model(m, h, w);
+        check_model(m, h + 8, w + 4);   /* re-planned at another size */
+        enn_model_free(m);
+        mb_free(&b);
+    }
+}
+
+/* ---- damaged files ---- */
+
+static void expect_refused(struct mb *b, const char *needle)
+{
+    struct enn_model *m;
+    char err[256] = "";
+    int rc = enn_model_parse(b->data, b->len, &m, err, sizeof err);
+    if (rc == 0) {
+        enn_model_free(m);
+        fail_msg("accepted a model that should fail with '%s'", needle);
+    }
+    if (!strstr(err, needle))
+        fail_msg("error '%s' does not mention '%s'", err, needle);
+}
+
+/* A one-conv detector whose weight scale, zero point, first weight and qparams the
+ * caller picks. */
+static void tiny(struct mb *b, float wscale, int8_t w0, float s0, int z0, float s1, int z1)
+{
+    int8_t w[9] = {w0, 1, 2, 3, 4, 5, 6, 7, 8};
+    int32_t bias[1] = {5};
+    mb_begin_v21(b, "tiny", 1, 8, 8, 0, NULL);
+    mb_qconv(b, (int[]){0}, 1, 1, 1, 3, 1, 1, 1, w, &wscale, bias);
+    mb_qconv(b, (int[]){1}, 1, 1, 1, 3, 1, 1, 0, w, &wscale, bias);
+    mb_outputs(b, 1, (const char *const[]){"out"}, (int[]){2});
+    mb_u8(b, 1);
+    mb_qparams(b, 3, (float[]){s0, s1, 1}, (int[]){z0, z1, 0});
+    mb_finish(b);
+}
+
+static void test_damaged_int8_refused(void **state)
+{
+    (void)state;
+    struct mb b;
+    tiny(&b, 0.01f, 9, 0.02f, 64, 0.03f, 0);
+    struct enn_model *m = parse(&b);   /* the undamaged one parses */
+    enn_model_free(m);
+    /* every truncation fails cleanly */
+    for (size_t len = 0; len < b.len; len++) {
+        uint8_t *copy = malloc(b.len);
+        memcpy(copy, b.data, b.len);
+        if (len >= 16)
+            mb_reseal(copy, len);
+        char err[256];
+        assert_int_not_equal(enn_model_parse(copy, len, &m, err, sizeof err), 0);
+        free(copy);
+    }
+    mb_free(&b);
+    tiny(&b, 0.0f, 9, 0.02f, 64, 0.03f, 0);
+    expect_refused(&b, "weight scale 0 is 0");
+    mb_free(&b);
+    tiny(&b, NAN, 9, 0.02f, 64, 0.03f, 0);
+    expect_refused(&b, "must be finite and > 0");
+    mb_free(&b);
+    tiny(&b, 0.01f, -128, 0.02f, 64, 0.03f, 0);
+    expect_refused(&b, "-128");
+    mb_free(&b);
+    tiny(&b, 0.01f, 9, 0.0f, 64, 0.03f, 0);
+    expect_refused(&b, "value 0: scale 0");
+    mb_free(&b);
+    tiny(&b, 0.01f, 9, 0.02f, 128, 0.03f, 0);
+    expect_refused(&b, "zero point 128");
+    mb_free(&b);
+    tiny(&b, 0.01f, 9, 0.02f, 64, -0.03f, 0);
+    expect_refused(&b, "value 1: scale -0.03");
+    mb_free(&b);
+    tiny(&b, 0.01f, 9, 0.02f, 64, INFINITY, 0);
+    expect_refused(&b, "value 1: scale inf");
+    mb_free(&b);
+
+    /* an output map read by another node */
+    int8_t w[9] = {1};
+    float ws = 0.01f;
+    int32_t bias[1] = {0};
+    mb_begin_v21(&b, "reads-output", 1, 8, 8, 0, NULL);
+    mb_qconv(&b, (int[]){0}, 1, 1, 1, 3, 1, 1, 1, w, &ws, bias);
+    mb_qconv(&b, (int[]){1}, 1, 1, 1, 3, 1, 1, 1, w, &ws, bias);
+    mb_outputs(&b, 2, (const char *const[]){"a", "b"}, (int[]){1, 2});
+    mb_u8(&b, 1);
+    mb_qparams(&b, 3, (float[]){0.1f, 1, 1}, (int[]){0, 0, 0});
+    mb_finish(&b);
+    expect_refused(&b, "reads output value 1");
+    mb_free(&b);
+
+    /* a max pool that changes qparams */
+    mb_begin_v21(&b, "pool-rescales", 1, 8, 8, 0, NULL);
+    mb_qconv(&b, (int[]){0}, 1, 1, 1, 3, 1, 1, 1, w, &ws, bias);
+    mb_maxpool(&b, (int[]){1}, 1);
+    mb_qconv(&b, (int[]){2}, 1, 1, 1, 3, 1, 1, 1, w, &ws, bias);
+    mb_outputs(&b, 1, (const char *const[]){"a"}, (int[]){3});
+    mb_u8(&b, 1);
+    mb_qparams(&b, 4, (float[]){0.1f, 0.2f, 0.3f, 1}, (int[]){0, 0, 0, 0});
+    mb_finish(&b);
+    expect_refused(&b, "max pool changes qparams");
+    mb_free(&b);
+
+    /* int8 weights in a float (2.0) file, and a wrong weight count */
+    mb_begin_v2(&b, "int8-in-2.0", 1, 8, 8, 0, NULL);
+    mb_qconv(&b, (int[]){0}, 1, 1, 1, 3, 1, 1, 1, w, &ws, bias);
+    mb_outputs(&b, 1, (const char *const[]){"a"}, (int[]){1});
+    mb_finish(&b);
+    expect_refused(&b, "int8 conv weights in a float32 model");
+    mb_free(&b);
+    tiny(&b, 0.01f, 9, 0.02f, 64, 0.03f, 0);
+    size_t count_at = 0;   /* the first tensor's count field: find "dtype 1" then 9 */
+    for (size_t i = 16; i + 8 <= b.len; i++)
+        if (b.data[i] == 1 && !b.data[i + 1] && !b.data[i + 2] && !b.data[i + 3] &&
+            b.data[i + 4] == 9 && !b.data[i + 5]) {
+            count_at = i + 4;
+            break;
+        }
+    assert_true(count_at > 0);
+    b.data[count_at] = 8;
+    mb_reseal(b.data, b.len);
+    expect_refused(&b, "int8 weights hold 8 values, the shape needs 9");
+    mb_free(&b);
+}
+
+int main(void)
+{
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_classifiers_match_reference),
+        cmocka_unit_test(test_detectors_match_reference),
+        cmocka_unit_test(test_damaged_int8_refused),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
