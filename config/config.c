@@ -50,6 +50,7 @@ static const struct key KEYS[] = {
     {"detect", "backend", K_ENUM, C(detect.backend), 0, 0, "yunet", "yunet|yunet-opencv|cascade",
      false},
     {"detect", "model", K_STR, C(detect.model), 0, 0, "", NULL, false},
+    {"detect", "precision", K_ENUM, C(detect.precision), 0, 0, "fp32", "fp32|int8", false},
     {"detect", "width", K_INT, C(detect.width), 64, 4096, "320", NULL, false},
     {"detect", "min_face", K_INT, C(detect.min_face), 8, 2048, "20", NULL, true},
     {"detect", "max_faces", K_INT, C(detect.max_faces), 1, 32, "8", NULL, true},
@@ -64,6 +65,7 @@ static const struct key KEYS[] = {
     {"classify", "align_eyes", K_BOOL, C(classify.align_eyes), 0, 0, "true", NULL, true},
     {"classify", "crop_rule", K_ENUM, C(classify.crop_rule), 0, 0, "box", "box|landmarks", true},
     {"classify", "mirror", K_BOOL, C(classify.mirror), 0, 0, "false", NULL, true},
+    {"classify", "precision", K_ENUM, C(classify.precision), 0, 0, "fp32", "fp32|int8", true},
     {"telemetry", "interval_s", K_DBL, C(telemetry.interval_s), 0.1, 3600, "1", NULL, true},
 };
 
@@ -73,6 +75,7 @@ static const struct key PROFILE_KEYS[] = {
     {"profile", "detect_interval", K_INT, P(detect_interval), 0, 100, "0", NULL, true},
     {"profile", "fps_cap", K_DBL, P(fps_cap), 0, 240, "0", NULL, true},
     {"profile", "workers", K_INT, P(workers), 0, 64, "0", NULL, true},
+    {"profile", "precision", K_ENUM, P(precision), 0, 0, "keep", "keep|fp32|int8", true},
 };
 
 #define N(a) (sizeof a / sizeof *a)
@@ -188,6 +191,8 @@ static struct config_profile *profile(struct config *c, const char *mode, char *
     }
     struct config_profile *p = &c->profiles[c->n_profiles++];
     memset(p, 0, sizeof *p);
+    for (size_t i = 0; i < N(PROFILE_KEYS); i++)
+        parse_value(&PROFILE_KEYS[i], p, PROFILE_KEYS[i].dflt, why, len);
     snprintf(p->mode, sizeof p->mode, "%s", mode);
     return p;
 }
@@ -200,7 +205,7 @@ static int set_value(struct config *c, const char *section, const char *key, con
         const struct key *k = find(PROFILE_KEYS, N(PROFILE_KEYS), "profile", key);
         if (!k) {
             snprintf(why, whylen, "unknown key (profiles take model, detect_interval, "
-                     "fps_cap, workers)");
+                     "fps_cap, workers, precision)");
             return -1;
         }
         struct config_profile *p = profile(c, section + 8, why, whylen);

@@ -20,6 +20,7 @@ struct config_profile {
     int detect_interval;       /* 0 keeps [detect] interval */
     double fps_cap;            /* 0: no cap */
     int workers;               /* 0 keeps [classify] workers */
+    char precision[8];         /* keep | fp32 | int8 ("keep": [classify] precision) */
 };
 
 struct config {
@@ -35,7 +36,7 @@ struct config {
         double fps;
     } capture;
     struct {
-        char backend[16], model[CONFIG_STR];
+        char backend[16], model[CONFIG_STR], precision[8];
         int width, min_face, max_faces, interval;
         double score_threshold, nms_threshold;
     } detect;
@@ -48,6 +49,7 @@ struct config {
         bool align_eyes;
         char crop_rule[16];    /* box | landmarks */
         bool mirror;           /* average each crop with its mirror image */
+        char precision[8];     /* fp32 | int8: the model's -int8 sibling */
     } classify;
     struct {
         double interval_s;

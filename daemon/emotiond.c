@@ -103,6 +103,19 @@ static const struct config_profile *active_profile(const struct daemon *d)
     return d->profile >= 0 ? &d->cfg.profiles[d->profile] : NULL;
 }
 
+/* The classifier's file: [daemon] model or the profile's, at [classify] precision or the
+ * profile's (int8: the -int8 sibling the package ships beside each model). */
+static void classify_model_path(const struct config *c, const struct config_profile *p,
+                                char *out, size_t outlen)
+{
+    const char *model = p && p->model[0] ? p->model : c->daemon.model;
+    const char *prec = p && strcmp(p->precision, "keep") ? p->precision : c->classify.precision;
+    int pr = enn_precision_parse(prec);
+    if (enn_model_precision_path(model, pr < 0 ? ENN_PRECISION_F32 : (enum enn_precision)pr,
+                                 out, outlen))
+        snprintf(out, outlen, "%s", model);
+}
+
 /* The running settings: the config with the active profile's overrides. */
 static void apply_settings(struct daemon *d)
 {
@@ -112,7 +125,8 @@ static void apply_settings(struct daemon *d)
         eff.detect.interval = p->detect_interval;
     pl_configure(d->pl, &eff, p ? p->fps_cap : 0,
                  p && p->workers > 0 ? p->workers : d->cfg.classify.workers);
-    const char *model = p && p->model[0] ? p->model : d->cfg.daemon.model;
+    char model[CONFIG_STR + 8];
+    classify_model_path(&d->cfg, p, model, sizeof model);
     if (strcmp(model, pl_model_path(pl_current_model(d->pl))) != 0) {
         char err[600];
         if (pl_set_model(d->pl, model, err, sizeof err))
@@ -240,6 +254,8 @@ static void write_hello(void *user, struct json_out *j)
     json_str(j, EMOTIOND_VERSION);
     json_raw(j, ",\"model\":");
     json_str(j, pl_model_name(pm));
+    json_raw(j, ",\"precision\":");
+    json_str(j, enn_precision_name(m->precision));
     json_raw(j, ",\"classes\":[");
     for (int c = 0; c < m->n_classes; c++) {
         json_raw(j, c ? "," : "");
@@ -280,6 +296,7 @@ static void publish_telemetry(struct daemon *d)
         .mode = &d->mode,
         .profile = p ? p->mode : NULL,
         .model = pl_model_name(pl_current_model(d->pl)),
+        .precision = enn_precision_name(pl_model_info(pl_current_model(d->pl))->precision),
         .workers = pl_workers(d->pl),
     };
     struct json_out j;
@@ -507,7 +524,9 @@ static int setup(struct daemon *d)
     if (!d->opts.fps && cap_source_is_camera(d->opts.source))
         d->opts.fps = d->cfg.capture.fps;
     d->opts.workers = d->cfg.classify.workers;
-    if (pl_start(&d->opts, &d->cfg, &d->pl, err, sizeof err)) {
+    struct config start = d->cfg;   /* the classifier at the configured precision */
+    classify_model_path(&d->cfg, NULL, start.daemon.model, sizeof start.daemon.model);
+    if (pl_start(&d->opts, &start, &d->pl, err, sizeof err)) {
         log_err("%s", err);
         return -1;
     }
@@ -604,7 +623,9 @@ int main(int argc, char **argv)
                d.config_path ? d.config_path : "built-in defaults");
         config_print(&d.cfg, stdout);
         struct enn_model *m;
-        if (enn_model_load(d.cfg.daemon.model, &m, err, sizeof err)) {
+        char model[CONFIG_STR + 8];
+        classify_model_path(&d.cfg, NULL, model, sizeof model);
+        if (enn_model_load(model, &m, err, sizeof err)) {
             fprintf(stderr, "emotiond: [daemon] model: %s\n", err);
             return 1;
         }

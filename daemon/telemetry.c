@@ -162,6 +162,11 @@ void tel_fields(struct telemetry *t, const struct tel_context *ctx, struct json_
         json_raw(j, "null");
     json_raw(j, ",\"model\":");
     json_str(j, ctx->model);
+    json_raw(j, ",\"precision\":");
+    if (ctx->precision)
+        json_str(j, ctx->precision);
+    else
+        json_raw(j, "null");
     json_raw(j, ",\"workers\":");
     json_int(j, ctx->workers);
     t->watts_sum = 0;

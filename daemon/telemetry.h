@@ -34,6 +34,7 @@ struct tel_context {
     const struct board_power_mode *mode;
     const char *profile;          /* NULL: none applies */
     const char *model;
+    const char *precision;     /* the classifier's: "fp32" or "int8" */
     int workers;
 };
 

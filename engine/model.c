@@ -761,3 +761,29 @@ void enn_model_free(struct enn_model *m)
     free(m->nodes);
     free(m);
 }
+
+const char *enn_precision_name(enum enn_precision p)
+{
+    return p == ENN_PRECISION_INT8 ? "int8" : "fp32";
+}
+
+int enn_precision_parse(const char *name)
+{
+    if (strcmp(name, "fp32") == 0)
+        return ENN_PRECISION_F32;
+    if (strcmp(name, "int8") == 0)
+        return ENN_PRECISION_INT8;
+    return -1;
+}
+
+int enn_model_precision_path(const char *path, enum enn_precision p, char *out,
+                             size_t outlen)
+{
+    size_t len = strlen(path);
+    bool has_ext = len > 4 && strcmp(path + len - 4, ".enn") == 0;
+    bool is_int8 = len > 9 && strcmp(path + len - 9, "-int8.enn") == 0;
+    int n = p == ENN_PRECISION_INT8 && has_ext && !is_int8
+        ? snprintf(out, outlen, "%.*s-int8.enn", (int)(len - 4), path)
+        : snprintf(out, outlen, "%s", path);
+    return n >= 0 && (size_t)n < outlen ? 0 : -1;
+}

@@ -120,6 +120,15 @@ bool enn_model_value_is_float(const struct enn_model *model, int id);
 /* Whether node k (1-based) of an int8 model requantises its summed inputs (qsum). */
 bool enn_model_has_qsum(const struct enn_model *model, int k);
 
+/* "fp32" or "int8" (the config's words), and back (-1 when neither). */
+const char *enn_precision_name(enum enn_precision p);
+int enn_precision_parse(const char *name);
+/* The file of a shipped model at a precision: int8 "X.enn" -> "X-int8.enn" (a path that
+ * already names an -int8 file stays); fp32 keeps the path. Returns 0, or -1 when out is
+ * too small. */
+int enn_model_precision_path(const char *path, enum enn_precision p, char *out,
+                             size_t outlen);
+
 /* Index of the output called name, or -1. */
 int enn_model_output(const struct enn_model *model, const char *name);
 

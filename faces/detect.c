@@ -10,6 +10,7 @@
 #ifdef EMOTIOND_WITH_OPENCV
 #include "opencv_adapter.h"
 #endif
+#include "model.h"
 #include "yunet.h"
 
 #define MAX_CANDIDATES 2048
@@ -109,6 +110,9 @@ static int load(struct det_detector *d, char *err, size_t errlen)
     const char *path = c->model ? c->model : det_default_model(c->backend);
     char why[400] = "";
     if (c->backend == DET_YUNET) {
+        char q8[4096 + 8];
+        if (c->int8 && enn_model_precision_path(path, ENN_PRECISION_INT8, q8, sizeof q8) == 0)
+            path = q8;
         size_t len = strlen(path);
         /* configs from before yunet ran on our engine name the ONNX file */
         bool onnx = len > 5 && strcmp(path + len - 5, ".onnx") == 0;

@@ -30,6 +30,7 @@ struct det_config {
     float score_threshold;     /* YuNet, default 0.6 */
     float nms_threshold;       /* YuNet, IoU, default 0.3 */
     int min_neighbors;         /* cascade, default 4 */
+    bool int8;                 /* yunet: the model's -int8 sibling (enn_model_precision_path) */
 };
 
 struct det_face {

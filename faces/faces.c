@@ -16,6 +16,7 @@ void faces_detector_config(const struct config *cfg, struct det_config *dc)
         .max_faces = cfg->detect.max_faces,
         .score_threshold = (float)cfg->detect.score_threshold,
         .nms_threshold = (float)cfg->detect.nms_threshold,
+        .int8 = strcmp(cfg->detect.precision, "int8") == 0,
     };
 }
 

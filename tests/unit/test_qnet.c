@@ -346,6 +346,11 @@ static void check_model(const struct enn_model *m, int h, int w)
     }
     unsetenv("EMOTIOND_ISA");
     assert_true(tested >= 1);
+    static int announced;
+    if (!announced++)
+        for (size_t i = 0; i < sizeof ISAS / sizeof *ISAS; i++)
+            if (enn_kernels_get(ISAS[i]))
+                print_message("int8 checked on %s\n", ISAS[i]);
     ref_free(vals, m->n_nodes);
     free(x);
 }
