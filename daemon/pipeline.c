@@ -37,6 +37,7 @@ static void model_unref(struct pl_model *m)
         return;
     for (int i = 0; i < PL_MAX_WORKERS; i++)
         enn_net_free(m->nets[i]);
+    enn_plan_free(m->plan);
     enn_model_free(m->m);
     free(m);
 #ifdef __GLIBC__
@@ -69,8 +70,10 @@ static struct pl_model *model_load(const char *path, int workers, char *err, siz
                  pm->m->input.c);
         goto fail;
     }
+    if (enn_plan_create(pm->m, &pm->plan, err, errlen))
+        goto fail;
     for (int i = 0; i < workers; i++)
-        if (enn_net_create(pm->m, &pm->nets[i], err, errlen))
+        if (enn_net_create_shared(pm->plan, &pm->nets[i], err, errlen))
             goto fail;
     return pm;
 fail:

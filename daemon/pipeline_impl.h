@@ -14,7 +14,8 @@
 
 struct pl_model {
     struct enn_model *m;
-    struct enn_net *nets[PL_MAX_WORKERS];
+    struct enn_plan *plan;                 /* the packed weights, once for all workers */
+    struct enn_net *nets[PL_MAX_WORKERS];  /* a context (activations) per worker */
     atomic_int refs;
     unsigned generation;
     char name[128], path[CONFIG_STR];

@@ -33,7 +33,7 @@ struct value {
 };
 
 struct conv_plan {
-    float *packed;        /* per group: enn_packed_size(out_c / groups, k) floats */
+    const float *packed;  /* the plan's; per group: enn_packed_size(out_c / groups, k) floats */
     ptrdiff_t *k_off;     /* [k]: taps of one group, from its first input channel */
     size_t k;             /* (in_c / groups) * kernel * kernel */
     size_t group_packed;  /* floats between groups in packed */
@@ -63,6 +63,8 @@ struct enn_net {
     void *arena;
     size_t arena_bytes, weight_bytes;
     struct qnet *q;              /* an int8 model's runner (engine/qnet.c), else NULL */
+    const struct enn_plan *plan;
+    struct enn_plan *own_plan;   /* enn_net_create's, freed with the context */
     float *own_crop;             /* the int8 runner's crop buffer */
 };
 
@@ -239,7 +241,101 @@ static void plan_free(struct plan *p)
     free(p->slot_floats);
 }
 
-static int pack_convs(struct enn_net *net)
+/* What every context of a model shares, made once: the kernel set and the packed
+ * weights (float: per conv, blocked for enn_conv_job; int8: engine/qnet.c's packs). */
+struct enn_plan {
+    const struct enn_model *m;
+    const struct enn_kernels *kern;
+    float **packed;              /* float models: per node, NULL for all but convs */
+    struct qpack *qpacks;        /* int8 models */
+    size_t weight_bytes;
+};
+
+/* The layout of a conv's packed weights: one block per group. */
+static void conv_shape(const struct enn_node *n, struct conv_plan *c)
+{
+    int in_g = n->in.c / n->groups, out_g = n->out.c / n->groups;
+    c->k = (size_t)in_g * (size_t)(n->kernel * n->kernel);
+    c->depthwise = in_g == 1 && out_g == 1 && n->kernel == 3 && n->stride == 1;
+    c->group_packed = round_up(enn_packed_size(out_g, c->k), ALIGN_FLOATS);
+}
+
+static int pack_convs(struct enn_plan *p)
+{
+    const struct enn_model *m = p->m;
+    for (int k = 1; k <= m->n_nodes; k++) {
+        const struct enn_node *n = &m->nodes[k - 1];
+        if (n->op != ENN_OP_CONV)
+            continue;
+        struct conv_plan c;
+        conv_shape(n, &c);
+        if (c.depthwise)
+            continue;   /* dwconv3 reads the model's weights as they are */
+        int out_g = n->out.c / n->groups;
+        size_t floats = c.group_packed * (size_t)n->groups;
+        float *packed = p->packed[k - 1] = aligned_alloc(64, round_up(floats * sizeof(float), 64));
+        if (!packed)
+            return -1;
+        p->weight_bytes += floats * sizeof(float);
+        for (int g = 0; g < n->groups; g++)
+            enn_pack_weights(n->weights + (size_t)g * (size_t)out_g * c.k, out_g, c.k,
+                             packed + (size_t)g * c.group_packed);
+    }
+    return 0;
+}
+
+int enn_plan_create(const struct enn_model *m, struct enn_plan **out, char *err,
+                    size_t errlen)
+{
+    *out = NULL;
+    const struct enn_kernels *kern = enn_kernels_select(err, errlen);
+    if (!kern)
+        return -1;
+    struct enn_plan *p = calloc(1, sizeof *p);
+    if (!p)
+        goto oom;
+    p->m = m;
+    p->kern = kern;
+    if (m->precision == ENN_PRECISION_INT8) {
+        if (qnet_pack(m, &p->qpacks, &p->weight_bytes, err, errlen)) {
+            free(p);
+            return -1;
+        }
+    } else if (!(p->packed = calloc((size_t)m->n_nodes, sizeof *p->packed)) || pack_convs(p)) {
+        goto oom;
+    }
+    *out = p;
+    return 0;
+oom:
+    snprintf(err, errlen, "out of memory packing the network's weights");
+    enn_plan_free(p);
+    return -1;
+}
+
+void enn_plan_free(struct enn_plan *p)
+{
+    if (!p)
+        return;
+    for (int k = 0; p->packed && k < p->m->n_nodes; k++)
+        free(p->packed[k]);
+    free(p->packed);
+    qnet_pack_free(p->m, p->qpacks);
+    free(p);
+}
+
+size_t enn_plan_memory(const struct enn_plan *p)
+{
+    return p->weight_bytes;
+}
+
+const char *enn_plan_isa(const struct enn_plan *p)
+{
+    return p->kern->name;
+}
+
+/* This context's view of the plan's convs: shapes, and tap offsets of its own (they
+ * depend on the planned size). */
+static int conv_offsets_alloc(struct enn_net *net, const struct enn_plan *p)
 {
     const struct enn_model *m = net->m;
     for (int k = 1; k <= m->n_nodes; k++) {
@@ -247,39 +343,31 @@ static int pack_convs(struct enn_net *net)
         if (n->op != ENN_OP_CONV)
             continue;
         struct conv_plan *c = &net->convs[k - 1];
-        int in_g = n->in.c / n->groups, out_g = n->out.c / n->groups;
-        c->k = (size_t)in_g * (size_t)(n->kernel * n->kernel);
-        c->depthwise = in_g == 1 && out_g == 1 && n->kernel == 3 && n->stride == 1;
+        conv_shape(n, c);
         if (c->depthwise)
-            continue;   /* dwconv3 reads the model's weights as they are */
-        c->group_packed = round_up(enn_packed_size(out_g, c->k), ALIGN_FLOATS);
-        size_t floats = c->group_packed * (size_t)n->groups;
-        c->packed = aligned_alloc(64, round_up(floats * sizeof(float), 64));
-        c->k_off = malloc(c->k * sizeof *c->k_off);
-        if (!c->packed || !c->k_off)
+            continue;
+        c->packed = p->packed[k - 1];
+        if (!(c->k_off = malloc(c->k * sizeof *c->k_off)))
             return -1;
-        net->weight_bytes += floats * sizeof(float) + c->k * sizeof *c->k_off;
-        for (int g = 0; g < n->groups; g++)
-            enn_pack_weights(n->weights + (size_t)g * (size_t)out_g * c->k, out_g, c->k,
-                             c->packed + (size_t)g * c->group_packed);
+        net->weight_bytes += c->k * sizeof *c->k_off;
     }
     return 0;
 }
 
-int enn_net_create(const struct enn_model *m, struct enn_net **out, char *err, size_t errlen)
+int enn_net_create_shared(const struct enn_plan *p, struct enn_net **out, char *err,
+                          size_t errlen)
 {
     *out = NULL;
-    const struct enn_kernels *kern = enn_kernels_select(err, errlen);
-    if (!kern)
-        return -1;
+    const struct enn_model *m = p->m;
     struct enn_net *net = calloc(1, sizeof *net);
     if (!net)
         goto oom;
     net->m = m;
-    net->kern = kern;
+    net->kern = p->kern;
+    net->plan = p;
     if (m->precision == ENN_PRECISION_INT8) {
         size_t in_size = (size_t)m->input.c * (size_t)m->input.h * (size_t)m->input.w;
-        if (qnet_create(m, kern, &net->q, err, errlen)) {
+        if (qnet_create(m, p->kern, p->qpacks, &net->q, err, errlen)) {
             free(net);
             return -1;
         }
@@ -291,7 +379,7 @@ int enn_net_create(const struct enn_model *m, struct enn_net **out, char *err, s
     net->last_use = calloc((size_t)m->n_nodes + 1, sizeof *net->last_use);
     net->convs = calloc((size_t)m->n_nodes, sizeof *net->convs);
     if (!net->last_use || !net->convs || plan_alloc(&net->cur, m->n_nodes) ||
-        plan_alloc(&net->next, m->n_nodes) || pack_convs(net))
+        plan_alloc(&net->next, m->n_nodes) || conv_offsets_alloc(net, p))
         goto oom;
     compute_last_use(net);
     if (plan(net, m->input.h, m->input.w, err, errlen)) {
@@ -306,21 +394,33 @@ oom:
     return -1;
 }
 
+int enn_net_create(const struct enn_model *m, struct enn_net **out, char *err, size_t errlen)
+{
+    struct enn_plan *p;
+    if (enn_plan_create(m, &p, err, errlen))
+        return -1;
+    if (enn_net_create_shared(p, out, err, errlen)) {
+        enn_plan_free(p);
+        return -1;
+    }
+    (*out)->own_plan = p;
+    return 0;
+}
+
 void enn_net_free(struct enn_net *net)
 {
     if (!net)
         return;
     qnet_free(net->q);
     free(net->own_crop);
-    for (int k = 0; net->convs && k < net->m->n_nodes; k++) {
-        free(net->convs[k].packed);
+    for (int k = 0; net->convs && k < net->m->n_nodes; k++)
         free(net->convs[k].k_off);
-    }
     free(net->convs);
     free(net->last_use);
     plan_free(&net->cur);
     plan_free(&net->next);
     free(net->arena);
+    enn_plan_free(net->own_plan);
     free(net);
 }
 
@@ -385,6 +485,11 @@ const struct enn_model *enn_net_model(const struct enn_net *net)
 }
 
 size_t enn_net_memory(const struct enn_net *net)
+{
+    return enn_net_context_memory(net) + net->plan->weight_bytes;
+}
+
+size_t enn_net_context_memory(const struct enn_net *net)
 {
     if (net->q)
         return qnet_memory(net->q) + (net->own_crop ? (size_t)net->m->input.c *

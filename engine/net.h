@@ -18,16 +18,34 @@ struct enn_box {
     float angle;
 };
 
-/* Plans buffers and packs weights for the kernels chosen by enn_kernels_select (CPU
- * features, or EMOTIOND_ISA). The model must outlive the context. */
+struct enn_plan;
+
+/* A plan is what every context of one model shares, read-only: the kernel set chosen by
+ * enn_kernels_select (CPU features, or EMOTIOND_ISA) and the weights packed for it. Make
+ * one per model and a context per thread from it (enn_net_create_shared), so that N
+ * workers hold the weights once. The model must outlive the plan, the plan its
+ * contexts. */
+int enn_plan_create(const struct enn_model *model, struct enn_plan **out, char *err,
+                    size_t errlen);
+void enn_plan_free(struct enn_plan *plan);
+const char *enn_plan_isa(const struct enn_plan *plan);
+/* Bytes of packed weights. */
+size_t enn_plan_memory(const struct enn_plan *plan);
+
+/* A context: activations planned at creation, nothing allocated per run. */
+int enn_net_create_shared(const struct enn_plan *plan, struct enn_net **out, char *err,
+                          size_t errlen);
+/* A context with a plan of its own (freed with it), for a single thread. */
 int enn_net_create(const struct enn_model *model, struct enn_net **out, char *err,
                    size_t errlen);
 void enn_net_free(struct enn_net *net);
 
 const char *enn_net_isa(const struct enn_net *net);
 const struct enn_model *enn_net_model(const struct enn_net *net);
-/* Bytes this context holds (activations, packed weights, tables). */
+/* Bytes this context and its plan hold (activations, tables, packed weights). */
 size_t enn_net_memory(const struct enn_net *net);
+/* Bytes this context holds on its own, without the plan's weights. */
+size_t enn_net_context_memory(const struct enn_net *net);
 
 /* One already-normalised input [c][h][w] -> n_classes logits and/or probabilities
  * (either may be NULL). Classifiers only (n_classes > 0). */

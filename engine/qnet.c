@@ -33,10 +33,10 @@ struct qvalue {
 };
 
 struct qconv {
-    int8_t *packed;       /* enn_qpack_weights layout (not for depthwise) */
-    int32_t *bias;        /* zero-point correction folded in; padded to quads */
-    float *scale;         /* requantisation, or dequantisation for a float output */
-    ptrdiff_t *k_off;     /* [steps] */
+    const int8_t *packed; /* the plan's, enn_qpack_weights layout (not for depthwise) */
+    const int32_t *bias;  /* zero-point correction folded in; padded to quads */
+    const float *scale;   /* requantisation, or dequantisation for a float output */
+    ptrdiff_t *k_off;     /* [steps], this context's */
     size_t steps;
     bool depthwise;       /* 3x3 stride 1, one channel per group */
 };
@@ -62,7 +62,7 @@ struct qnet {
     float *input;         /* the caller's float input [c][h][w] */
     bool keep_all;
     void *arena;
-    size_t arena_bytes, weight_bytes;
+    size_t arena_bytes, weight_bytes;   /* weight_bytes: the tap offsets */
 };
 
 static size_t round_up(size_t v, size_t a)
@@ -280,7 +280,68 @@ static int check_supported(const struct enn_model *m, char *err, size_t errlen)
 
 /* Packs weights and folds each conv's input zero point into its bias:
  * sum w * (x - z) = sum w * x - z * sum w. */
-static int pack(struct qnet *q)
+static int pack_one(const struct enn_model *m, int k, struct qpack *c, size_t *bytes)
+{
+    const struct enn_node *n = &m->nodes[k - 1];
+    struct enn_qparam in = in_qparam(m, k);
+    int kk = n->kernel * n->kernel, in_g = n->in.c / n->groups;
+    size_t outs = round_up((size_t)n->out.c, 4);
+    c->bias = calloc(outs, sizeof *c->bias);
+    c->scale = calloc(outs, sizeof *c->scale);
+    if (!c->bias || !c->scale)
+        return -1;
+    double s_out = enn_model_value_is_float(m, k) ? 1.0 : (double)m->qvalues[k].scale;
+    for (int o = 0; o < n->out.c; o++) {
+        int64_t wsum = 0;
+        for (int i = 0; i < in_g * kk; i++)
+            wsum += n->qweights[(size_t)o * (size_t)(in_g * kk) + (size_t)i];
+        c->bias[o] = (int32_t)((int64_t)n->qbias[o] - (int64_t)in.zero * wsum);
+        c->scale[o] = (float)((double)in.scale * (double)n->wscale[o] / s_out);
+    }
+    *bytes += outs * (sizeof *c->bias + sizeof *c->scale);
+    if (n->groups > 1)
+        return 0;   /* the depthwise loop reads the model's weights as they are */
+    size_t size = enn_qpacked_size(n->out.c, n->in.c, kk);
+    if (!(c->packed = aligned_alloc(ALIGN_BYTES, round_up(size, ALIGN_BYTES))))
+        return -1;
+    enn_qpack_weights(n->qweights, n->out.c, n->in.c, kk, c->packed);
+    *bytes += size;
+    return 0;
+}
+
+int qnet_pack(const struct enn_model *m, struct qpack **out, size_t *bytes, char *err,
+              size_t errlen)
+{
+    *out = NULL;
+    if (check_supported(m, err, errlen))
+        return -1;
+    size_t n_nodes = m->n_nodes > 0 ? (size_t)m->n_nodes : 0;   /* (the parser made it so) */
+    struct qpack *packs = calloc(n_nodes, sizeof *packs);
+    if (!packs)
+        goto oom;
+    for (int k = 1; k <= m->n_nodes; k++)
+        if (m->nodes[k - 1].op == ENN_OP_CONV && pack_one(m, k, &packs[k - 1], bytes))
+            goto oom;
+    *out = packs;
+    return 0;
+oom:
+    snprintf(err, errlen, "out of memory packing the int8 network");
+    qnet_pack_free(m, packs);
+    return -1;
+}
+
+void qnet_pack_free(const struct enn_model *m, struct qpack *packs)
+{
+    for (int k = 0; packs && k < m->n_nodes; k++) {
+        free(packs[k].packed);
+        free(packs[k].bias);
+        free(packs[k].scale);
+    }
+    free(packs);
+}
+
+/* This context's view of the plan's convs, with tap offsets of its own. */
+static int convs_alloc(struct qnet *q, const struct qpack *packs)
 {
     const struct enn_model *m = q->m;
     for (int k = 1; k <= m->n_nodes; k++) {
@@ -288,44 +349,24 @@ static int pack(struct qnet *q)
         if (n->op != ENN_OP_CONV)
             continue;
         struct qconv *c = &q->convs[k - 1];
-        struct enn_qparam in = in_qparam(m, k);
-        int kk = n->kernel * n->kernel, in_g = n->in.c / n->groups;
-        size_t outs = round_up((size_t)n->out.c, 4);
+        c->packed = packs[k - 1].packed;
+        c->bias = packs[k - 1].bias;
+        c->scale = packs[k - 1].scale;
         c->depthwise = n->groups > 1;
-        c->bias = calloc(outs, sizeof *c->bias);
-        c->scale = calloc(outs, sizeof *c->scale);
-        if (!c->bias || !c->scale)
-            return -1;
-        bool float_out = enn_model_value_is_float(m, k);
-        double s_out = float_out ? 1.0 : (double)m->qvalues[k].scale;
-        for (int o = 0; o < n->out.c; o++) {
-            int64_t wsum = 0;
-            for (int i = 0; i < in_g * kk; i++)
-                wsum += n->qweights[(size_t)o * (size_t)(in_g * kk) + (size_t)i];
-            c->bias[o] = (int32_t)((int64_t)n->qbias[o] - (int64_t)in.zero * wsum);
-            c->scale[o] = (float)((double)in.scale * (double)n->wscale[o] / s_out);
-        }
-        q->weight_bytes += outs * (sizeof *c->bias + sizeof *c->scale);
         if (c->depthwise)
-            continue;   /* the depthwise loop reads the model's weights as they are */
-        c->steps = (size_t)((n->in.c + 3) / 4) * (size_t)kk;
-        size_t bytes = enn_qpacked_size(n->out.c, n->in.c, kk);
-        c->packed = aligned_alloc(ALIGN_BYTES, round_up(bytes, ALIGN_BYTES));
-        c->k_off = calloc(c->steps, sizeof *c->k_off);
-        if (!c->packed || !c->k_off)
+            continue;
+        c->steps = (size_t)((n->in.c + 3) / 4) * (size_t)(n->kernel * n->kernel);
+        if (!(c->k_off = calloc(c->steps, sizeof *c->k_off)))
             return -1;
-        enn_qpack_weights(n->qweights, n->out.c, n->in.c, kk, c->packed);
-        q->weight_bytes += bytes + c->steps * sizeof *c->k_off;
+        q->weight_bytes += c->steps * sizeof *c->k_off;
     }
     return 0;
 }
 
-int qnet_create(const struct enn_model *m, const struct enn_kernels *kern, struct qnet **out,
-                char *err, size_t errlen)
+int qnet_create(const struct enn_model *m, const struct enn_kernels *kern,
+                const struct qpack *packs, struct qnet **out, char *err, size_t errlen)
 {
     *out = NULL;
-    if (check_supported(m, err, errlen))
-        return -1;
     struct qnet *q = calloc(1, sizeof *q);
     if (!q)
         goto oom;
@@ -334,7 +375,7 @@ int qnet_create(const struct enn_model *m, const struct enn_kernels *kern, struc
     q->last_use = calloc((size_t)m->n_nodes + 1, sizeof *q->last_use);
     q->convs = calloc((size_t)m->n_nodes, sizeof *q->convs);
     if (!q->last_use || !q->convs || qplan_alloc(&q->cur, m->n_nodes) ||
-        qplan_alloc(&q->next, m->n_nodes) || pack(q))
+        qplan_alloc(&q->next, m->n_nodes) || convs_alloc(q, packs))
         goto oom;
     enn_last_uses(m, false, q->last_use);
     if (plan(q, m->input.h, m->input.w, err, errlen)) {
@@ -353,12 +394,8 @@ void qnet_free(struct qnet *q)
 {
     if (!q)
         return;
-    for (int k = 0; q->convs && k < q->m->n_nodes; k++) {
-        free(q->convs[k].packed);
-        free(q->convs[k].bias);
-        free(q->convs[k].scale);
+    for (int k = 0; q->convs && k < q->m->n_nodes; k++)
         free(q->convs[k].k_off);
-    }
     free(q->convs);
     free(q->last_use);
     qplan_free(&q->cur);

@@ -7,9 +7,20 @@
 #include "net.h"
 
 struct qnet;
+/* One conv's share of a plan: packed weights, biases with the input zero point folded in,
+ * requantisation scales. */
+struct qpack {
+    int8_t *packed;
+    int32_t *bias;
+    float *scale;
+};
 
-int qnet_create(const struct enn_model *m, const struct enn_kernels *kern, struct qnet **out,
-                char *err, size_t errlen);
+/* Packs every conv of an int8 model (*bytes grows by what it holds). */
+int qnet_pack(const struct enn_model *m, struct qpack **out, size_t *bytes, char *err,
+              size_t errlen);
+void qnet_pack_free(const struct enn_model *m, struct qpack *packs);
+int qnet_create(const struct enn_model *m, const struct enn_kernels *kern,
+                const struct qpack *packs, struct qnet **out, char *err, size_t errlen);
 void qnet_free(struct qnet *q);
 int qnet_resize(struct qnet *q, int height, int width, char *err, size_t errlen);
 int qnet_keep_values(struct qnet *q, char *err, size_t errlen);
