@@ -13,7 +13,7 @@
 
 #include "options.h"
 
-#define PUB_WINDOW 64
+#define PUB_WINDOW 256
 
 enum pub_event { PUB_NONE, PUB_UP, PUB_FATAL };
 

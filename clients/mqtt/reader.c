@@ -11,6 +11,9 @@
 #include "ctl_connect.h"
 #include "log.h"
 
+/* per read: a few dozen frames, then the broker gets its turn (fairness under a flood) */
+#define READ_CHUNK 16384
+
 struct reader {
     char *path;
     int fd;
@@ -90,8 +93,9 @@ static void message(struct reader *r, char *line, size_t len, reader_fn fn, void
 
 int reader_read(struct reader *r, reader_fn fn, void *user, char *err, size_t errlen)
 {
-    for (int round = 0; round < 16; round++) {   /* then the broker's turn */
-        ssize_t n = read(r->fd, r->buf + r->len, READER_LINE_MAX - r->len);
+    for (int round = 0; round < 4; round++) {    /* then the broker's turn */
+        size_t room = READER_LINE_MAX - r->len;
+        ssize_t n = read(r->fd, r->buf + r->len, room < READ_CHUNK ? room : READ_CHUNK);
         if (n < 0 && errno == EINTR)
             continue;
         if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
