@@ -181,6 +181,14 @@ class Topics(unittest.TestCase):
                         "--homeassistant", prefix="test/topics") as b:
                 sub.wait("status", lambda p: p == "online")
 
+                # a witness beside the bridge, queued in the same backlog: what was sent
+                witness = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                witness.connect(sock)
+                witness_lines = []
+                reader = threading.Thread(target=lambda: witness_lines.extend(
+                    witness.makefile("rb")), daemon=True)
+                reader.start()
+
                 def as_fd3():
                     os.dup2(lsock.fileno(), 3)
                     os.set_inheritable(3, True)
@@ -191,6 +199,9 @@ class Topics(unittest.TestCase):
                                      preexec_fn=as_fd3, close_fds=False,
                                      stderr=subprocess.DEVNULL)
                 self.assertEqual(d.wait(60), 0)
+                reader.join(10)
+                witness.close()
+                sent = sum(json.loads(l)["type"] == "frame" for l in witness_lines)
                 time.sleep(2.2)                   # the last window closes
                 self.assertEqual(b.stop(), 0, b.stderr())
             sub.wait("status", lambda p: p == "offline")
@@ -201,7 +212,9 @@ class Topics(unittest.TestCase):
             self.assertEqual(hello["model"], "nano-b-quick")
             self.assertEqual(hello["bridge"]["summary_s"], 1)
             summaries = [json.loads(p) for p in sub.on("summary")]
-            self.assertEqual(sum(s["frames"] for s in summaries), N_FRAMES, summaries)
+            total = sum(s["frames"] for s in summaries)
+            self.assertEqual(total, sent, summaries)
+            self.assertGreater(sent, N_FRAMES // 2)   # all 30 natively; ASan drops some
             faces = sum(s["faces"] for s in summaries)
             self.assertEqual(sum(sum(s["labels"].values()) for s in summaries), faces)
             self.assertGreater(faces, N_FRAMES // 2)
@@ -212,7 +225,8 @@ class Topics(unittest.TestCase):
                 self.assertEqual(set(s["labels"]) >= set(hello["classes"]), True)
                 for t in s["tracks"]:
                     self.assertEqual(set(t), {"id", "dwell_s", "frames", "label"})
-                    self.assertLessEqual(t["dwell_s"], s["end"] - s["start"] + 1e-6)
+                    # capture time: a window's first frame brings the gap before it (1/15 s)
+                    self.assertLessEqual(t["dwell_s"], s["end"] - s["start"] + 0.25)
                 if s["faces"]:
                     self.assertTrue(0 < s["mean_confidence"] <= 1)
             for a, b2 in zip(summaries, summaries[1:]):
