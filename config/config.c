@@ -271,7 +271,7 @@ static int on_value(void *user, const char *section, const char *name, const cha
 
 /* The whole file, NUL-terminated; regular files only (a FIFO or a device would block
  * the caller, the daemon's event loop on SIGHUP). */
-static char *read_text(const char *path, char *err, size_t errlen)
+char *config_read_text(const char *path, char *err, size_t errlen)
 {
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
     struct stat st;
@@ -326,7 +326,7 @@ static char *read_text(const char *path, char *err, size_t errlen)
 
 int config_load(const char *path, struct config *c, char *err, size_t errlen)
 {
-    char *text = read_text(path, err, errlen);
+    char *text = config_read_text(path, err, errlen);
     if (!text)
         return -1;
     struct parse_state st = {c, ""};

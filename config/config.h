@@ -68,6 +68,9 @@ void config_defaults(struct config *c);
 /* Reads path over c (usually after config_defaults). A missing file is an error here;
  * the daemon decides whether to fall back to defaults. */
 int config_load(const char *path, struct config *c, char *err, size_t errlen);
+/* A small text file whole (malloc'd, NUL-terminated): regular files only (a FIFO would
+ * block), at most 1 MiB, no NUL byte, lines of at most 197 characters. NULL with err. */
+char *config_read_text(const char *path, char *err, size_t errlen);
 /* One value, as the file would give it: flags use this with origin "--flag". */
 int config_set(struct config *c, const char *section, const char *key, const char *value,
                const char *origin, char *err, size_t errlen);

@@ -3,7 +3,6 @@
 
 #include <ctype.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -61,39 +60,28 @@ int mqtt_parse_url(const char *url, char *host, size_t hostlen, int *port, bool 
     return 0;
 }
 
-/* The first line of a small regular file (a FIFO would block, a huge file is no
- * password file). */
+/* The first line of the file, read as config files are (a FIFO would block, a huge
+ * file is no password file). */
 static int read_secret(const char *path, char *out, size_t outlen, char *err, size_t errlen)
 {
-    int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
     struct stat st;
-    if (fd < 0 || fstat(fd, &st) != 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        return -1;
-    }
-    if (!S_ISREG(st.st_mode)) {
-        snprintf(err, errlen, "%s: not a regular file", path);
-        close(fd);
-        return -1;
-    }
-    if (st.st_mode & 0004)
+    if (stat(path, &st) == 0 && (st.st_mode & 0004))
         log_warn("password file %s is readable by everyone; chmod 600 it", path);
-    ssize_t n = read(fd, out, outlen - 1);
-    int e = errno;
-    close(fd);
-    if (n < 0) {
-        snprintf(err, errlen, "%s: %s", path, strerror(e));
+    char *text = config_read_text(path, err, errlen);
+    if (!text)
         return -1;
+    text[strcspn(text, "\r\n")] = '\0';
+    int rc = 0;
+    if (!*text || strlen(text) >= outlen) {
+        snprintf(err, errlen, "%s: %s", path, *text ? "password too long"
+                                                    : "empty (the password is its first line)");
+        rc = -1;
+    } else {
+        snprintf(out, outlen, "%s", text);
     }
-    out[n] = '\0';
-    out[strcspn(out, "\r\n")] = '\0';
-    if (!*out) {
-        snprintf(err, errlen, "%s: empty (the password is its first line)", path);
-        return -1;
-    }
-    return 0;
+    memset(text, 0, strlen(text));
+    free(text);
+    return rc;
 }
 
 /* Catches a wrong path or a file of the wrong kind before the first TLS handshake would

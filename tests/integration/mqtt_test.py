@@ -159,6 +159,15 @@ def daemon(sock, *args, source="image:" + PHOTO):
     return p
 
 
+def listening(name):
+    """A Unix socket listening at TMP/name: (socket, path)."""
+    path = os.path.join(TMP, name)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(path)
+    s.listen(8)
+    return s, path
+
+
 def cpu_seconds(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -172,10 +181,7 @@ class Topics(unittest.TestCase):
         publishes offline and the retained state."""
         broker = Broker()
         sub = Sub(broker, "test/#")
-        sock = os.path.join(TMP, "activated.sock")
-        lsock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        lsock.bind(sock)
-        lsock.listen(8)
+        lsock, sock = listening("activated.sock")
         try:
             with Bridge("mqtt://127.0.0.1:%d" % broker.port, sock, "--summary-s", "1",
                         "--homeassistant", prefix="test/topics") as b:
@@ -498,10 +504,7 @@ class Input(unittest.TestCase):
         """A fake daemon: garbage lines, an over-long line, odd faces, then protocol."""
         broker = Broker()
         sub = Sub(broker, "test/garbage/#")
-        sock = os.path.join(TMP, "fake.sock")
-        srv = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        srv.bind(sock)
-        srv.listen(1)
+        srv, sock = listening("fake.sock")
         try:
             with Bridge("mqtt://127.0.0.1:%d" % broker.port, sock, "--summary-s", "1",
                         prefix="test/garbage") as b:
