@@ -67,6 +67,25 @@ static const struct key KEYS[] = {
     {"classify", "mirror", K_BOOL, C(classify.mirror), 0, 0, "false", NULL, true},
     {"classify", "precision", K_ENUM, C(classify.precision), 0, 0, "fp32", "fp32|int8", true},
     {"telemetry", "interval_s", K_DBL, C(telemetry.interval_s), 0.1, 3600, "1", NULL, true},
+    /* emotiond-mqtt's (emotiond reads and ignores them; the bridge has no reload) */
+    {"mqtt", "broker", K_STR, C(mqtt.broker), 0, 0, "mqtt://localhost", NULL, false},
+    {"mqtt", "client_id", K_STR, C(mqtt.client_id), 0, 0, "", NULL, false},
+    {"mqtt", "username", K_STR, C(mqtt.username), 0, 0, "", NULL, false},
+    {"mqtt", "password_file", K_STR, C(mqtt.password_file), 0, 0, "", NULL, false},
+    {"mqtt", "ca_file", K_STR, C(mqtt.ca_file), 0, 0, "", NULL, false},
+    {"mqtt", "qos", K_INT, C(mqtt.qos), 0, 2, "1", NULL, false},
+    {"mqtt", "prefix", K_STR, C(mqtt.prefix), 0, 0, "", NULL, false},
+    {"mqtt", "keepalive_s", K_INT, C(mqtt.keepalive_s), 5, 3600, "30", NULL, false},
+    {"mqtt", "faces_interval_s", K_DBL, C(mqtt.faces_interval_s), 0, 3600, "0", NULL, false},
+    {"mqtt", "telemetry", K_BOOL, C(mqtt.telemetry), 0, 0, "true", NULL, false},
+    {"mqtt", "summary_s", K_DBL, C(mqtt.summary_s), 1, 86400, "60", NULL, false},
+    {"mqtt", "queue_size", K_INT, C(mqtt.queue_size), 1, 1000000, "1000", NULL, false},
+    {"mqtt", "reconnect_max_s", K_DBL, C(mqtt.reconnect_max_s), 1, 3600, "60", NULL, false},
+    {"mqtt", "homeassistant", K_BOOL, C(mqtt.homeassistant), 0, 0, "false", NULL, false},
+    {"mqtt", "homeassistant_prefix", K_STR, C(mqtt.homeassistant_prefix), 0, 0, "homeassistant",
+     NULL, false},
+    {"mqtt", "log_level", K_ENUM, C(mqtt.log_level), 0, 0, "info", "error|warning|info|debug",
+     false},
 };
 
 /* Keys of a [profile.MODE_NAME] section: applied live when the board enters that mode. */
@@ -257,7 +276,7 @@ static int on_value(void *user, const char *section, const char *name, const cha
 
 /* The whole file, NUL-terminated; regular files only (a FIFO or a device would block
  * the caller, the daemon's event loop on SIGHUP). */
-static char *read_text(const char *path, char *err, size_t errlen)
+char *config_read_text(const char *path, char *err, size_t errlen)
 {
     int fd = open(path, O_RDONLY | O_NONBLOCK | O_CLOEXEC | O_NOCTTY);
     struct stat st;
@@ -312,7 +331,7 @@ static char *read_text(const char *path, char *err, size_t errlen)
 
 int config_load(const char *path, struct config *c, char *err, size_t errlen)
 {
-    char *text = read_text(path, err, errlen);
+    char *text = config_read_text(path, err, errlen);
     if (!text)
         return -1;
     struct parse_state st = {c, ""};
@@ -350,16 +369,30 @@ static void print_value(const struct key *k, const void *base, FILE *out)
     }
 }
 
-void config_print(const struct config *c, FILE *out)
+static void print_sections(const struct config *c, const char *only, FILE *out)
 {
     const char *section = "";
+    bool first = true;
     for (size_t i = 0; i < N(KEYS); i++) {
+        if (only && strcmp(only, KEYS[i].section))
+            continue;
         if (strcmp(section, KEYS[i].section)) {
             section = KEYS[i].section;
-            fprintf(out, "%s[%s]\n", i ? "\n" : "", section);
+            fprintf(out, "%s[%s]\n", first ? "" : "\n", section);
+            first = false;
         }
         print_value(&KEYS[i], c, out);
     }
+}
+
+void config_print_section(const struct config *c, const char *section, FILE *out)
+{
+    print_sections(c, section, out);
+}
+
+void config_print(const struct config *c, FILE *out)
+{
+    print_sections(c, NULL, out);
     for (int p = 0; p < c->n_profiles; p++) {
         fprintf(out, "\n[profile.%s]\n", c->profiles[p].mode);
         for (size_t i = 0; i < N(PROFILE_KEYS); i++)

@@ -54,6 +54,14 @@ struct config {
     struct {
         double interval_s;
     } telemetry;
+    struct {                   /* emotiond-mqtt, the fleet bridge (emotiond ignores it) */
+        char broker[CONFIG_STR], client_id[128], username[128], password_file[CONFIG_STR];
+        char ca_file[CONFIG_STR], prefix[CONFIG_STR], homeassistant_prefix[128];
+        char log_level[16];
+        int qos, keepalive_s, queue_size;
+        double faces_interval_s, summary_s, reconnect_max_s;
+        bool telemetry, homeassistant;
+    } mqtt;
     struct config_profile profiles[CONFIG_MAX_PROFILES];
     int n_profiles;
 };
@@ -62,11 +70,16 @@ void config_defaults(struct config *c);
 /* Reads path over c (usually after config_defaults). A missing file is an error here;
  * the daemon decides whether to fall back to defaults. */
 int config_load(const char *path, struct config *c, char *err, size_t errlen);
+/* A small text file whole (malloc'd, NUL-terminated): regular files only (a FIFO would
+ * block), at most 1 MiB, no NUL byte, lines of at most 197 characters. NULL with err. */
+char *config_read_text(const char *path, char *err, size_t errlen);
 /* One value, as the file would give it: flags use this with origin "--flag". */
 int config_set(struct config *c, const char *section, const char *key, const char *value,
                const char *origin, char *err, size_t errlen);
 /* The effective configuration, as a file that config_load reads back. */
 void config_print(const struct config *c, FILE *out);
+/* One section of it ("mqtt": what emotiond-mqtt --check-config shows). */
+void config_print_section(const struct config *c, const char *section, FILE *out);
 /* The profile for a power mode's name, or NULL when none is configured for it. */
 const struct config_profile *config_profile_for(const struct config *c, const char *mode);
 /* Whether section.key can change on SIGHUP without a restart (false if unknown). */

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "ctl_client.h"
+#include "ctl_connect.h"
 
 #include <errno.h>
 #include <jansson.h>
@@ -10,28 +11,17 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
-#include <sys/un.h>
 #include <unistd.h>
 
 #define STATUS_TIMEOUT_MS 3000
 
 static FILE *connect_to(const char *path, bool quiet)
 {
-    struct sockaddr_un addr = {.sun_family = AF_UNIX};
-    if (strlen(path) >= sizeof addr.sun_path) {
-        fprintf(stderr, "emotionctl: socket path too long: %s\n", path);
-        return NULL;
-    }
-    strcpy(addr.sun_path, path);
-    int fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-    if (fd < 0 || connect(fd, (struct sockaddr *)&addr, sizeof addr) != 0) {
-        int e = errno;
+    char err[400];
+    int fd = ctl_connect(path, false, err, sizeof err);
+    if (fd < 0) {
         if (!quiet)
-            fprintf(stderr, "emotionctl: cannot connect to %s: %s%s\n", path, strerror(e),
-                    e == ENOENT || e == ECONNREFUSED ? " (is emotiond running?)"
-                    : e == EACCES ? " (are you in the socket's group?)" : "");
-        if (fd >= 0)
-            close(fd);
+            fprintf(stderr, "emotionctl: %s\n", err);
         return NULL;
     }
     FILE *f = fdopen(fd, "r+");

@@ -199,6 +199,8 @@ static void reload(struct daemon *d)
         if (sscanf(line, "%79[^\t]\t%79[^ ]", section, key) != 2 || !value)
             continue;
         value += 3;
+        if (!strcmp(section, "mqtt"))
+            continue;                   /* emotiond-mqtt's section, not ours */
         if (!strncmp(section, "profile.", 8)) {
             changed++;
         } else if (config_is_live(section, key)) {

@@ -14,6 +14,7 @@
 static pthread_mutex_t lock = PTHREAD_MUTEX_INITIALIZER;
 static enum log_level current = LOG_INFO;
 static int journal = -1;            /* -1: not decided yet */
+static const char *program = "emotiond";
 static char last[512];
 static enum log_level last_level;
 static double last_time;
@@ -28,6 +29,11 @@ int log_level_parse(const char *name)
         if (names[i] && strcmp(names[i], name) == 0)
             return i;
     return -1;
+}
+
+void log_set_program(const char *name)
+{
+    program = name;
 }
 
 void log_set_level(enum log_level level)
@@ -67,7 +73,7 @@ static void emit(enum log_level level, const char *text)
     if (journal)
         fprintf(stderr, "<%d>%s\n", (int)level, text);
     else
-        fprintf(stderr, "emotiond: %s: %s\n", names[level], text);
+        fprintf(stderr, "%s: %s: %s\n", program, names[level], text);
 }
 
 static void flush_repeats(void)

@@ -12,6 +12,8 @@ enum log_level { LOG_ERR = 3, LOG_WARN = 4, LOG_INFO = 6, LOG_DEBUG = 7 };
 /* "error", "warning", "info", "debug" -> level; -1 when unknown. */
 int log_level_parse(const char *name);
 void log_set_level(enum log_level level);
+/* The name lines start with when not under journald (default "emotiond"). */
+void log_set_program(const char *name);
 /* Prefix lines with "<N>" for journald (default: when stderr is the journal). */
 void log_set_journal(bool on);
 void log_msg(enum log_level level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

@@ -40,7 +40,8 @@ set(CPACK_DEBIAN_PACKAGE_DESCRIPTION "Captures a V4L2 camera, finds faces, class
 with an EmotionNet Nano network on its own SIMD engine, and publishes
 per-face labels as newline-delimited JSON on a local Unix socket, with
 telemetry that knows the board's power mode (Jetson nvpmodel). Includes
-emotionctl, the client.
+emotionctl, the client, and emotiond-mqtt, a bridge to an MQTT broker for
+fleets (its service is disabled until enabled).
 
 The shipped expression models were trained on research-only datasets (CK+,
 FER2013) and inherit that restriction; the face detector (YuNet) is MIT.")

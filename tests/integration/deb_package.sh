@@ -89,7 +89,7 @@ version=$(field Version)
 [ "$(field Architecture)" = "$arch" ] || fail "Architecture: $(field Architecture), not $arch"
 [ "$(basename "$deb")" = "emotiond_${version}_$arch.deb" ] || fail "file name $(basename "$deb")"
 field Maintainer | grep -q '@localhost' && fail "Maintainer on localhost: $(field Maintainer)"
-for dep in adduser libc6 libturbojpeg0 libjansson4; do
+for dep in adduser libc6 libturbojpeg0 libjansson4 libmosquitto1; do
   field Depends | grep -q "$dep" || fail "Depends lacks $dep: $(field Depends)"
 done
 if [ "$opencv" = opencv ]; then
@@ -111,12 +111,13 @@ fi
 
 dpkg-deb -c "$deb" | awk '{print $6}' >"$tmp/files"
 doc=./usr/share/doc/emotiond
-for f in ./usr/sbin/emotiond ./usr/bin/emotionctl ./etc/emotiond/emotiond.conf \
+for f in ./usr/sbin/emotiond ./usr/bin/emotionctl ./usr/bin/emotiond-mqtt \
+         ./etc/emotiond/emotiond.conf ./lib/systemd/system/emotiond-mqtt.service \
          ./lib/systemd/system/emotiond.service ./lib/systemd/system/emotiond.socket \
          ./usr/lib/sysusers.d/emotiond.conf ./usr/lib/tmpfiles.d/emotiond.conf \
-         $doc/protocol.md $doc/emotiond.conf.example $doc/copyright $doc/changelog.gz \
+         $doc/protocol.md $doc/mqtt.md $doc/emotiond.conf.example $doc/copyright $doc/changelog.gz \
          ./usr/share/man/man8/emotiond.8.gz ./usr/share/man/man1/emotionctl.1.gz \
-         ./usr/share/man/man5/emotiond.conf.5.gz; do
+         ./usr/share/man/man5/emotiond.conf.5.gz ./usr/share/man/man1/emotiond-mqtt.1.gz; do
   grep -qx "$f" "$tmp/files" || fail "package lacks $f"
 done
 for m in "$src"/models/*.enn; do
@@ -154,7 +155,7 @@ gz_9n "$root/usr/share/doc/emotiond/changelog.gz"
 zcat "$root/usr/share/doc/emotiond/changelog.gz" >"$tmp/changelog"
 [[ $(head -1 "$tmp/changelog") == "emotiond ($version) "* ]] ||
   fail "the changelog's latest entry is not $version"
-for page in man8/emotiond.8 man1/emotionctl.1 man5/emotiond.conf.5; do
+for page in man8/emotiond.8 man1/emotionctl.1 man5/emotiond.conf.5 man1/emotiond-mqtt.1; do
   gz=$root/usr/share/man/$page.gz
   gz_9n "$gz"
   zcat "$gz" >"$tmp/$(basename "$page")"
@@ -171,6 +172,16 @@ done
 exec_start=$(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "$root/lib/systemd/system/emotiond.service")
 [ "$exec_start" = /usr/sbin/emotiond ] || fail "unit's ExecStart is $exec_start"
 [ -x "$root$exec_start" ] || fail "ExecStart $exec_start is not in the package"
+# the bridge: its unit runs the packaged binary, disabled by default (no [Install] link
+# made by the package), and it validates the packaged conffile
+bridge_exec=$(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "$root/lib/systemd/system/emotiond-mqtt.service")
+[ "$bridge_exec" = /usr/bin/emotiond-mqtt ] || fail "emotiond-mqtt.service's ExecStart is $bridge_exec"
+grep -Eq '(deb-systemd-helper (enable|unmask)|systemctl (enable|start)).*emotiond-mqtt' \
+  "$tmp/control/postinst" && fail "postinst enables or starts emotiond-mqtt.service"
+"${run[@]}" "$root/usr/bin/emotiond-mqtt" --check-config -c "$root/etc/emotiond/emotiond.conf" \
+  >/dev/null || fail "emotiond-mqtt --check-config rejects the packaged conffile"
+"${run[@]}" "$root/usr/bin/emotiond-mqtt" --version | grep -q "^emotiond-mqtt $version " ||
+  fail "emotiond-mqtt --version does not say $version"
 "${run[@]}" "$root/usr/sbin/emotiond" --version | grep -qx "emotiond $version" ||
   fail "emotiond --version does not say $version"
 # the default model path, as the conffile documents it (test_config holds the file to
@@ -191,10 +202,11 @@ echo "packaged binaries run: $out"
 
 # The man pages document what the packaged programs accept: every long option of their
 # usage, and every key --check-config prints (a profile section included), in its section.
-for page in emotiond.8 emotionctl.1 emotiond.conf.5; do   # roff's \- as plain -
+for page in emotiond.8 emotionctl.1 emotiond.conf.5 emotiond-mqtt.1; do   # roff's \- as plain -
   sed 's/\\-/-/g' "$tmp/$page" >"$tmp/$page.txt"
 done
-for prog in usr/sbin/emotiond:emotiond.8 usr/bin/emotionctl:emotionctl.1; do
+for prog in usr/sbin/emotiond:emotiond.8 usr/bin/emotionctl:emotionctl.1 \
+            usr/bin/emotiond-mqtt:emotiond-mqtt.1; do
   "${run[@]}" "$root/${prog%%:*}" --help >"$tmp/help"
   for opt in $(grep -o -- '--[a-z][a-z-]*' "$tmp/help" | sort -u); do
     grep -q -- "$opt" "$tmp/${prog#*:}.txt" || fail "${prog#*:} does not document $opt"

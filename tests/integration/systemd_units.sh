@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
-# systemd-analyze verify on emotiond.service (ExecStart pointed at the built binary) and
-# emotiond.socket: any complaint, even a warning such as an unknown key, fails. A unit
-# with a misspelt key must fail the same check, so the check itself is known to bite.
-#   systemd_units.sh EMOTIOND UNIT_SOURCE_DIR
+# systemd-analyze verify on emotiond.service (ExecStart pointed at the built binary),
+# emotiond.socket and, given the bridge, emotiond-mqtt.service: any complaint, even a
+# warning such as an unknown key, fails. A unit with a misspelt key must fail the same
+# check, so the check itself is known to bite. Only the bridge's unit may have network.
+#   systemd_units.sh EMOTIOND UNIT_SOURCE_DIR [EMOTIOND_MQTT]
 set -euo pipefail
-daemon=$1 units=$2
+daemon=$1 units=$2 bridge=${3:-}
 if ! command -v systemd-analyze >/dev/null; then
   echo "SKIPPED: systemd-analyze not installed (scripts/deps installs systemd)"; exit 77
 fi
@@ -20,6 +21,21 @@ check() {   # silent and successful, or not
 }
 check ./emotiond.service ./emotiond.socket
 echo "verify: emotiond.service and emotiond.socket clean"
+grep -qx 'PrivateNetwork=yes' "$tmp/emotiond.service" || {
+  echo "FAIL: emotiond.service lost PrivateNetwork=yes"; exit 1; }
+if [ -n "$bridge" ]; then
+  sed -e "s|@BINDIR@/emotiond-mqtt|$bridge|" -e "s|@DOCDIR@|/usr/share/doc/emotiond|" \
+      "$units/emotiond-mqtt.service.in" > "$tmp/emotiond-mqtt.service"
+  check ./emotiond-mqtt.service ./emotiond.service ./emotiond.socket
+  unit=$tmp/emotiond-mqtt.service
+  for want in Type=notify After=emotiond.service Wants=emotiond.service \
+              'RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6' NoNewPrivileges=yes \
+              ProtectSystem=strict RestartPreventExitStatus=78; do
+    grep -q "^${want%%=*}=.*${want#*=}" "$unit" || { echo "FAIL: emotiond-mqtt.service lacks $want"; exit 1; }
+  done
+  grep -q '^PrivateNetwork=yes' "$unit" && { echo "FAIL: the bridge needs the network"; exit 1; }
+  echo "verify: emotiond-mqtt.service clean (notify, after emotiond, hardened, network)"
+fi
 sed 's/^WatchdogSec=/WatchdogSc=/' "$tmp/emotiond.service" > "$tmp/broken.service"
 if check ./broken.service >/dev/null; then
   echo "FAIL: a misspelt key passed the check"; exit 1

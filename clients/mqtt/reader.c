@@ -1,0 +1,133 @@
+#define _GNU_SOURCE
+#include "reader.h"
+
+#include <errno.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ctl_connect.h"
+#include "log.h"
+
+/* per read: a few dozen frames, then the broker gets its turn (fairness under a flood) */
+#define READ_CHUNK 16384
+
+struct reader {
+    char *path;
+    int fd;
+    char *buf;             /* READER_LINE_MAX + 1 */
+    size_t len;
+    bool skipping;         /* inside an over-long line: drop up to its newline */
+    uint64_t garbage;
+};
+
+struct reader *reader_new(const char *path)
+{
+    struct reader *r = calloc(1, sizeof *r);
+    if (!r)
+        return NULL;
+    r->path = strdup(path);
+    r->buf = malloc(READER_LINE_MAX + 1);
+    r->fd = -1;
+    if (!r->path || !r->buf) {
+        reader_free(r);
+        return NULL;
+    }
+    return r;
+}
+
+void reader_free(struct reader *r)
+{
+    if (!r)
+        return;
+    reader_close(r);
+    free(r->path);
+    free(r->buf);
+    free(r);
+}
+
+int reader_connect(struct reader *r, char *err, size_t errlen)
+{
+    reader_close(r);
+    r->fd = ctl_connect(r->path, true, err, errlen);
+    return r->fd < 0 ? -1 : 0;
+}
+
+int reader_fd(const struct reader *r)
+{
+    return r->fd;
+}
+
+void reader_close(struct reader *r)
+{
+    if (r->fd >= 0)
+        close(r->fd);
+    r->fd = -1;
+    r->len = 0;
+    r->skipping = false;
+}
+
+uint64_t reader_garbage(const struct reader *r)
+{
+    return r->garbage;
+}
+
+static void message(struct reader *r, char *line, size_t len, reader_fn fn, void *user)
+{
+    json_error_t jerr;
+    json_t *msg = json_loadb(line, len, 0, &jerr);
+    const char *type = json_string_value(json_object_get(msg, "type"));
+    if (!type) {
+        r->garbage++;
+        log_warn("emotiond sent %s: %.60s%s", !msg ? "a line that is not JSON"
+                 : !json_is_object(msg) ? "JSON that is not an object"
+                                        : "an object without a \"type\"",
+                 line, len > 60 ? "..." : "");
+    } else {
+        fn(user, msg, type, line, len);
+    }
+    json_decref(msg);
+}
+
+int reader_read(struct reader *r, reader_fn fn, void *user, char *err, size_t errlen)
+{
+    for (int round = 0; round < 4; round++) {    /* then the broker's turn */
+        size_t room = READER_LINE_MAX - r->len;
+        ssize_t n = read(r->fd, r->buf + r->len, room < READ_CHUNK ? room : READ_CHUNK);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
+        if (n <= 0) {
+            snprintf(err, errlen, "%s", n == 0 ? "emotiond closed the connection"
+                                               : strerror(errno));
+            reader_close(r);
+            return -1;
+        }
+        r->len += (size_t)n;
+        size_t at = 0;
+        for (char *nl; (nl = memchr(r->buf + at, '\n', r->len - at));) {
+            size_t end = (size_t)(nl - r->buf);
+            if (r->skipping)
+                r->skipping = false;
+            else if (end > at)
+                message(r, r->buf + at, end - at, fn, user);
+            at = end + 1;
+            if (r->fd < 0)            /* fn closed it */
+                return 0;
+        }
+        memmove(r->buf, r->buf + at, r->len - at);
+        r->len -= at;
+        if (r->len == READER_LINE_MAX) {
+            if (!r->skipping) {
+                r->garbage++;
+                log_warn("emotiond sent a line over %d bytes; skipped", READER_LINE_MAX);
+            }
+            r->skipping = true;
+            r->len = 0;
+        }
+    }
+    return 0;
+}

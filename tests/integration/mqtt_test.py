@@ -1,0 +1,542 @@
+#!/usr/bin/python3
+"""emotiond-mqtt against a real mosquitto broker on 127.0.0.1 (issue #20's done-when list).
+
+    mqtt_test.py EMOTIOND EMOTIOND_MQTT SOURCE_DIR [TEST...]
+
+Each test starts its own broker (Debian's mosquitto, our config file, a free port; never
+1883), the real emotiond on a directory of copies of the sample photo, the bridge, and
+mosquitto_sub. Without mosquitto, mosquitto_sub or openssl the whole file is skipped
+(exit 77, ctest shows it skipped). Standard library only.
+"""
+import json, os, re, shutil, signal, socket, subprocess, sys, tempfile, threading, time, unittest
+
+EMOTIOND, BRIDGE, SRC = sys.argv[1:4]
+del sys.argv[1:4]
+MODEL = os.path.join(SRC, "tests/fixtures/nano-b-quick.enn")
+PHOTO = os.path.join(SRC, "samples/astronaut.pgm")
+MOSQUITTO = shutil.which("mosquitto") or shutil.which("mosquitto", path="/usr/sbin")
+for tool, path in (("mosquitto", MOSQUITTO), ("mosquitto_sub", shutil.which("mosquitto_sub")),
+                   ("mosquitto_passwd", shutil.which("mosquitto_passwd")),
+                   ("openssl", shutil.which("openssl"))):
+    if not path:
+        print("SKIPPED: %s is not installed (scripts/deps installs mosquitto, "
+              "mosquitto-clients and openssl)" % tool)
+        sys.exit(77)
+TMP = tempfile.mkdtemp(prefix="emotiond-mqtt-test-")
+N_FRAMES = 30
+FRAMES_DIR = os.path.join(TMP, "frames")
+os.mkdir(FRAMES_DIR)
+for i in range(N_FRAMES):
+    shutil.copy(PHOTO, os.path.join(FRAMES_DIR, "%03d.pgm" % i))
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_for(cond, timeout, what):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError("timed out waiting for " + what)
+
+
+class Broker:
+    """mosquitto on 127.0.0.1:PORT with our own config; extra lines for TLS, auth."""
+
+    def __init__(self, extra="", persist=False, port=None):
+        self.port = port or free_port()
+        self.dir = tempfile.mkdtemp(dir=TMP, prefix="broker-")
+        self.conf = os.path.join(self.dir, "mosquitto.conf")
+        with open(self.conf, "w") as f:
+            f.write("listener %d 127.0.0.1\n%s\n" % (self.port, extra))
+            if "allow_anonymous" not in extra:
+                f.write("allow_anonymous true\n")
+            if os.getuid() == 0:          # not "mosquitto": our files are in a 0700 folder
+                f.write("user root\n")
+            if persist:
+                f.write("persistence true\npersistence_location %s/\n" % self.dir)
+        self.log = open(os.path.join(self.dir, "broker.log"), "a+")
+        self.start()
+
+    def start(self):
+        self.proc = subprocess.Popen([MOSQUITTO, "-c", self.conf], stdout=self.log,
+                                     stderr=self.log)
+        def listening():
+            if self.proc.poll() is not None:
+                raise AssertionError("mosquitto did not start: " + self.text())
+            try:
+                socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+                return True
+            except OSError:
+                return False
+        wait_for(listening, 10, "mosquitto on port %d" % self.port)
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+
+    def text(self):
+        self.log.flush()
+        with open(self.log.name) as f:
+            return f.read()
+
+
+class Sub:
+    """mosquitto_sub -v on TOPIC: (topic, payload) pairs as they arrive."""
+
+    def __init__(self, broker, topic, *args):
+        self.msgs = []
+        self.proc = subprocess.Popen(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port),
+                                      "-t", topic, "-v", *args], stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, text=True)
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            topic, _, payload = line.rstrip("\n").partition(" ")
+            self.msgs.append((topic, payload))
+
+    def on(self, leaf):
+        return [p for t, p in list(self.msgs) if t.endswith("/" + leaf)]
+
+    def wait(self, leaf, pred=lambda p: True, timeout=10):
+        return wait_for(lambda: [p for p in self.on(leaf) if pred(p)], timeout,
+                        "a message on %s" % leaf)
+
+    def stop(self):
+        self.proc.terminate()
+        self.proc.wait(5)
+        self.thread.join(5)
+
+
+def retained(broker, topic, *args):
+    """The retained message of topic, as a fresh subscriber gets it."""
+    out = subprocess.run(["mosquitto_sub", "-h", "127.0.0.1", "-p", str(broker.port), "-t",
+                          topic, "-C", "1", "-W", "5", *args], capture_output=True, text=True)
+    return out.stdout.strip()
+
+
+class Bridge:
+    def __init__(self, broker_url, sock, *args, prefix=None):
+        self.prefix = prefix or "test/%d" % time.monotonic_ns()
+        self.log = open(os.path.join(TMP, "bridge-%d.log" % time.monotonic_ns()), "w+")
+        self.proc = subprocess.Popen([BRIDGE, "--socket", sock, "--broker", broker_url, "--prefix",
+                                      self.prefix, *args], stderr=self.log)
+
+    def stderr(self):
+        self.log.flush()
+        self.log.seek(0)
+        return self.log.read()
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(10)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
+
+def daemon(sock, *args, source="image:" + PHOTO):
+    log = open(os.path.join(TMP, "daemon-%d.log" % time.monotonic_ns()), "w")
+    p = subprocess.Popen([EMOTIOND, "--socket", sock, "--model", MODEL, "--source", source,
+                          *args], stderr=log)
+    wait_for(lambda: os.path.exists(sock) or p.poll() is not None, 15, "emotiond's socket")
+    return p
+
+
+def listening(name):
+    """A Unix socket listening at TMP/name: (socket, path)."""
+    path = os.path.join(TMP, name)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(path)
+    s.listen(8)
+    return s, path
+
+
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+class Topics(unittest.TestCase):
+    def test_topics_fields_counts_and_clean_stop(self):
+        """Every topic and its fields; summaries that add up to the frames the daemon sent
+        (socket activation: the bridge is connected before the first frame); SIGTERM
+        publishes offline and the retained state."""
+        broker = Broker()
+        sub = Sub(broker, "test/#")
+        lsock, sock = listening("activated.sock")
+        try:
+            with Bridge("mqtt://127.0.0.1:%d" % broker.port, sock, "--summary-s", "1",
+                        "--homeassistant", prefix="test/topics") as b:
+                sub.wait("status", lambda p: p == "online")
+
+                # a witness beside the bridge, queued in the same backlog: what was sent
+                witness = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                witness.connect(sock)
+                witness_lines = []
+                reader = threading.Thread(target=lambda: witness_lines.extend(
+                    witness.makefile("rb")), daemon=True)
+                reader.start()
+
+                def as_fd3():
+                    os.dup2(lsock.fileno(), 3)
+                    os.set_inheritable(3, True)
+                d = subprocess.Popen(["/bin/sh", "-c", 'LISTEN_PID=$$ LISTEN_FDS=1 exec "$@"',
+                                      "sh", EMOTIOND, "--model", MODEL, "--once", "--fps", "15",
+                                      "--socket", os.path.join(TMP, "unused.sock"),
+                                      "--source", "dir:" + FRAMES_DIR],
+                                     preexec_fn=as_fd3, close_fds=False,
+                                     stderr=subprocess.DEVNULL)
+                self.assertEqual(d.wait(60), 0)
+                reader.join(10)
+                witness.close()
+                sent = sum(json.loads(l)["type"] == "frame" for l in witness_lines)
+                time.sleep(2.2)                   # the last window closes
+                self.assertEqual(b.stop(), 0, b.stderr())
+            sub.wait("status", lambda p: p == "offline")
+            time.sleep(0.3)
+            hello = json.loads(sub.on("hello")[0])
+            for key in ("protocol", "version", "model", "classes", "source", "host", "bridge"):
+                self.assertIn(key, hello)
+            self.assertEqual(hello["model"], "nano-b-quick")
+            self.assertEqual(hello["bridge"]["summary_s"], 1)
+            summaries = [json.loads(p) for p in sub.on("summary")]
+            total = sum(s["frames"] for s in summaries)
+            self.assertEqual(total, sent, summaries)
+            self.assertGreater(sent, N_FRAMES // 2)   # all 30 natively; ASan drops some
+            faces = sum(s["faces"] for s in summaries)
+            self.assertEqual(sum(sum(s["labels"].values()) for s in summaries), faces)
+            self.assertGreater(faces, N_FRAMES // 2)
+            for s in summaries:
+                for key in ("start", "end", "interval_s", "frames", "faces", "labels", "tracks",
+                            "mean_confidence", "bridge"):
+                    self.assertIn(key, s)
+                self.assertEqual(set(s["labels"]) >= set(hello["classes"]), True)
+                for t in s["tracks"]:
+                    self.assertEqual(set(t), {"id", "dwell_s", "frames", "label"})
+                    # capture time: a window's first frame brings the gap before it (1/15 s)
+                    self.assertLessEqual(t["dwell_s"], s["end"] - s["start"] + 0.25)
+                if s["faces"]:
+                    self.assertTrue(0 < s["mean_confidence"] <= 1)
+            for a, b2 in zip(summaries, summaries[1:]):
+                self.assertAlmostEqual(a["end"], b2["start"], places=6)   # no gap, no overlap
+            frames = [json.loads(p) for p in sub.on("faces")]
+            self.assertEqual(len(frames), faces)          # one face a frame in this photo
+            for f in frames:
+                self.assertEqual(f["type"], "frame")
+                for face in f["faces"]:
+                    self.assertEqual({"id", "box", "label", "confidence", "scores"} - set(face),
+                                     set())
+            events = [json.loads(p) for p in sub.on("events")]
+            self.assertGreaterEqual(len(events), 1)
+            self.assertIsNone(events[0]["from"])
+            self.assertEqual(set(events[0]), {"type", "ts", "seq", "id", "from", "to",
+                                              "confidence"})
+            self.assertTrue(sub.on("telemetry"))
+            self.assertIn("stages", json.loads(sub.on("telemetry")[0]))
+            # what a dashboard that starts now sees: retained status and hello
+            self.assertEqual(retained(broker, "test/topics/status"), "offline")
+            self.assertEqual(json.loads(retained(broker, "test/topics/hello"))["model"],
+                             "nano-b-quick")
+            # Home Assistant: a sensor per label, from the summary
+            node = re.sub("[^A-Za-z0-9-]", "_", hello["host"])
+            for label in hello["classes"]:
+                cfg = json.loads(retained(broker, "homeassistant/sensor/%s/emotiond_%s_%s/config"
+                                          % (node, node, label)))
+                self.assertEqual(cfg["state_topic"], "test/topics/summary")
+                self.assertIn("labels.%s" % label, cfg["value_template"])
+                self.assertEqual(cfg["availability_topic"], "test/topics/status")
+                self.assertIn("emotiond", cfg["device"]["identifiers"][0])
+        finally:
+            sub.stop()
+            broker.stop()
+            lsock.close()
+
+    def test_last_will_on_kill(self):
+        broker = Broker()
+        sock = os.path.join(TMP, "will.sock")
+        d = daemon(sock, "--fps", "5")
+        try:
+            with Bridge("mqtt://127.0.0.1:%d" % broker.port, sock, "--keepalive", "5") as b:
+                wait_for(lambda: retained(broker, b.prefix + "/status") == "online", 10,
+                         "online")
+                b.proc.kill()
+                b.proc.wait()
+                wait_for(lambda: retained(broker, b.prefix + "/status") == "offline", 10,
+                         "the last will")
+        finally:
+            d.terminate()
+            d.wait(10)
+            broker.stop()
+
+    def test_daemon_restart_republishes_hello(self):
+        broker = Broker()
+        sub = Sub(broker, "test/#")
+        sock = os.path.join(TMP, "restart.sock")
+        d = daemon(sock, "--fps", "5")
+        try:
+            with Bridge("mqtt://127.0.0.1:%d" % broker.port, sock) as b:
+                sub.wait("hello")
+                d.terminate()
+                d.wait(10)
+                time.sleep(1.5)
+                self.assertIsNone(b.proc.poll())
+                d = daemon(sock, "--fps", "5")
+                wait_for(lambda: len(sub.on("hello")) >= 2, 10, "a second hello")
+                self.assertIn("reconnecting", b.stderr())
+                self.assertEqual(b.stop(), 0)
+        finally:
+            d.terminate()
+            d.wait(10)
+            sub.stop()
+            broker.stop()
+
+
+class Outage(unittest.TestCase):
+    def test_broker_stop_start_queue(self):
+        """Broker away 4 s with a queue of 6: the summaries of the outage all arrive, in
+        order and without a gap, after the reconnection; per-frame messages were dropped
+        and counted; the bridge never stopped."""
+        broker = Broker(persist=True)
+        sock = os.path.join(TMP, "outage.sock")
+        d = daemon(sock, "--fps", "20")
+        subargs = ("-c", "-i", "outage-sub", "-q", "1")
+        sub = Sub(broker, "test/outage/#", *subargs)
+        try:
+            with Bridge("mqtt://127.0.0.1:%d" % broker.port, sock, "--summary-s", "1",
+                        "--queue-size", "6", "--qos", "1", "--reconnect-max-s", "2",
+                        prefix="test/outage") as b:
+                sub.wait("summary")
+                sub.stop()                      # its session stays, queued on the broker
+                broker.stop()
+                time.sleep(4)
+                self.assertIsNone(b.proc.poll(), b.stderr())
+                broker.start()
+                time.sleep(0.3)
+                sub2 = Sub(broker, "test/outage/#", *subargs)
+                wait_for(lambda: any(json.loads(p)["bridge"]["broker_connects"] >= 2
+                                     for p in sub2.on("summary")), 15, "summaries after")
+                time.sleep(1.5)
+                sub2.stop()
+                self.assertIn("lost the broker", b.stderr())
+                self.assertEqual(b.stop(), 0)
+            summaries = [json.loads(p) for p in sub.on("summary") + sub2.on("summary")]
+            summaries.sort(key=lambda s: s["start"])
+            for a, c in zip(summaries, summaries[1:]):
+                self.assertAlmostEqual(a["end"], c["start"], places=6, msg=summaries)
+            last = summaries[-1]["bridge"]
+            self.assertGreater(last["dropped_frames"], 0, last)
+            self.assertEqual(last["dropped_summaries"], 0, last)
+            self.assertGreaterEqual(len(summaries), 5)
+        finally:
+            d.terminate()
+            d.wait(10)
+            broker.stop()
+
+    def test_unreachable_broker_is_no_busy_loop(self):
+        sock = os.path.join(TMP, "nobroker.sock")
+        d = daemon(sock, "--fps", "10")
+        try:
+            with Bridge("mqtt://127.0.0.1:%d" % free_port(), sock, "--reconnect-max-s", "2") as b:
+                time.sleep(4)
+                self.assertIsNone(b.proc.poll(), b.stderr())
+                self.assertLess(cpu_seconds(b.proc.pid), 1.0)
+                err = b.stderr()
+                self.assertEqual(err.count("cannot reach broker"), 1, err)
+                self.assertIn("Connection refused", err)
+                self.assertEqual(b.stop(), 0)
+        finally:
+            d.terminate()
+            d.wait(10)
+
+
+def make_ca(dirname, name):
+    """A CA and a server certificate for 127.0.0.1 signed by it (openssl)."""
+    def ossl(*args):
+        subprocess.run(["openssl", *args], cwd=dirname, check=True, capture_output=True)
+    ossl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "2", "-subj",
+         "/CN=%s test CA" % name, "-keyout", name + "-ca.key", "-out", name + "-ca.crt")
+    ossl("req", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=127.0.0.1", "-keyout",
+         name + "-server.key", "-out", name + "-server.csr")
+    with open(os.path.join(dirname, "san.ext"), "w") as f:
+        f.write("subjectAltName=IP:127.0.0.1,DNS:localhost\n")
+    ossl("x509", "-req", "-in", name + "-server.csr", "-CA", name + "-ca.crt", "-CAkey",
+         name + "-ca.key", "-CAcreateserial", "-days", "2", "-extfile", "san.ext", "-out",
+         name + "-server.crt")
+    return {k: os.path.join(dirname, "%s-%s" % (name, k)) for k in ("ca.crt", "server.crt",
+                                                                    "server.key")}
+
+
+class Security(unittest.TestCase):
+    @classmethod
+    def setUpClass(cls):
+        cls.dir = tempfile.mkdtemp(dir=TMP, prefix="tls-")
+        cls.ca = make_ca(cls.dir, "good")
+        cls.other = make_ca(cls.dir, "other")
+        cls.passwd = os.path.join(cls.dir, "passwd")
+        subprocess.run(["mosquitto_passwd", "-c", "-b", cls.passwd, "kiosk", "s3cret"],
+                       check=True, capture_output=True)
+        os.chmod(cls.passwd, 0o600)
+        for name, pw in (("right", "s3cret"), ("wrong", "guess")):
+            path = os.path.join(cls.dir, name)
+            with open(path, "w") as f:
+                f.write(pw + "\n")
+            os.chmod(path, 0o600)
+        cls.broker = Broker("allow_anonymous false\npassword_file %s\ncafile %s\n"
+                            "certfile %s\nkeyfile %s\n" % (cls.passwd, cls.ca["ca.crt"],
+                                                           cls.ca["server.crt"],
+                                                           cls.ca["server.key"]))
+        cls.sock = os.path.join(TMP, "tls.sock")
+        cls.daemon = daemon(cls.sock, "--fps", "5")
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.daemon.terminate()
+        cls.daemon.wait(10)
+        cls.broker.stop()
+
+    def url(self):
+        return "mqtts://127.0.0.1:%d" % self.broker.port
+
+    def sub_args(self):
+        return ("--cafile", self.ca["ca.crt"], "-u", "kiosk", "-P", "s3cret")
+
+    def test_tls_with_password(self):
+        with Bridge(self.url(), self.sock, "--ca-file", self.ca["ca.crt"], "--username", "kiosk",
+                    "--password-file", os.path.join(self.dir, "right")) as b:
+            wait_for(lambda: retained(self.broker, b.prefix + "/status", *self.sub_args())
+                     == "online", 15, "online over TLS")
+            hello = json.loads(retained(self.broker, b.prefix + "/hello", *self.sub_args()))
+            self.assertEqual(hello["protocol"], 1)
+            self.assertEqual(b.stop(), 0, b.stderr())
+            self.assertEqual(retained(self.broker, b.prefix + "/status", *self.sub_args()),
+                             "offline")
+
+    def test_wrong_password_is_a_clear_final_error(self):
+        before = self.broker.text().count("kiosk")
+        with Bridge(self.url(), self.sock, "--ca-file", self.ca["ca.crt"], "--username", "kiosk",
+                    "--password-file", os.path.join(self.dir, "wrong")) as b:
+            rc = b.proc.wait(10)
+            err = b.stderr()
+            self.assertEqual(rc, 78, err)
+            self.assertIn("refused the bridge", err)
+            self.assertRegex(err, "not authori[sz]ed|bad user name or password")
+            self.assertIn("user 'kiosk'", err)
+            time.sleep(0.5)
+            self.assertLessEqual(self.broker.text().count("kiosk") - before, 2)  # one try
+
+    def test_bad_ca_files(self):
+        garbage = os.path.join(self.dir, "garbage.crt")
+        with open(garbage, "w") as f:
+            f.write("this is not a certificate\n")
+        for ca, says in ((garbage, "no PEM certificate"),
+                         ("/nonexistent/ca.crt", "No such file or directory")):
+            out = subprocess.run([BRIDGE, "--socket", self.sock, "--broker", self.url(),
+                                  "--ca-file", ca], capture_output=True, text=True, timeout=10)
+            self.assertEqual(out.returncode, 78, out.stderr)
+            self.assertIn("[mqtt] ca_file: " + ca, out.stderr)
+            self.assertIn(says, out.stderr)
+        # a real CA, but not the broker's: the TLS failure is said, retried with backoff
+        with Bridge(self.url(), self.sock, "--ca-file", self.other["ca.crt"], "--username",
+                    "kiosk", "--password-file", os.path.join(self.dir, "right"),
+                    "--reconnect-max-s", "2") as b:
+            time.sleep(3.5)
+            self.assertIsNone(b.proc.poll())
+            err = b.stderr()
+            self.assertIn("certificate verify failed", err)
+            self.assertLess(cpu_seconds(b.proc.pid), 1.0)
+            self.assertLessEqual(err.count("certificate verify failed"), 4, err)
+            self.assertEqual(b.stop(), 0)
+
+
+class Input(unittest.TestCase):
+    def test_check_config(self):
+        conf = os.path.join(TMP, "bridge.conf")
+        with open(conf, "w") as f:
+            f.write("[daemon]\nsocket = /run/x.sock\n[mqtt]\nbroker = mqtts://broker.example\n"
+                    "summary_s = 10\n")
+        out = subprocess.run([BRIDGE, "--check-config", "-c", conf, "--qos", "2"],
+                             capture_output=True, text=True)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        self.assertIn("socket = /run/x.sock", out.stdout)
+        self.assertIn("qos = 2", out.stdout)
+        self.assertIn("summary_s = 10", out.stdout)
+        self.assertIn("port 8883 (TLS)", out.stdout)
+        # the daemon accepts (and ignores) the same file
+        out = subprocess.run([EMOTIOND, "--check-config", "-c", conf, "--model", MODEL],
+                             capture_output=True, text=True)
+        self.assertEqual(out.returncode, 0, out.stderr)
+        for text, says in (("[mqtt]\nqos = 3\n", "bad.conf:2: [mqtt] qos: '3' is not"),
+                           ("[mqtt]\nbrokr = x\n", "bad.conf:2: [mqtt] brokr: unknown key"),
+                           ("[mqtt]\nbroker = http://x\n", "[mqtt] broker: 'http://x' is not"),
+                           ("[mqtt]\nbroker = mqtt://x:99999\n", "port is not a number"),
+                           ("[mqtt]\npassword_file = /p\n", "username is not")):
+            bad = os.path.join(TMP, "bad.conf")
+            with open(bad, "w") as f:
+                f.write(text)
+            out = subprocess.run([BRIDGE, "--check-config", "-c", bad], capture_output=True,
+                                 text=True)
+            self.assertEqual(out.returncode, 1, text)
+            self.assertIn(says, out.stderr)
+        out = subprocess.run([BRIDGE, "--check-config", "--summary-s", "0"],
+                             capture_output=True, text=True)
+        self.assertEqual(out.returncode, 1)
+        self.assertIn("--summary-s: [mqtt] summary_s", out.stderr)
+
+    def test_garbage_from_the_daemon(self):
+        """A fake daemon: garbage lines, an over-long line, odd faces, then protocol."""
+        broker = Broker()
+        sub = Sub(broker, "test/garbage/#")
+        srv, sock = listening("fake.sock")
+        try:
+            with Bridge("mqtt://127.0.0.1:%d" % broker.port, sock, "--summary-s", "1",
+                        prefix="test/garbage") as b:
+                conn, _ = srv.accept()
+                hello = {"type": "hello", "protocol": 1, "version": "x", "model": "m",
+                         "classes": ["happiness", "neutral"], "source": "fake"}
+                conn.sendall(b"not json\n[1,2]\n{\"no\":\"type\"}\n\x00\xff\xfe\n" +
+                             b"x" * 300000 + b"\n" + (json.dumps(hello) + "\n").encode())
+                frame = {"type": "frame", "seq": 1, "ts": time.time(), "faces": [
+                    {"id": "str", "label": "happiness"}, {"id": 1}, 7,
+                    {"id": 2, "label": "neutral", "confidence": 0.5}]}
+                conn.sendall((json.dumps(frame) + "\n" + '{"type":"future"}\n').encode())
+                sub.wait("hello")
+                s = json.loads(sub.wait("summary", lambda p: json.loads(p)["frames"])[0])
+                self.assertEqual((s["frames"], s["faces"], s["labels"]["neutral"]), (1, 1, 1))
+                self.assertEqual(s["bridge"]["daemon_garbage"], 5)
+                self.assertIsNone(b.proc.poll())
+                err = b.stderr()
+                self.assertIn("not JSON", err)
+                self.assertIn("over 262144 bytes", err)
+                conn.close()
+                self.assertEqual(b.stop(), 0)
+        finally:
+            sub.stop()
+            broker.stop()
+            srv.close()
+
+
+if __name__ == "__main__":
+    import warnings
+    warnings.simplefilter("ignore", ResourceWarning)
+    try:
+        unittest.main(verbosity=2)
+    finally:
+        shutil.rmtree(TMP, ignore_errors=True)
