@@ -17,6 +17,8 @@
 /* Output channels per register block; weights are packed for it (enn_pack_weights). */
 #define ENN_MR 4
 #define ENN_MAX_OVERRUN 32
+/* Most maps one qsum adds (a node's input count: ENN_MAX_INPUTS in model.h). */
+#define ENN_MAX_SUM 16
 
 struct enn_conv_job {
     int out_c;
@@ -69,7 +71,8 @@ void enn_qpack_weights(const int8_t *w, int out_c, int in_c, int taps, int8_t *d
  * rows from the left border element of the first interior row, so its taps reach one
  * float before that row's plane (the arena leaves slack there). */
 struct enn_kernels {
-    const char *name;        /* "scalar", "avx2", "neon", "neon-dot" (sdot, ARMv8.2) */
+    const char *name;        /* "scalar", "avx2", "avx512vnni" (avx2 with VNNI's int8
+                                convolution), "neon", "neon-dot" (sdot, ARMv8.2) */
     void (*conv)(const struct enn_conv_job *job);
     /* Depthwise 3x3, stride 1, one channel: for q in [0, count),
      * out[q] = bias + sum over ky, kx of w[ky * 3 + kx] * in[q + (ky - 1) * row + kx - 1],
@@ -90,6 +93,11 @@ struct enn_kernels {
     void (*sigmoid)(float *x, size_t n);
     /* Int8 convolution; every set computes the same bits as the scalar one. */
     void (*qconv)(const struct enn_qconv_job *job);
+    /* Int8 summed inputs, requantised (docs/model-format.md): for e < len,
+     * dst[e] = clamp(rne(t), -zero, 127 - zero) + zero, where t adds
+     * float(src[i][e] - zeros[i]) * r[i] for i = 0 .. n - 1 in order, starting from 0. */
+    void (*qsum)(const uint8_t *const *src, const int *zeros, const float *r, int n,
+                 uint8_t *dst, size_t len, int zero);
 };
 
 /* The best set this CPU runs, or the one named by EMOTIOND_ISA. NULL, with a reason in
@@ -103,10 +111,12 @@ size_t enn_packed_size(int out_c, size_t k);
 void enn_pack_weights(const float *w, int out_c, size_t k, float *dst);
 
 /* Per-ISA sets, used by the dispatcher. */
-extern const struct enn_kernels enn_kernels_scalar, enn_kernels_avx2, enn_kernels_neon,
-    enn_kernels_neon_dot;
+extern const struct enn_kernels enn_kernels_scalar, enn_kernels_avx2,
+    enn_kernels_avx512vnni, enn_kernels_neon, enn_kernels_neon_dot;
 
-/* The scalar int8 convolution, which the SIMD sets may use for shapes they skip. */
+/* The scalar int8 kernels; the SIMD sets finish their tails with enn_qsum_scalar. */
 void enn_qconv_scalar(const struct enn_qconv_job *job);
+void enn_qsum_scalar(const uint8_t *const *src, const int *zeros, const float *r, int n,
+                     uint8_t *dst, size_t len, int zero);
 
 #endif

@@ -258,15 +258,40 @@ static inline __m256i requant8(__m256i acc, __m256 scale, __m256 lo, __m256 hi)
     return _mm256_cvtps_epi32(f);   /* round to nearest even (MXCSR's default) */
 }
 
+/* A block's accumulators (4 output channels x nv vectors of 8 positions) to memory: raw,
+ * or requantised into interleaved bytes (channel m's byte at bits 8m of each position's
+ * 32-bit lane). */
+static inline __attribute__((always_inline)) void qstore(const struct enn_qconv_job *j, int b,
+                                                         size_t q, __m256i acc[4][4], int nv)
+{
+    if (j->acc_out) {
+        for (int m = 0; m < 4 && b + m < j->out_c; m++)
+            for (int v = 0; v < nv; v++)
+                _mm256_storeu_si256((__m256i *)(void *)(j->acc_out + (size_t)(b + m) * j->acc_plane +
+                                                        q + 8 * (size_t)v), acc[m][v]);
+        return;
+    }
+    const __m256 lo = _mm256_set1_ps((float)j->lo), hi = _mm256_set1_ps((float)j->hi);
+    const __m256i zero = _mm256_set1_epi32(j->zero);
+    uint8_t *out = j->out + (size_t)(b / 4) * j->out_plane + 4 * q;
+    for (int v = 0; v < nv; v++) {
+        __m256i r = _mm256_setzero_si256();
+        for (int m = 0; m < 4; m++) {
+            __m256i qv = _mm256_add_epi32(
+                requant8(acc[m][v], _mm256_set1_ps(j->scale[b + m]), lo, hi), zero);
+            r = _mm256_or_si256(r, _mm256_sllv_epi32(qv, _mm256_set1_epi32(8 * m)));
+        }
+        _mm256_storeu_si256((__m256i *)(void *)(out + 32 * v), r);
+    }
+}
+
 static void qconv(const struct enn_qconv_job *j)
 {
     const __m256i ones = _mm256_set1_epi16(1);
-    const __m256 lo = _mm256_set1_ps((float)j->lo), hi = _mm256_set1_ps((float)j->hi);
-    const __m256i zero = _mm256_set1_epi32(j->zero);
     for (size_t q = 0; q < j->count; q += 16) {
         for (int b = 0; b < j->out_c; b += 4) {
             const int8_t *w = j->packed + (size_t)b * j->steps * 4;
-            __m256i acc[4][2];
+            __m256i acc[4][4];
             for (int m = 0; m < 4; m++)
                 acc[m][0] = acc[m][1] = _mm256_set1_epi32(j->bias[b + m]);
             const uint8_t *in = j->in + 4 * q;
@@ -285,30 +310,78 @@ static void qconv(const struct enn_qconv_job *j)
                         acc[m][1], _mm256_madd_epi16(_mm256_maddubs_epi16(x1, wv), ones));
                 }
             }
-            if (j->acc_out) {
-                for (int m = 0; m < 4 && b + m < j->out_c; m++) {
-                    int32_t *dst = j->acc_out + (size_t)(b + m) * j->acc_plane + q;
-                    _mm256_storeu_si256((__m256i *)(void *)dst, acc[m][0]);
-                    _mm256_storeu_si256((__m256i *)(void *)(dst + 8), acc[m][1]);
-                }
-                continue;
-            }
-            uint8_t *out = j->out + (size_t)(b / 4) * j->out_plane + 4 * q;
-            for (int v = 0; v < 2; v++) {
-                /* channel m's byte goes to bits 8m of each position's 32-bit lane */
-                __m256i r = _mm256_setzero_si256();
-                for (int m = 0; m < 4; m++) {
-                    __m256i qv = _mm256_add_epi32(
-                        requant8(acc[m][v], _mm256_set1_ps(j->scale[b + m]), lo, hi), zero);
-                    r = _mm256_or_si256(r, _mm256_sllv_epi32(qv, _mm256_set1_epi32(8 * m)));
-                }
-                _mm256_storeu_si256((__m256i *)(void *)(out + 32 * v), r);
-            }
+            qstore(j, b, q, acc, 2);
         }
     }
 }
 
+/* AVX-512 VNNI (Cascade Lake and later, Zen 4), on 256-bit vectors: vpdpbusd does the
+ * 4-term dot products and the accumulation in one instruction, so a block can be 4
+ * channels x 32 positions (VL gives 32 vector registers). */
+__attribute__((target("avx512f,avx512vl,avx512bw,avx512vnni")))
+static void qconv_vnni(const struct enn_qconv_job *j)
+{
+    for (size_t q = 0; q < j->count; q += 32) {
+        for (int b = 0; b < j->out_c; b += 4) {
+            const int8_t *w = j->packed + (size_t)b * j->steps * 4;
+            __m256i acc[4][4];
+            for (int m = 0; m < 4; m++)
+                for (int v = 0; v < 4; v++)
+                    acc[m][v] = _mm256_set1_epi32(j->bias[b + m]);
+            const uint8_t *in = j->in + 4 * q;
+            for (size_t s = 0; s < j->steps; s++) {
+                const uint8_t *x = in + 4 * j->k_off[s];
+                __m256i xv[4];
+                for (int v = 0; v < 4; v++)
+                    xv[v] = _mm256_loadu_si256((const __m256i *)(const void *)(x + 32 * v));
+                const int8_t *ws = w + 16 * s;
+                for (int m = 0; m < 4; m++) {
+                    int32_t w4;
+                    memcpy(&w4, ws + 4 * m, 4);
+                    __m256i wv = _mm256_set1_epi32(w4);
+                    for (int v = 0; v < 4; v++)
+                        acc[m][v] = _mm256_dpbusd_epi32(acc[m][v], xv[v], wv);
+                }
+            }
+            qstore(j, b, q, acc, 4);
+        }
+    }
+}
+
+static void qsum(const uint8_t *const *src, const int *zeros, const float *r, int n,
+                 uint8_t *dst, size_t len, int zero)
+{
+    const __m256 lo = _mm256_set1_ps((float)-zero), hi = _mm256_set1_ps((float)(127 - zero));
+    const __m256i zv = _mm256_set1_epi32(zero);
+    const __m256i gather = _mm256_setr_epi32(0, 4, 0, 0, 0, 0, 0, 0);
+    size_t e = 0;
+    for (; e + 8 <= len; e += 8) {
+        __m256 t = _mm256_setzero_ps();
+        for (int i = 0; i < n; i++) {
+            __m256i q = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(src[i] + e)));
+            __m256 d = _mm256_cvtepi32_ps(_mm256_sub_epi32(q, _mm256_set1_epi32(zeros[i])));
+            t = _mm256_add_ps(t, _mm256_mul_ps(d, _mm256_set1_ps(r[i])));
+        }
+        t = _mm256_min_ps(_mm256_max_ps(t, lo), hi);
+        __m256i v = _mm256_add_epi32(_mm256_cvtps_epi32(t), zv);   /* 0..127 */
+        v = _mm256_packus_epi16(_mm256_packs_epi32(v, v), v);      /* bytes 0-3 of each lane */
+        v = _mm256_permutevar8x32_epi32(v, gather);
+        _mm_storel_epi64((__m128i *)(void *)(dst + e), _mm256_castsi256_si128(v));
+    }
+    if (e < len) {
+        const uint8_t *tail[ENN_MAX_SUM];
+        for (int i = 0; i < n; i++)
+            tail[i] = src[i] + e;
+        enn_qsum_scalar(tail, zeros, r, n, dst + e, len - e, zero);
+    }
+}
+
 const struct enn_kernels enn_kernels_avx2 = {
-    "avx2", conv, dwconv3, maxpool2, upsample2, sigmoid, qconv,
+    "avx2", conv, dwconv3, maxpool2, upsample2, sigmoid, qconv, qsum,
+};
+
+/* The AVX2 set with VNNI's int8 convolution. */
+const struct enn_kernels enn_kernels_avx512vnni = {
+    "avx512vnni", conv, dwconv3, maxpool2, upsample2, sigmoid, qconv_vnni, qsum,
 };
 #endif

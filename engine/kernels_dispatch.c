@@ -17,6 +17,10 @@ static bool cpu_has(const char *name)
 #if defined(__x86_64__)
     if (strcmp(name, "avx2") == 0)
         return __builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma");
+    if (strcmp(name, "avx512vnni") == 0)
+        return cpu_has("avx2") && __builtin_cpu_supports("avx512f") &&
+               __builtin_cpu_supports("avx512vl") && __builtin_cpu_supports("avx512bw") &&
+               __builtin_cpu_supports("avx512vnni");
 #endif
 #if defined(__aarch64__)
     if (strcmp(name, "neon") == 0)
@@ -35,6 +39,8 @@ const struct enn_kernels *enn_kernels_get(const char *name)
 #if defined(__x86_64__)
     if (strcmp(name, "avx2") == 0)
         k = &enn_kernels_avx2;
+    if (strcmp(name, "avx512vnni") == 0)
+        k = &enn_kernels_avx512vnni;
 #endif
 #if defined(__aarch64__)
     if (strcmp(name, "neon") == 0)
@@ -49,10 +55,10 @@ const struct enn_kernels *enn_kernels_select(char *err, size_t errlen)
 {
     const char *want = getenv("EMOTIOND_ISA");
     if (want && *want) {
-        if (strcmp(want, "scalar") && strcmp(want, "avx2") && strcmp(want, "avx512") &&
+        if (strcmp(want, "scalar") && strcmp(want, "avx2") && strcmp(want, "avx512vnni") &&
             strcmp(want, "neon") && strcmp(want, "neon-dot")) {
-            snprintf(err, errlen, "EMOTIOND_ISA=%s: unknown (scalar, avx2, avx512, neon, neon-dot)",
-                     want);
+            snprintf(err, errlen, "EMOTIOND_ISA=%s: unknown (scalar, avx2, avx512vnni, neon, "
+                     "neon-dot)", want);
             return NULL;
         }
         const struct enn_kernels *k = enn_kernels_get(want);
@@ -61,7 +67,7 @@ const struct enn_kernels *enn_kernels_select(char *err, size_t errlen)
                      want);
         return k;
     }
-    const char *best[] = {"neon-dot", "neon", "avx2", "scalar"};
+    const char *best[] = {"neon-dot", "neon", "avx512vnni", "avx2", "scalar"};
     for (size_t i = 0; i < sizeof best / sizeof *best; i++) {
         const struct enn_kernels *k = enn_kernels_get(best[i]);
         if (k)

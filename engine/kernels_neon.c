@@ -323,11 +323,41 @@ static void qconv_dot(const struct enn_qconv_job *j)
     }
 }
 
+static void qsum(const uint8_t *const *src, const int *zeros, const float *r, int n,
+                 uint8_t *dst, size_t len, int zero)
+{
+    const float32x4_t lo = vdupq_n_f32((float)-zero), hi = vdupq_n_f32((float)(127 - zero));
+    const int32x4_t zv = vdupq_n_s32(zero);
+    size_t e = 0;
+    for (; e + 8 <= len; e += 8) {
+        float32x4_t t0 = vdupq_n_f32(0), t1 = vdupq_n_f32(0);
+        for (int i = 0; i < n; i++) {
+            uint16x8_t q = vmovl_u8(vld1_u8(src[i] + e));
+            int32x4_t z = vdupq_n_s32(zeros[i]);
+            int32x4_t a = vsubq_s32(vreinterpretq_s32_u32(vmovl_u16(vget_low_u16(q))), z);
+            int32x4_t b = vsubq_s32(vreinterpretq_s32_u32(vmovl_high_u16(q)), z);
+            t0 = vaddq_f32(t0, vmulq_n_f32(vcvtq_f32_s32(a), r[i]));
+            t1 = vaddq_f32(t1, vmulq_n_f32(vcvtq_f32_s32(b), r[i]));
+        }
+        int32x4_t a = vaddq_s32(vcvtnq_s32_f32(vminq_f32(vmaxq_f32(t0, lo), hi)), zv);
+        int32x4_t b = vaddq_s32(vcvtnq_s32_f32(vminq_f32(vmaxq_f32(t1, lo), hi)), zv);
+        uint16x8_t h = vcombine_u16(vmovn_u32(vreinterpretq_u32_s32(a)),
+                                    vmovn_u32(vreinterpretq_u32_s32(b)));
+        vst1_u8(dst + e, vmovn_u16(h));
+    }
+    if (e < len) {
+        const uint8_t *tail[ENN_MAX_SUM];
+        for (int i = 0; i < n; i++)
+            tail[i] = src[i] + e;
+        enn_qsum_scalar(tail, zeros, r, n, dst + e, len - e, zero);
+    }
+}
+
 const struct enn_kernels enn_kernels_neon_dot = {
-    "neon-dot", conv, dwconv3, maxpool2, upsample2, sigmoid, qconv_dot,
+    "neon-dot", conv, dwconv3, maxpool2, upsample2, sigmoid, qconv_dot, qsum,
 };
 
 const struct enn_kernels enn_kernels_neon = {
-    "neon", conv, dwconv3, maxpool2, upsample2, sigmoid, qconv,
+    "neon", conv, dwconv3, maxpool2, upsample2, sigmoid, qconv, qsum,
 };
 #endif

@@ -114,6 +114,17 @@ void enn_qconv_scalar(const struct enn_qconv_job *j)
     }
 }
 
+void enn_qsum_scalar(const uint8_t *const *src, const int *zeros, const float *r, int n,
+                     uint8_t *dst, size_t len, int zero)
+{
+    for (size_t e = 0; e < len; e++) {
+        float t = 0;
+        for (int i = 0; i < n; i++)
+            t += (float)((int)src[i][e] - zeros[i]) * r[i];
+        dst[e] = enn_round_clamp(t, -zero, 127 - zero, zero);
+    }
+}
+
 const struct enn_kernels enn_kernels_scalar = {
-    "scalar", conv, dwconv3, maxpool2, upsample2, sigmoid, enn_qconv_scalar,
+    "scalar", conv, dwconv3, maxpool2, upsample2, sigmoid, enn_qconv_scalar, enn_qsum_scalar,
 };

@@ -21,6 +21,7 @@
 #define ALIGN_BYTES 64
 #define QMAX 127
 #define MAX_ARENA_BYTES (1024u << 20)
+_Static_assert(ENN_MAX_SUM >= ENN_MAX_INPUTS, "qsum adds every input of a node");
 
 struct qvalue {
     uint8_t *data;        /* quantised map: top-left pad position of the first quad */
@@ -480,13 +481,8 @@ static const struct qvalue *gather_input(struct qnet *q, int k, struct qvalue *t
     *tmp = *first;
     tmp->data = q->sum_scratch;
     tmp->zero = qs.zero;
-    size_t len = (size_t)first->quads * first->plane;
-    for (size_t e = 0; e < len; e++) {
-        float t = 0;
-        for (int i = 0; i < n->n_inputs; i++)
-            t += (float)((int)src[i][e] - z[i]) * r[i];
-        tmp->data[e] = enn_round_clamp(t, -qs.zero, QMAX - qs.zero, qs.zero);
-    }
+    q->kern->qsum(src, z, r, n->n_inputs, tmp->data, (size_t)first->quads * first->plane,
+                  qs.zero);
     return tmp;
 }
 

@@ -17,7 +17,7 @@
 #include "model_builder.h"
 #include "net.h"
 
-static const char *const ISAS[] = {"scalar", "avx2", "neon", "neon-dot"};
+static const char *const ISAS[] = {"scalar", "avx2", "avx512vnni", "neon", "neon-dot"};
 static const char *const CLASSES[] = {"a", "b", "c", "d", "e"};
 
 static uint32_t rng = 12345;

@@ -16,7 +16,7 @@
 #include "model_builder.h"
 #include "net.h"
 
-static const char *const ISAS[] = {"scalar", "avx2", "neon", "neon-dot"};
+static const char *const ISAS[] = {"scalar", "avx2", "avx512vnni", "neon", "neon-dot"};
 
 /* Allocation counter: the engine is linked with --wrap for these. */
 static int counting, allocations;

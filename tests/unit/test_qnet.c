@@ -19,7 +19,7 @@
 #include "model_builder.h"
 #include "net.h"
 
-static const char *const ISAS[] = {"scalar", "avx2", "neon", "neon-dot"};
+static const char *const ISAS[] = {"scalar", "avx2", "avx512vnni", "neon", "neon-dot"};
 static const char *const CLASSES[] = {"a", "b", "c", "d", "e"};
 
 static uint32_t rng = 777;
@@ -394,6 +394,32 @@ static void test_detectors_match_reference(void **state)
     }
 }
 
+/* qsum on lengths that leave SIMD tails, against the scalar kernel. */
+static void test_qsum_tails(void **state)
+{
+    (void)state;
+    const struct enn_kernels *ref = enn_kernels_get("scalar");
+    uint8_t a[300], b[300], c[300], want[300], got[300];
+    for (int i = 0; i < 300; i++) {
+        a[i] = (uint8_t)irand(0, 127);
+        b[i] = (uint8_t)irand(0, 127);
+        c[i] = (uint8_t)irand(0, 127);
+    }
+    const uint8_t *src[3] = {a, b, c};
+    int zeros[3] = {0, 64, 17};
+    float r[3] = {0.73f, 1.9f, 0.31f};
+    for (size_t i = 0; i < sizeof ISAS / sizeof *ISAS; i++) {
+        const struct enn_kernels *k = enn_kernels_get(ISAS[i]);
+        for (size_t len = 0; k && len < 300; len += 1 + len / 3) {
+            ref->qsum(src, zeros, r, 3, want, len, 40);
+            memset(got, 0xee, sizeof got);
+            k->qsum(src, zeros, r, 3, got, len, 40);
+            assert_memory_equal(got, want, len);
+            assert_int_equal(got[len], 0xee);   /* nothing written past len */
+        }
+    }
+}
+
 /* ---- damaged files ---- */
 
 static void expect_refused(struct mb *b, const char *needle)
@@ -517,6 +543,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_classifiers_match_reference),
         cmocka_unit_test(test_detectors_match_reference),
+        cmocka_unit_test(test_qsum_tails),
         cmocka_unit_test(test_damaged_int8_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
