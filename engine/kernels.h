@@ -93,6 +93,16 @@ struct enn_kernels {
     void (*sigmoid)(float *x, size_t n);
     /* Int8 convolution; every set computes the same bits as the scalar one. */
     void (*qconv)(const struct enn_qconv_job *job);
+    /* Int8 depthwise 3x3, stride 1, on one quad plane (4 channels interleaved per
+     * position): for q in [0, count) and channel i < 4,
+     *   acc = bias[i] + sum over t < 9 of w[4 t + i] * in[4 (q + off(t)) + i],
+     *   off(t) = (t / 3 - 1) row + t % 3 - 1,
+     * requantised as qconv into out[4 q + i]. in and out walk padded rows from the left
+     * border of the first interior row; may compute up to ENN_MAX_OVERRUN positions past
+     * count. */
+    void (*qdwconv3)(const uint8_t *in, uint8_t *out, size_t count, size_t row,
+                     const int8_t *w, const int32_t *bias, const float *scale, int zero,
+                     int lo, int hi);
     /* Int8 summed inputs, requantised (docs/model-format.md): for e < len,
      * dst[e] = clamp(rne(t), -zero, 127 - zero) + zero, where t adds
      * float(src[i][e] - zeros[i]) * r[i] for i = 0 .. n - 1 in order, starting from 0. */
@@ -116,6 +126,9 @@ extern const struct enn_kernels enn_kernels_scalar, enn_kernels_avx2,
 
 /* The scalar int8 kernels; the SIMD sets finish their tails with enn_qsum_scalar. */
 void enn_qconv_scalar(const struct enn_qconv_job *job);
+void enn_qdwconv3_scalar(const uint8_t *in, uint8_t *out, size_t count, size_t row,
+                         const int8_t *w, const int32_t *bias, const float *scale, int zero,
+                         int lo, int hi);
 void enn_qsum_scalar(const uint8_t *const *src, const int *zeros, const float *r, int n,
                      uint8_t *dst, size_t len, int zero);
 

@@ -348,6 +348,49 @@ static void qconv_vnni(const struct enn_qconv_job *j)
     }
 }
 
+/* Depthwise: 4 positions x 4 channels per step. Taps go in pairs, interleaved as int16 so
+ * that vpmaddwd adds two taps of one channel (a tenth, zero-weighted tap pads the last
+ * pair). unpacklo/hi split positions 0, 2 and 1, 3; packs puts them back in order. */
+static void qdwconv3(const uint8_t *in, uint8_t *out, size_t count, size_t row,
+                     const int8_t *w, const int32_t *bias, const float *scale, int zero,
+                     int lo, int hi)
+{
+    __m256i wp[5];
+    for (int p = 0; p < 5; p++) {
+        int16_t pat[16];
+        for (int h = 0; h < 2; h++)
+            for (int i = 0; i < 4; i++) {
+                pat[8 * h + 2 * i] = w[4 * (2 * p) + i];
+                pat[8 * h + 2 * i + 1] = 2 * p + 1 < 9 ? w[4 * (2 * p + 1) + i] : 0;
+            }
+        wp[p] = _mm256_loadu_si256((const __m256i *)(const void *)pat);
+    }
+    ptrdiff_t off[10];
+    for (int t = 0; t < 10; t++)
+        off[t] = t < 9 ? (t / 3 - 1) * (ptrdiff_t)row + (t % 3 - 1) : 0;
+    const __m256i b = _mm256_setr_epi32(bias[0], bias[1], bias[2], bias[3], bias[0], bias[1],
+                                        bias[2], bias[3]);
+    const __m256 sc = _mm256_setr_ps(scale[0], scale[1], scale[2], scale[3], scale[0],
+                                     scale[1], scale[2], scale[3]);
+    const __m256 flo = _mm256_set1_ps((float)lo), fhi = _mm256_set1_ps((float)hi);
+    const __m256i zv = _mm256_set1_epi32(zero);
+    for (size_t q = 0; q < count; q += 4) {
+        const uint8_t *x = in + 4 * q;
+        __m256i a02 = b, a13 = b;
+        for (int p = 0; p < 5; p++) {
+            __m256i t0 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(x + 4 * off[2 * p])));
+            __m256i t1 = _mm256_cvtepu8_epi16(_mm_loadu_si128((const __m128i *)(const void *)(x + 4 * off[2 * p + 1])));
+            a02 = _mm256_add_epi32(a02, _mm256_madd_epi16(_mm256_unpacklo_epi16(t0, t1), wp[p]));
+            a13 = _mm256_add_epi32(a13, _mm256_madd_epi16(_mm256_unpackhi_epi16(t0, t1), wp[p]));
+        }
+        __m256i r02 = _mm256_add_epi32(requant8(a02, sc, flo, fhi), zv);
+        __m256i r13 = _mm256_add_epi32(requant8(a13, sc, flo, fhi), zv);
+        __m256i v = _mm256_packus_epi16(_mm256_packs_epi32(r02, r13), _mm256_setzero_si256());
+        v = _mm256_permute4x64_epi64(v, 0x08);   /* the low 8 bytes of each lane */
+        _mm_storeu_si128((__m128i *)(void *)(out + 4 * q), _mm256_castsi256_si128(v));
+    }
+}
+
 static void qsum(const uint8_t *const *src, const int *zeros, const float *r, int n,
                  uint8_t *dst, size_t len, int zero)
 {
@@ -377,11 +420,11 @@ static void qsum(const uint8_t *const *src, const int *zeros, const float *r, in
 }
 
 const struct enn_kernels enn_kernels_avx2 = {
-    "avx2", conv, dwconv3, maxpool2, upsample2, sigmoid, qconv, qsum,
+    "avx2", conv, dwconv3, maxpool2, upsample2, sigmoid, qconv, qdwconv3, qsum,
 };
 
 /* The AVX2 set with VNNI's int8 convolution. */
 const struct enn_kernels enn_kernels_avx512vnni = {
-    "avx512vnni", conv, dwconv3, maxpool2, upsample2, sigmoid, qconv_vnni, qsum,
+    "avx512vnni", conv, dwconv3, maxpool2, upsample2, sigmoid, qconv_vnni, qdwconv3, qsum,
 };
 #endif

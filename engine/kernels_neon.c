@@ -323,6 +323,47 @@ static void qconv_dot(const struct enn_qconv_job *j)
     }
 }
 
+/* Depthwise: 4 positions x 4 channels per step, smlal per tap into one int32 vector per
+ * position. */
+static void qdwconv3(const uint8_t *in, uint8_t *out, size_t count, size_t row,
+                     const int8_t *w, const int32_t *bias, const float *scale, int zero,
+                     int lo, int hi)
+{
+    int16x4_t wt[9];
+    ptrdiff_t off[9];
+    for (int t = 0; t < 9; t++) {
+        int16_t v[4] = {w[4 * t], w[4 * t + 1], w[4 * t + 2], w[4 * t + 3]};
+        wt[t] = vld1_s16(v);
+        off[t] = (t / 3 - 1) * (ptrdiff_t)row + (t % 3 - 1);
+    }
+    const int32x4_t b = vld1q_s32(bias);
+    const float32x4_t sc = vld1q_f32(scale);
+    const float32x4_t flo = vdupq_n_f32((float)lo), fhi = vdupq_n_f32((float)hi);
+    const int32x4_t zv = vdupq_n_s32(zero);
+    for (size_t q = 0; q < count; q += 4) {
+        const uint8_t *x = in + 4 * q;
+        int32x4_t a[4] = {b, b, b, b};
+        for (int t = 0; t < 9; t++) {
+            uint8x16_t v = vld1q_u8(x + 4 * off[t]);
+            int16x8_t lo16 = vreinterpretq_s16_u16(vmovl_u8(vget_low_u8(v)));
+            int16x8_t hi16 = vreinterpretq_s16_u16(vmovl_high_u8(v));
+            a[0] = vmlal_s16(a[0], vget_low_s16(lo16), wt[t]);
+            a[1] = vmlal_s16(a[1], vget_high_s16(lo16), wt[t]);
+            a[2] = vmlal_s16(a[2], vget_low_s16(hi16), wt[t]);
+            a[3] = vmlal_s16(a[3], vget_high_s16(hi16), wt[t]);
+        }
+        uint16x4_t r[4];
+        for (int p = 0; p < 4; p++) {
+            float32x4_t f = vmulq_f32(vcvtq_f32_s32(a[p]), sc);
+            int32x4_t qv = vaddq_s32(vcvtnq_s32_f32(vminq_f32(vmaxq_f32(f, flo), fhi)), zv);
+            r[p] = vmovn_u32(vreinterpretq_u32_s32(qv));
+        }
+        uint8x16_t o = vcombine_u8(vmovn_u16(vcombine_u16(r[0], r[1])),
+                                   vmovn_u16(vcombine_u16(r[2], r[3])));
+        vst1q_u8(out + 4 * q, o);
+    }
+}
+
 static void qsum(const uint8_t *const *src, const int *zeros, const float *r, int n,
                  uint8_t *dst, size_t len, int zero)
 {
@@ -354,10 +395,10 @@ static void qsum(const uint8_t *const *src, const int *zeros, const float *r, in
 }
 
 const struct enn_kernels enn_kernels_neon_dot = {
-    "neon-dot", conv, dwconv3, maxpool2, upsample2, sigmoid, qconv_dot, qsum,
+    "neon-dot", conv, dwconv3, maxpool2, upsample2, sigmoid, qconv_dot, qdwconv3, qsum,
 };
 
 const struct enn_kernels enn_kernels_neon = {
-    "neon", conv, dwconv3, maxpool2, upsample2, sigmoid, qconv, qsum,
+    "neon", conv, dwconv3, maxpool2, upsample2, sigmoid, qconv, qdwconv3, qsum,
 };
 #endif

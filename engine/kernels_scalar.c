@@ -114,6 +114,21 @@ void enn_qconv_scalar(const struct enn_qconv_job *j)
     }
 }
 
+void enn_qdwconv3_scalar(const uint8_t *in, uint8_t *out, size_t count, size_t row,
+                         const int8_t *w, const int32_t *bias, const float *scale, int zero,
+                         int lo, int hi)
+{
+    for (size_t q = 0; q < count; q++)
+        for (int i = 0; i < 4; i++) {
+            int32_t acc = bias[i];
+            for (int t = 0; t < 9; t++) {
+                ptrdiff_t off = (ptrdiff_t)q + (t / 3 - 1) * (ptrdiff_t)row + (t % 3 - 1);
+                acc += w[4 * t + i] * in[4 * off + i];
+            }
+            out[4 * q + (size_t)i] = enn_requant(acc, scale[i], lo, hi, zero);
+        }
+}
+
 void enn_qsum_scalar(const uint8_t *const *src, const int *zeros, const float *r, int n,
                      uint8_t *dst, size_t len, int zero)
 {
@@ -126,5 +141,6 @@ void enn_qsum_scalar(const uint8_t *const *src, const int *zeros, const float *r
 }
 
 const struct enn_kernels enn_kernels_scalar = {
-    "scalar", conv, dwconv3, maxpool2, upsample2, sigmoid, enn_qconv_scalar, enn_qsum_scalar,
+    "scalar", conv, dwconv3, maxpool2, upsample2, sigmoid, enn_qconv_scalar, enn_qdwconv3_scalar,
+    enn_qsum_scalar,
 };

@@ -34,7 +34,7 @@ struct qvalue {
 };
 
 struct qconv {
-    const int8_t *packed; /* the plan's, enn_qpack_weights layout (not for depthwise) */
+    const int8_t *packed; /* the plan's (pack_one) */
     const int32_t *bias;  /* zero-point correction folded in; padded to quads */
     const float *scale;   /* requantisation, or dequantisation for a float output */
     ptrdiff_t *k_off;     /* [steps], this context's */
@@ -270,9 +270,10 @@ static int check_supported(const struct enn_model *m, char *err, size_t errlen)
                      "3x3 stride 1", k);
             return -1;
         }
-        if ((n->op == ENN_OP_MAXPOOL || n->op == ENN_OP_UPSAMPLE) && float_out) {
-            snprintf(err, errlen, "node %d: an int8 model's output must be a conv, pool or "
-                     "dense node", k);
+        if ((n->op == ENN_OP_MAXPOOL || n->op == ENN_OP_UPSAMPLE || n->groups > 1) &&
+            float_out) {
+            snprintf(err, errlen, "node %d: an int8 model's output maps must come from "
+                     "ungrouped convs", k);
             return -1;
         }
     }
@@ -300,12 +301,19 @@ static int pack_one(const struct enn_model *m, int k, struct qpack *c, size_t *b
         c->scale[o] = (float)((double)in.scale * (double)n->wscale[o] / s_out);
     }
     *bytes += outs * (sizeof *c->bias + sizeof *c->scale);
-    if (n->groups > 1)
-        return 0;   /* the depthwise loop reads the model's weights as they are */
-    size_t size = enn_qpacked_size(n->out.c, n->in.c, kk);
+    /* depthwise: [quad][tap][4 channels]; else enn_qpack_weights' layout */
+    size_t size = n->groups > 1 ? outs * 9 : enn_qpacked_size(n->out.c, n->in.c, kk);
     if (!(c->packed = aligned_alloc(ALIGN_BYTES, round_up(size, ALIGN_BYTES))))
         return -1;
-    enn_qpack_weights(n->qweights, n->out.c, n->in.c, kk, c->packed);
+    if (n->groups > 1) {
+        memset(c->packed, 0, size);
+        for (int ch = 0; ch < n->out.c; ch++)
+            for (int t = 0; t < 9; t++)
+                c->packed[(size_t)(ch / 4) * 36 + (size_t)t * 4 + (size_t)(ch % 4)] =
+                    n->qweights[(size_t)ch * 9 + (size_t)t];
+    } else {
+        enn_qpack_weights(n->qweights, n->out.c, n->in.c, kk, c->packed);
+    }
     *bytes += size;
     return 0;
 }
@@ -510,32 +518,15 @@ static void fill_panel(struct qnet *q, const struct enn_node *n, const struct qv
     }
 }
 
-static void depthwise(const struct qnet *q, const struct enn_node *n, const struct qconv *c,
-                      const struct qvalue *in, const struct qvalue *out, int lo, int hi)
+static void depthwise(const struct qnet *q, const struct qconv *c, const struct qvalue *in,
+                      const struct qvalue *out, int lo, int hi)
 {
-    size_t count = (size_t)out->s.h * out->pw, pw = in->pw;
-    for (int j = 0; j < out->quads; j++) {
-        const uint8_t *src = in->data + (size_t)j * in->plane + pw * 4;
-        uint8_t *dst = out->data + (size_t)j * out->plane + out->pw * 4;
-        for (int i = 0; i < 4; i++) {
-            int ch = 4 * j + i;
-            if (ch >= n->out.c) {
-                for (size_t p = 0; p < count; p++)
-                    dst[4 * p + (size_t)i] = (uint8_t)out->zero;
-                continue;
-            }
-            const int8_t *w = n->qweights + 9 * (size_t)ch;
-            for (size_t p = 0; p < count; p++) {
-                int32_t acc = c->bias[ch];
-                for (int t = 0; t < 9; t++) {
-                    ptrdiff_t off = (ptrdiff_t)p + (t / 3 - 1) * (ptrdiff_t)pw + (t % 3 - 1);
-                    acc += w[t] * src[4 * off + i];
-                }
-                dst[4 * p + (size_t)i] = enn_requant(acc, c->scale[ch], lo, hi, out->zero);
-            }
-        }
-    }
-    (void)q;
+    size_t count = (size_t)out->s.h * out->pw;
+    for (int j = 0; j < out->quads; j++)
+        q->kern->qdwconv3(in->data + (size_t)j * in->plane + in->pw * 4,
+                          out->data + (size_t)j * out->plane + out->pw * 4, count, in->pw,
+                          c->packed + 36 * (size_t)j, c->bias + 4 * j, c->scale + 4 * j,
+                          out->zero, lo, hi);
 }
 
 /* Accumulators of a float output map -> [c][h][w] floats, then its activation. */
@@ -565,8 +556,8 @@ static void run_conv(struct qnet *q, int k)
     struct qvalue *out = &q->cur.values[k];
     int zero = out->is_float ? 0 : out->zero;
     int lo = n->relu ? 0 : -zero, hi = QMAX - zero;
-    if (c->depthwise) {   /* int8 models cannot make a depthwise conv an output */
-        depthwise(q, n, c, in, out, lo, hi);
+    if (c->depthwise) {   /* never an output: check_supported */
+        depthwise(q, c, in, out, lo, hi);
         fill_borders(out);
         return;
     }
