@@ -1,6 +1,7 @@
 #define _POSIX_C_SOURCE 200809L
 #include "kernels.h"
 
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -67,13 +68,16 @@ const struct enn_kernels *enn_kernels_select(char *err, size_t errlen)
                      want);
         return k;
     }
+    /* The CPU does not change: found once per process (a race only repeats the work). */
+    static _Atomic(const struct enn_kernels *) found;
+    const struct enn_kernels *k = atomic_load(&found);
+    if (k)
+        return k;
     const char *best[] = {"neon-dot", "neon", "avx512vnni", "avx2", "scalar"};
-    for (size_t i = 0; i < sizeof best / sizeof *best; i++) {
-        const struct enn_kernels *k = enn_kernels_get(best[i]);
-        if (k)
-            return k;
-    }
-    return &enn_kernels_scalar;
+    for (size_t i = 0; i < sizeof best / sizeof *best && !k; i++)
+        k = enn_kernels_get(best[i]);
+    atomic_store(&found, k ? k : &enn_kernels_scalar);
+    return atomic_load(&found);
 }
 
 size_t enn_packed_size(int out_c, size_t k)
