@@ -270,10 +270,9 @@ static int check_supported(const struct enn_model *m, char *err, size_t errlen)
                      "3x3 stride 1", k);
             return -1;
         }
-        if ((n->op == ENN_OP_MAXPOOL || n->op == ENN_OP_UPSAMPLE || n->groups > 1) &&
-            float_out) {
-            snprintf(err, errlen, "node %d: an int8 model's output maps must come from "
-                     "ungrouped convs", k);
+        if ((n->op == ENN_OP_MAXPOOL || n->op == ENN_OP_UPSAMPLE) && float_out) {
+            snprintf(err, errlen, "node %d: an int8 model's output maps must come from convs",
+                     k);
             return -1;
         }
     }
@@ -529,6 +528,28 @@ static void depthwise(const struct qnet *q, const struct qconv *c, const struct 
                           out->zero, lo, hi);
 }
 
+/* A depthwise conv whose output is a float map (a detector's head): accumulators in the
+ * scratch, as the qconv kernels leave them for dequantise_output. Rare and small, so
+ * plain C. */
+static void depthwise_acc(struct qnet *q, const struct enn_node *n, const struct qconv *c,
+                          const struct qvalue *in, const struct qvalue *out)
+{
+    size_t count = (size_t)out->s.h * out->pw, pw = in->pw;
+    q->acc_plane = round_up(count + ENN_MAX_OVERRUN, 16);
+    for (int ch = 0; ch < n->out.c; ch++) {
+        const uint8_t *src = in->data + (size_t)(ch / 4) * in->plane + pw * 4 + (size_t)(ch % 4);
+        const int8_t *w = c->packed + (size_t)(ch / 4) * 36 + (size_t)(ch % 4);
+        for (size_t p = 0; p < count; p++) {
+            int32_t acc = c->bias[ch];
+            for (int t = 0; t < 9; t++) {
+                ptrdiff_t off = (ptrdiff_t)p + (t / 3 - 1) * (ptrdiff_t)pw + (t % 3 - 1);
+                acc += w[4 * t] * src[4 * off];
+            }
+            q->acc[(size_t)ch * q->acc_plane + p] = acc;
+        }
+    }
+}
+
 /* Accumulators of a float output map -> [c][h][w] floats, then its activation. */
 static void dequantise_output(const struct qnet *q, const struct enn_node *n,
                               const struct qconv *c, const struct qvalue *out)
@@ -556,7 +577,12 @@ static void run_conv(struct qnet *q, int k)
     struct qvalue *out = &q->cur.values[k];
     int zero = out->is_float ? 0 : out->zero;
     int lo = n->relu ? 0 : -zero, hi = QMAX - zero;
-    if (c->depthwise) {   /* never an output: check_supported */
+    if (c->depthwise && out->is_float) {
+        depthwise_acc(q, n, c, in, out);
+        dequantise_output(q, n, c, out);
+        return;
+    }
+    if (c->depthwise) {
         depthwise(q, c, in, out, lo, hi);
         fill_borders(out);
         return;

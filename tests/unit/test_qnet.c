@@ -294,7 +294,8 @@ static void build_detector(struct mb *b, int h, int w)
     qconv(b, &q, (int[]){3, 6}, 2, c2, 5, 1, 1, 1, 1, false);        /* 7 */
     qconv(b, &q, (int[]){7}, 1, 5, 1, 1, 1, 1, 2, true);             /* 8 score */
     qconv(b, &q, (int[]){7}, 1, 5, 6, 3, 1, 1, 0, true);             /* 9 box */
-    mb_outputs(b, 2, (const char *const[]){"score", "box"}, (int[]){8, 9});
+    qconv(b, &q, (int[]){7}, 1, 5, 5, 3, 1, 5, 0, true);             /* 10 depthwise head */
+    mb_outputs(b, 3, (const char *const[]){"score", "box", "dw"}, (int[]){8, 9, 10});
     seal(b, &q);
 }
 
