@@ -227,12 +227,13 @@ static inline int32x4_t requant4(int32x4_t acc, float scale, float32x4_t lo, flo
     return vcvtnq_s32_f32(vminq_f32(vmaxq_f32(f, lo), hi));   /* nearest, ties to even */
 }
 
-/* Writes a block's 4 x 16 accumulators, raw or requantised into interleaved bytes. */
-static inline void qstore(const struct enn_qconv_job *j, int b, size_t q, int32x4_t acc[4][QV])
+/* Writes a block's 4 x 4nv accumulators, raw or requantised into interleaved bytes. */
+static inline __attribute__((always_inline)) void qstore(const struct enn_qconv_job *j, int b,
+                                                         size_t q, int32x4_t acc[4][QV], int nv)
 {
     if (j->acc_out) {
         for (int m = 0; m < 4 && b + m < j->out_c; m++)
-            for (int v = 0; v < QV; v++)
+            for (int v = 0; v < nv; v++)
                 vst1q_s32(j->acc_out + (size_t)(b + m) * j->acc_plane + q + 4 * (size_t)v,
                           acc[m][v]);
         return;
@@ -240,7 +241,7 @@ static inline void qstore(const struct enn_qconv_job *j, int b, size_t q, int32x
     float32x4_t lo = vdupq_n_f32((float)j->lo), hi = vdupq_n_f32((float)j->hi);
     int32x4_t zero = vdupq_n_s32(j->zero);
     uint8_t *out = j->out + (size_t)(b / 4) * j->out_plane + 4 * q;
-    for (int v = 0; v < QV; v++) {
+    for (int v = 0; v < nv; v++) {
         uint32x4_t r = vreinterpretq_u32_s32(vaddq_s32(requant4(acc[0][v], j->scale[b], lo, hi), zero));
         r = vorrq_u32(r, vshlq_n_u32(vreinterpretq_u32_s32(
                 vaddq_s32(requant4(acc[1][v], j->scale[b + 1], lo, hi), zero)), 8));
@@ -254,47 +255,43 @@ static inline void qstore(const struct enn_qconv_job *j, int b, size_t q, int32x
 
 /* ARMv8.0 (Jetson Nano, and Xavier's Carmel, which lacks sdot): smull gives 8 int16
  * products (2 positions x 4 channels), sadalp adds their pairs into int32; the last
- * pairwise add per position waits until the end of the block. */
+ * pairwise add per position waits until the end of the block. 4 channels x 8 positions,
+ * so that the 16 half-sums stay in registers. */
 static void qconv(const struct enn_qconv_job *j)
 {
-    for (size_t q = 0; q < j->count; q += 4 * QV) {
+    for (size_t q = 0; q < j->count; q += 8) {
         for (int b = 0; b < j->out_c; b += 4) {
             const int8_t *w = j->packed + (size_t)b * j->steps * 4;
-            int32x4_t half[4][2 * QV];
+            int32x4_t half[4][4];
             for (int m = 0; m < 4; m++)
-                for (int v = 0; v < 2 * QV; v++)
+                for (int v = 0; v < 4; v++)
                     half[m][v] = vdupq_n_s32(0);
             const uint8_t *in = j->in + 4 * q;
             for (size_t s = 0; s < j->steps; s++) {
                 const int8_t *x = (const int8_t *)(in + 4 * j->k_off[s]);
-                int8x16_t xv[QV];
-                for (int v = 0; v < QV; v++)
-                    xv[v] = vld1q_s8(x + 16 * v);
-                int8x16_t ws = vld1q_s8(w + 16 * s);
+                int8x16_t x0 = vld1q_s8(x), x1 = vld1q_s8(x + 16);
+                int32x4_t ws = vreinterpretq_s32_s8(vld1q_s8(w + 16 * s));
                 for (int m = 0; m < 4; m++) {
-                    int8x16_t wm = vreinterpretq_s8_s32(
-                        vdupq_laneq_s32(vreinterpretq_s32_s8(ws), m));
-                    for (int v = 0; v < QV; v++) {
-                        half[m][2 * v] = vpadalq_s16(half[m][2 * v],
-                                                     vmull_s8(vget_low_s8(xv[v]), vget_low_s8(wm)));
-                        half[m][2 * v + 1] = vpadalq_s16(half[m][2 * v + 1],
-                                                         vmull_high_s8(xv[v], wm));
-                    }
+                    int8x16_t wm = vreinterpretq_s8_s32(vdupq_laneq_s32(ws, m));
+                    half[m][0] = vpadalq_s16(half[m][0], vmull_s8(vget_low_s8(x0), vget_low_s8(wm)));
+                    half[m][1] = vpadalq_s16(half[m][1], vmull_high_s8(x0, wm));
+                    half[m][2] = vpadalq_s16(half[m][2], vmull_s8(vget_low_s8(x1), vget_low_s8(wm)));
+                    half[m][3] = vpadalq_s16(half[m][3], vmull_high_s8(x1, wm));
                 }
             }
             int32x4_t acc[4][QV];
             for (int m = 0; m < 4; m++)
-                for (int v = 0; v < QV; v++)
+                for (int v = 0; v < 2; v++)
                     acc[m][v] = vaddq_s32(vpaddq_s32(half[m][2 * v], half[m][2 * v + 1]),
                                           vdupq_n_s32(j->bias[b + m]));
-            qstore(j, b, q, acc);
+            qstore(j, b, q, acc, 2);
         }
     }
 }
 
 /* ARMv8.2 dot product (Orin's A78AE): sdot by lane does a block's 4-term dot products in
  * one instruction per output channel and 4 positions. */
-__attribute__((target("arch=armv8.2-a+dotprod")))
+__attribute__((target("+dotprod")))
 static void qconv_dot(const struct enn_qconv_job *j)
 {
     for (size_t q = 0; q < j->count; q += 4 * QV) {
@@ -318,7 +315,7 @@ static void qconv_dot(const struct enn_qconv_job *j)
                     acc[3][v] = vdotq_laneq_s32(acc[3][v], xv[v], ws, 3);
                 }
             }
-            qstore(j, b, q, acc);
+            qstore(j, b, q, acc, QV);
         }
     }
 }
