@@ -573,9 +573,28 @@ static void parse_precision(struct reader *r, struct enn_model *m)
             if (is_map_output(m, n->inputs[i]))
                 return fail(r, "node %d reads output value %d, which an int8 model computes "
                             "in float", k, n->inputs[i]);
+        if (n->sigmoid && !is_map_output(m, k))
+            return fail(r, "node %d: sigmoid on a quantised map (in an int8 model only an "
+                        "output may have it)", k);
+        if (n->op == ENN_OP_CONV) {
+            /* the engine adds bias - zp * sum w and sum w * q (q 0..127) in int32 */
+            int kk = n->kernel * n->kernel, per_out = n->in.c / n->groups * kk;
+            for (int o = 0; o < n->out.c; o++) {
+                int64_t bound = n->qbias[o] < 0 ? -(int64_t)n->qbias[o] : n->qbias[o];
+                for (int i = 0; i < per_out; i++) {
+                    int w = n->qweights[(size_t)o * (size_t)per_out + (size_t)i];
+                    bound += 2 * QMAX * (int64_t)(w < 0 ? -w : w);
+                }
+                if (bound >= INT32_MAX)
+                    return fail(r, "node %d: output channel %d can overflow int32 (|bias| + "
+                                "254 x sum |w| = %lld)", k, o, (long long)bound);
+            }
+        }
+        if ((n->op == ENN_OP_MAXPOOL || n->op == ENN_OP_UPSAMPLE) && is_map_output(m, k))
+            return fail(r, "node %d: an int8 model's output maps must come from convs", k);
         if (n->op == ENN_OP_MAXPOOL || n->op == ENN_OP_UPSAMPLE) {
             struct enn_qparam in = n->n_inputs > 1 ? n->qsum : m->qvalues[n->inputs[0]];
-            if (!enn_model_value_is_float(m, k) && (in.scale != q.scale || in.zero != q.zero))
+            if (in.scale != q.scale || in.zero != q.zero)
                 return fail(r, "node %d: %s changes qparams (%g, %d -> %g, %d)", k,
                             n->op == ENN_OP_MAXPOOL ? "max pool" : "upsample", in.scale,
                             in.zero, q.scale, q.zero);

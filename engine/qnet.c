@@ -262,17 +262,11 @@ static int check_supported(const struct enn_model *m, char *err, size_t errlen)
 {
     for (int k = 1; k <= m->n_nodes; k++) {
         const struct enn_node *n = &m->nodes[k - 1];
-        bool float_out = enn_model_value_is_float(m, k) && !enn_model_is_vector(m, k);
         if (n->op == ENN_OP_CONV && n->groups != 1 &&
             !(n->groups == n->in.c && n->groups == n->out.c && n->kernel == 3 &&
               n->stride == 1)) {
             snprintf(err, errlen, "node %d: int8 runs grouped convolution only as depthwise "
                      "3x3 stride 1", k);
-            return -1;
-        }
-        if ((n->op == ENN_OP_MAXPOOL || n->op == ENN_OP_UPSAMPLE) && float_out) {
-            snprintf(err, errlen, "node %d: an int8 model's output maps must come from convs",
-                     k);
             return -1;
         }
     }

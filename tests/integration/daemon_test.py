@@ -776,6 +776,37 @@ class Telemetry(unittest.TestCase):
             self.assertIn("applying profile MODE_10W_2CORE", d.stderr())
 
 
+class Precision(unittest.TestCase):
+    def test_int8_model_chosen_by_precision_live(self):
+        """[classify] precision = int8 runs the model's -int8 sibling (hello and telemetry
+        say so); SIGHUP back to fp32 switches live; a missing sibling is a clear error."""
+        conf = "[daemon]\nmodel = %s\n[classify]\nprecision = %s\n[telemetry]\ninterval_s = 0.3\n"
+        with Daemon("--fps", "30", config=conf % (MODEL, "int8"), model=None) as d:
+            c = d.client(subscribe=["telemetry", "frame"])
+            hello = c.hello
+            self.assertEqual(hello["precision"], "int8")
+            self.assertEqual(hello["model"], "nano-b-quick-int8")
+            self.assertEqual(c.next("telemetry")["precision"], "int8")
+            faces = c.next("frame")["faces"]
+            self.assertTrue(faces and faces[0]["label"] in hello["classes"])
+            with open(d.conf, "w") as f:
+                f.write(conf % (MODEL, "fp32"))
+            d.proc.send_signal(signal.SIGHUP)
+            hello = c.next("hello")
+            self.assertEqual((hello["precision"], hello["model"]), ("fp32", "nano-b-quick"))
+            self.assertEqual(d.stop()[0], 0)
+        lone = os.path.join(TMP, "lone.enn")     # a model without an -int8 sibling
+        shutil.copy(MODEL, lone)
+        conf_path = os.path.join(TMP, "int8.conf")
+        for precision, rc in (("fp32", 0), ("int8", 1)):
+            with open(conf_path, "w") as f:
+                f.write(conf % (lone, precision))
+            out = subprocess.run([*EMOTIOND, "--check-config", "-c", conf_path],
+                                 capture_output=True, text=True, timeout=10 * SLOW)
+            self.assertEqual(out.returncode, rc, out.stderr)
+        self.assertIn("lone-int8.enn", out.stderr)
+
+
 if __name__ == "__main__":
     if not os.path.isdir(FACES):   # shown by scripts/test
         print("SKIPPED: daemon_integration Faces: needs %s" % FACES, flush=True)

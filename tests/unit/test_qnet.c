@@ -421,6 +421,124 @@ static void test_qsum_tails(void **state)
     }
 }
 
+/* ---- goldens from tools/convert/enn_reference.py, an executor written in numpy from the
+ * same specification: two implementations, one answer ---- */
+
+static struct enn_model *load_fixture(const char *name)
+{
+    char path[512], err[256];
+    snprintf(path, sizeof path, "%s/%s", FIXTURES, name);
+    struct enn_model *m;
+    if (enn_model_load(path, &m, err, sizeof err))
+        fail_msg("%s", err);
+    return m;
+}
+
+/* nano-b-quick-int8.golden (tools/train/make-fixtures --int8): u32 count, input floats,
+ * classes, then per input its floats and the executor's logits. */
+static void test_classifier_equals_numpy_executor(void **state)
+{
+    (void)state;
+    struct enn_model *m = load_fixture("nano-b-quick-int8.enn");
+    size_t len;
+    uint8_t *g = read_file(FIXTURES "/nano-b-quick-int8.golden", &len);
+    assert_non_null(g);
+    uint32_t hdr[3];
+    memcpy(hdr, g, sizeof hdr);
+    uint32_t n = hdr[0], in_n = hdr[1], classes = hdr[2];
+    assert_int_equal(classes, (uint32_t)m->n_classes);
+    assert_int_equal(in_n, (uint32_t)(m->input.c * m->input.h * m->input.w));
+    assert_int_equal(len, 12 + (size_t)n * (in_n + classes) * 4);
+    for (size_t s = 0; s < sizeof ISAS / sizeof *ISAS; s++) {
+        if (!enn_kernels_get(ISAS[s]))
+            continue;
+        setenv("EMOTIOND_ISA", ISAS[s], 1);
+        struct enn_net *net;
+        char err[256];
+        if (enn_net_create(m, &net, err, sizeof err))
+            fail_msg("%s", err);
+        float *input = malloc(in_n * sizeof *input);
+        for (uint32_t i = 0; i < n; i++) {
+            float want[64], got[64];
+            const uint8_t *rec = g + 12 + (size_t)i * (in_n + classes) * 4;
+            memcpy(input, rec, in_n * 4);
+            memcpy(want, rec + in_n * 4, classes * 4);
+            enn_net_run(net, input, got, NULL);
+            /* every quantised map is exact (the logits follow from them); pooling and
+               dense are float, where the executor's order of additions is its own */
+            for (uint32_t c = 0; c < classes; c++)
+                if (!(fabsf(got[c] - want[c]) <= 1e-5f * (1 + fabsf(want[c]))))
+                    fail_msg("%s, input %u, class %u: logit %.9g, numpy executor %.9g",
+                             ISAS[s], i, c, got[c], want[c]);
+        }
+        free(input);
+        enn_net_free(net);
+    }
+    unsetenv("EMOTIOND_ISA");
+    free(g);
+    enn_model_free(m);
+}
+
+/* yunet-astronaut-int8.golden (tools/convert/yunet-golden --enn): the shipped int8 YuNet's
+ * 12 maps on the sample portrait. Box and landmark maps bit for bit; the score maps go
+ * through our vectorised sigmoid, within 1e-6 of numpy's. */
+static void test_yunet_equals_numpy_executor(void **state)
+{
+    (void)state;
+    char path[512], err[256];
+    snprintf(path, sizeof path, "%s/models/face_detection_yunet_2023mar-int8.enn", SOURCE_DIR);
+    struct enn_model *m;
+    if (enn_model_load(path, &m, err, sizeof err))
+        fail_msg("%s", err);
+    size_t len;
+    uint8_t *g = read_file(FIXTURES "/yunet-astronaut-int8.golden", &len);
+    assert_non_null(g);
+    assert_memory_equal(g, "YGLD", 4);
+    uint32_t w, h;
+    memcpy(&w, g + 4, 4);
+    memcpy(&h, g + 8, 4);
+    const uint8_t *px = g + 12;
+    for (size_t s = 0; s < sizeof ISAS / sizeof *ISAS; s++) {
+        if (!enn_kernels_get(ISAS[s]))
+            continue;
+        setenv("EMOTIOND_ISA", ISAS[s], 1);
+        struct enn_net *net;
+        if (enn_net_create(m, &net, err, sizeof err) ||
+            enn_net_resize(net, (int)h, (int)w, err, sizeof err))
+            fail_msg("%s: %s", ISAS[s], err);
+        size_t row, plane;
+        float *in = enn_net_input(net, &row, &plane);
+        for (uint32_t y = 0; y < h; y++)
+            for (uint32_t x = 0; x < w; x++)
+                in[y * row + x] = (px[y * w + x] / 255.0f - m->mean) / m->std;
+        enn_net_forward(net);
+        const uint8_t *at = px + (size_t)w * h;
+        static const char *const kinds[4] = {"cls", "obj", "bbox", "kps"};
+        for (int k = 0; k < 4; k++)
+            for (int l = 0; l < 3; l++) {
+                char name[16];
+                snprintf(name, sizeof name, "%s_%d", kinds[k], 8 << l);
+                struct enn_view v = enn_net_output(net, enn_model_output(m, name));
+                for (int c = 0; c < v.s.c; c++)
+                    for (int y = 0; y < v.s.h; y++)
+                        for (int x = 0; x < v.s.w; x++, at += 4) {
+                            float want, got = v.data[(size_t)c * v.plane + (size_t)y * v.row +
+                                                     (size_t)x];
+                            memcpy(&want, at, 4);
+                            bool ok = k < 2 ? fabsf(got - want) <= 1e-6f : got == want;
+                            if (!ok)
+                                fail_msg("%s %s (%d, %d, %d): %.9g, numpy executor %.9g",
+                                         ISAS[s], name, c, y, x, got, want);
+                        }
+            }
+        assert_true(at == g + len);
+        enn_net_free(net);
+    }
+    unsetenv("EMOTIOND_ISA");
+    free(g);
+    enn_model_free(m);
+}
+
 /* ---- damaged files ---- */
 
 static void expect_refused(struct mb *b, const char *needle)
@@ -517,6 +635,26 @@ static void test_damaged_int8_refused(void **state)
     expect_refused(&b, "max pool changes qparams");
     mb_free(&b);
 
+    /* a bias that leaves the int32 accumulator no room; sigmoid on a quantised map */
+    int32_t huge[1] = {2147483600};
+    mb_begin_v21(&b, "overflow", 1, 8, 8, 0, NULL);
+    mb_qconv(&b, (int[]){0}, 1, 1, 1, 3, 1, 1, 1, w, &ws, huge);
+    mb_outputs(&b, 1, (const char *const[]){"a"}, (int[]){1});
+    mb_u8(&b, 1);
+    mb_qparams(&b, 2, (float[]){0.1f, 1}, (int[]){0, 0});
+    mb_finish(&b);
+    expect_refused(&b, "can overflow int32");
+    mb_free(&b);
+    mb_begin_v21(&b, "sigmoid-inside", 1, 8, 8, 0, NULL);
+    mb_qconv(&b, (int[]){0}, 1, 1, 1, 3, 1, 1, 2, w, &ws, bias);
+    mb_qconv(&b, (int[]){1}, 1, 1, 1, 3, 1, 1, 0, w, &ws, bias);
+    mb_outputs(&b, 1, (const char *const[]){"a"}, (int[]){2});
+    mb_u8(&b, 1);
+    mb_qparams(&b, 3, (float[]){0.1f, 0.2f, 1}, (int[]){0, 0, 0});
+    mb_finish(&b);
+    expect_refused(&b, "sigmoid on a quantised map");
+    mb_free(&b);
+
     /* int8 weights in a float (2.0) file, and a wrong weight count */
     mb_begin_v2(&b, "int8-in-2.0", 1, 8, 8, 0, NULL);
     mb_qconv(&b, (int[]){0}, 1, 1, 1, 3, 1, 1, 1, w, &ws, bias);
@@ -545,6 +683,8 @@ int main(void)
         cmocka_unit_test(test_classifiers_match_reference),
         cmocka_unit_test(test_detectors_match_reference),
         cmocka_unit_test(test_qsum_tails),
+        cmocka_unit_test(test_classifier_equals_numpy_executor),
+        cmocka_unit_test(test_yunet_equals_numpy_executor),
         cmocka_unit_test(test_damaged_int8_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
