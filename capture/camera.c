@@ -75,6 +75,8 @@ static void cam_shutdown(struct cap_source *s, struct camera *c)
     pthread_mutex_unlock(&s->stats_lock);
 }
 
+/* The format to ask for: the one the options require (0 if the camera does not offer
+   it), else the first of PREFERENCE the camera offers, else YUV420 (libv4l2). */
 static uint32_t choose_format(struct cap_source *s, struct camera *c)
 {
     uint32_t offered[64];
@@ -84,6 +86,12 @@ static uint32_t choose_format(struct cap_source *s, struct camera *c)
         if (xioctl(s, c->fd, VIDIOC_ENUM_FMT, &d) < 0)
             break;
         offered[n++] = d.pixelformat;
+    }
+    if (s->o.fourcc) {
+        for (int i = 0; i < n; i++)
+            if (offered[i] == s->o.fourcc)
+                return offered[i];
+        return 0;
     }
     for (size_t p = 0; p < sizeof PREFERENCE / sizeof *PREFERENCE; p++)
         for (int i = 0; i < n; i++)
@@ -170,6 +178,13 @@ static int cam_start(struct cap_source *s, struct camera *c, char *why, size_t w
     }
     struct v4l2_format fmt = {.type = V4L2_BUF_TYPE_VIDEO_CAPTURE};
     fmt.fmt.pix.pixelformat = choose_format(s, c);
+    if (!fmt.fmt.pix.pixelformat) {
+        char want[5];
+        fourcc_str(s->o.fourcc, want);
+        snprintf(why, whylen, "%s does not offer the pixel format %s ([capture] format)",
+                 c->path, want);
+        goto fail;
+    }
     fmt.fmt.pix.width = (uint32_t)(s->o.width ? s->o.width : 640);
     fmt.fmt.pix.height = (uint32_t)(s->o.height ? s->o.height : 480);
     choose_size(s, c, fmt.fmt.pix.pixelformat, &fmt.fmt.pix.width, &fmt.fmt.pix.height);

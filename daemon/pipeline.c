@@ -287,6 +287,7 @@ int pl_start(const struct pl_options *opts, const struct config *cfg, struct pip
         .fmt = CAP_GRAY8,
         .scale = cfg->capture.jpeg_scale,
         .fps = opts->fps,
+        .fourcc = cap_fourcc(cfg->capture.format),
         .width = cfg->capture.width,
         .height = cfg->capture.height,
         .max_width = cfg->capture.max_frame_width,
