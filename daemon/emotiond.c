@@ -398,11 +398,12 @@ static void on_tick(void *user, uint32_t events)
     if (d->watchdog_usec && now >= d->next_watchdog_ns) {
         /* fed only while no stage is stuck on one frame */
         int64_t stuck_ns = (int64_t)d->watchdog_usec * 1000 / 2;
-        if (pl_healthy(d->pl, stuck_ns))
+        char stuck[80];
+        if (pl_healthy_why(d->pl, stuck_ns, stuck, sizeof stuck))
             sd_notify(0, "WATCHDOG=1");
         else
-            log_err("a pipeline stage has been stuck for over %.1f s; not feeding the "
-                    "watchdog", (double)stuck_ns / 1e9);
+            log_err("a pipeline stage has been stuck for over %.1f s (%s); not feeding the "
+                    "watchdog", (double)stuck_ns / 1e9, stuck);
         d->next_watchdog_ns = now + (int64_t)d->watchdog_usec * 1000 / 3;
     }
     if (d->opts.once) {
