@@ -10,8 +10,9 @@
 #include <linux/videodev2.h>
 #include <pthread.h>
 #include <stdlib.h>
-#include <unistd.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "fake_v4l2.h"
 #include "source.h"
@@ -167,10 +168,19 @@ static void test_absent_camera_is_waited_for_and_stoppable(void **state)
     const uint32_t fmts[] = {V4L2_PIX_FMT_GREY};
     fake_cam_reset(fmts, 1, 64, 48);
     fake_cam.present = false;
-    fake_cam.absent_opens = 2;
+    fake_cam.absent_opens = 6;
     fake_cam_push(EV_FRAME, 7);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     struct cap_source *s = open_cam();        /* opening the source does not need it */
     expect_frame(s, 7);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    /* an absent node is looked for every 250 ms at most, not on the doubling backoff
+       (100 + 200 + ... + 2000 ms = 5.1 s for six tries): a replugged camera streams
+       again within 2 s */
+    double waited_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    assert_true(waited_ms < 2500);
+    assert_true(waited_ms > 600);             /* 100 + 200 + 4 x 250 ms: it did wait */
     struct cap_stats st;
     cap_source_stats(s, &st);
     assert_int_equal(st.reconnects, 0);       /* first start, not a reconnect */
