@@ -396,8 +396,13 @@ static void on_tick(void *user, uint32_t events)
         d->next_telemetry_ns = now + (int64_t)(d->cfg.telemetry.interval_s * 1e9);
     }
     if (d->watchdog_usec && now >= d->next_watchdog_ns) {
-        /* fed only while no stage is stuck on one frame */
-        int64_t stuck_ns = (int64_t)d->watchdog_usec * 1000 / 2;
+        /* fed only while no stage is stuck on one frame. Until the first frame is out
+           (READY=1) the limit is six times longer: that frame carries one-time costs
+           (the networks' first runs, their memory first touched), and systemd arms the
+           watchdog at the first WATCHDOG=1, before READY, so a slow first frame would
+           otherwise be killed and restarted for ever (seen on a slow machine: the system
+           test's emulated one, detection width 320). */
+        int64_t stuck_ns = (int64_t)d->watchdog_usec * 1000 / 2 * (d->ready ? 1 : 6);
         char stuck[80];
         if (pl_healthy_why(d->pl, stuck_ns, stuck, sizeof stuck))
             sd_notify(0, "WATCHDOG=1");
