@@ -19,7 +19,15 @@ chmod 0755 /run/systest "$work"
 # Module options: one vivid instance, video capture only, one webcam-type input: a
 # single /dev/video0 that looks like a USB camera.
 VIVID_OPTS="n_devs=1 node_types=0x1 num_inputs=1 input_types=0x0"
-FPS=15           # the rate asked of the camera ([capture] fps); TCG keeps it modest
+# The guest runs under TCG on (at best) one shared host core: some 100x slower than the
+# boards the product targets. The frame size and rate asked of the camera and the
+# detector's width are lowered so that one detector run stays well under the
+# watchdog's "stage stuck for WatchdogSec/2" rule, which is there to catch hangs, not
+# slow emulation (vivid draws its pattern on the guest's CPU too).
+FPS=10           # [capture] fps: the rate asked of the camera
+WIDTH=320        # [capture] width x height: one of vivid's webcam sizes
+HEIGHT=180
+DETECT_WIDTH=160 # [detect] width
 READY_BOUND=60   # s from start to READY=1: TCG is 10-50x slower than the hardware
 WATCHDOG_SEC=10  # the unit's WatchdogSec
 
@@ -61,12 +69,21 @@ set_key() {   # section key value: uncomment or replace the key in the conffile
 }
 # A reader of frames, following restarts: every line it gets, with the guest's
 # arrival time in ms in front ("ARRIVAL_MS JSON").
-start_watch() {   # log file
+# procps (pkill) is not on the guest: by /proc
+kill_comm() { local p; for p in /proc/[0-9]*; do [ "$(cat "$p/comm" 2>/dev/null)" = "$1" ] && kill "${p#/proc/}" 2>/dev/null; done; true; }
+# Not in $(...): the background reader would hold the substitution's pipe open.
+start_watch() {   # log file; sets WATCH_PID
   ( as_reader emotionctl watch --json --retry --socket "$sock" 2>>"$1.err" |
-      while IFS= read -r l; do echo "$(now_ms) $l"; done >>"$1" ) &
-  echo $!
+      while IFS= read -r l; do echo "$(now_ms) $l"; done >>"$1" ) </dev/null >/dev/null 2>&1 &
+  WATCH_PID=$!
 }
-stop_watch() { pkill -P "$1" 2>/dev/null; kill "$1" 2>/dev/null; pkill -u reader emotionctl 2>/dev/null; true; }
+stop_watch() {   # the reader's processes: its emotionctl first, so the pipe ends
+  kill_comm emotionctl
+  sleep 0.5
+  kill "$WATCH_PID" 2>/dev/null
+  wait "$WATCH_PID" 2>/dev/null
+  true
+}
 # ms of the first frame line arriving after $2 (ms) in watch log $1; empty if none
 first_frame_after() {
   awk -v t="$2" '$1 > t && $2 ~ /"type":"frame"/ { print $1; exit }' "$1"
@@ -75,6 +92,7 @@ first_frame_after() {
 info "guest: kernel $(uname -r), systemd $(systemctl --version | awk 'NR==1 {print $2}'), $(nproc) vCPU, $(awk '/MemTotal/ {printf "%d MiB", $2/1024}' /proc/meminfo)"
 boot_s=$(systemd-analyze 2>/dev/null | head -1)
 [ -n "$boot_s" ] && info "guest: $boot_s"
+systemd-analyze blame --no-pager 2>/dev/null | head -8 | sed 's/^/  boot: /'
 
 # ---- 0. the camera: vivid through real ioctls ------------------------------------
 vivid_up() { [ -c /dev/video0 ] && [ "$(stat -c %G /dev/video0)" = video ]; }
@@ -108,6 +126,9 @@ usermod -aG emotiond reader
 # ---- 2. point the conffile at the camera, enable and start -------------------------
 set_key daemon source /dev/video0
 set_key capture fps "$FPS"
+set_key capture width "$WIDTH"
+set_key capture height "$HEIGHT"
+set_key detect width "$DETECT_WIDTH"
 if out=$(emotiond --check-config -c "$conf" 2>&1); then :; else
   fail config "emotiond --check-config: $out"
 fi
@@ -165,10 +186,16 @@ else
 fi
 
 # ---- 5. formats and the capture rate ------------------------------------------------
-# The capture stage's fps over several telemetry windows against [capture] fps.
+# The camera's rate against [capture] fps: from the frames a client gets, the driver's
+# sequence numbers over their capture times (the pipeline under TCG publishes only some
+# frames; the sequence counts every one the driver made). The capture stage's own fps
+# over five telemetry windows is shown beside it.
 capture_fps_check() {   # name
-  local name=$1 src fps n=0 sum=0 samples=""
+  local name=$1 src fps n=0 sum=0 samples="" frames rate
   sleep 3
+  frames=$(as_reader timeout 30 emotionctl watch --json --count 15 --socket "$sock" 2>/dev/null |
+           grep -oE '"seq":[0-9]+,"ts":[0-9.]+' | tr -c '0-9.\n' ' ')
+  rate=$(awk 'NR == 1 { s0 = $1; t0 = $2 } { s = $1; t = $2 } END { if (NR > 1 && t > t0) printf "%.2f", (s - s0) / (t - t0) }' <<<"$frames")
   for _ in 1 2 3 4 5; do
     st=$(status_json) || true
     fps=$(json_num capture <<<"$st")
@@ -181,11 +208,11 @@ capture_fps_check() {   # name
   fi
   local median
   median=$(tr ' ' '\n' <<<"$samples" | grep . | sort -n | awk '{ v[NR] = $1 } END { printf "%.1f", NR % 2 ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }')
-  # within 10 % of the rate asked, on the median of 5 one-second windows
-  if awk -v m="$median" -v f="$FPS" 'BEGIN { exit !(m >= 0.9 * f && m <= 1.1 * f) }'; then
-    pass "$name" "$src: capture $median fps (asked $FPS; median of windows $samples)"
+  # the driver's rate within 5 % of the rate asked
+  if [ -n "$rate" ] && awk -v m="$rate" -v f="$FPS" 'BEGIN { exit !(m >= 0.95 * f && m <= 1.05 * f) }'; then
+    pass "$name" "$src: the driver's rate $rate fps (asked $FPS; seq over ts of $(wc -l <<<"$frames") frames), capture stage median $median fps (windows $samples)"
   else
-    fail "$name" "$src: capture $median fps, asked $FPS (windows: $samples)"
+    fail "$name" "$src: the driver's rate ${rate:-unknown} fps, asked $FPS; capture stage windows $samples"
   fi
 }
 capture_fps_check capture-auto
@@ -228,7 +255,7 @@ timeout 30 systemctl reload emotiond 2>/dev/null || true
 
 # ---- 7. watchdog: a frozen daemon is killed and restarted ---------------------------
 wlog=$work/watch-wd.log
-wpid=$(start_watch "$wlog")
+start_watch "$wlog"
 wait_for 30 grep -q '"type":"frame"' "$wlog"
 pid=$(main_pid)
 restarts0=$(systemctl show -p NRestarts --value emotiond)
@@ -241,8 +268,7 @@ else
 fi
 if [ -z "$pid" ]; then :
 # killed at most WatchdogSec after the last ping, restarted RestartSec (2 s) later
-elif wait_for
-  $((WATCHDOG_SEC + 40)) bash -c "p=\$(systemctl show -p MainPID --value emotiond); [ \"\$p\" != 0 ] && [ \"\$p\" != $pid ]"; then
+elif wait_for $((WATCHDOG_SEC + 40)) bash -c "p=\$(systemctl show -p MainPID --value emotiond); [ \"\$p\" != 0 ] && [ \"\$p\" != $pid ]"; then
   t_new=$(now_ms)
   wait_for 60 systemctl is-active -q emotiond
   t_ready=$(now_ms)
@@ -263,18 +289,25 @@ else
   kill -CONT "$pid" 2>/dev/null
   fail watchdog "a SIGSTOPped emotiond was not restarted within $((WATCHDOG_SEC + 40)) s"
 fi
-stop_watch "$wpid"
+stop_watch
 
 # ---- 8. camera unplug and replug ------------------------------------------------------
 wlog=$work/watch-unplug.log
-wpid=$(start_watch "$wlog")
+start_watch "$wlog"
 wait_for 30 grep -q '"type":"frame"' "$wlog"
 pid=$(main_pid)
-if rmmod vivid 2>"$work/rmmod.err"; then
+# The unplug: vivid's "Disconnect" button control unregisters its device nodes the way
+# a USB camera's disappear (an open streaming descriptor gets ENODEV/POLLERR); rmmod
+# alone is refused while the daemon holds the device ("Module vivid is in use"). Once
+# the daemon has let go, the module is unloaded, so that the replug is a fresh
+# modprobe: a new /dev/video0, set up by udev.
+how=""
+if v4l2-ctl -d /dev/video0 --set-ctrl=disconnect=1 2>"$work/unplug.err"; then
+  how="vivid's disconnect control"
+elif rmmod vivid 2>>"$work/unplug.err"; then
   how="rmmod vivid"
 else
-  how=""
-  info "unplug: rmmod vivid refused ($(cat "$work/rmmod.err")); trying vivid's disconnect control"
+  info "unplug: neither the disconnect control nor rmmod worked: $(tr '\n' ' ' <"$work/unplug.err")"
 fi
 if [ -n "$how" ]; then
   lost=no
@@ -286,17 +319,28 @@ if [ -n "$how" ]; then
   else
     fail unplug "$how: active $(systemctl is-active emotiond), PID $pid -> $(main_pid), status 'camera lost' $lost, source_connected ${connected:-?}"
   fi
+  # the daemon closed the vanished device: the module can go
+  gone=yes
+  wait_for 20 rmmod vivid 2>/dev/null || gone=no
+  if [ "$gone" = no ] && lsmod | grep -q '^vivid '; then
+    info "unplug: rmmod vivid still refused after the disconnect: $(lsmod | grep '^vivid ')"
+  fi
   sleep 3   # the daemon's reopen backoff reaches its longest
   t_plug=$(now_ms)
   modprobe vivid $VIVID_OPTS
-  if wait_for 30 bash -c "[ -n \"\$(awk -v t=$t_plug '\$1 > t && \$2 ~ /\"type\":\"frame\"/' $wlog)\" ]"; then
+  t_mod=$(now_ms)
+  wait_for 10 vivid_up
+  t_node=$(now_ms)
+  if [ "$gone" = no ]; then
+    fail replug "vivid could not be unloaded after the disconnect, so there was no replug to time"
+  elif wait_for 30 bash -c "[ -n \"\$(awk -v t=$t_plug '\$1 > t && \$2 ~ /\"type\":\"frame\"/' $wlog)\" ]"; then
     t_frame=$(first_frame_after "$wlog" "$t_plug")
     ms=$((t_frame - t_plug))
-    udev_ms=""
+    parts="modprobe returned at $(secs $((t_mod - t_plug))) s, /dev/video0 group video by $(secs $((t_node - t_plug))) s"
     if [ "$ms" -le 2000 ]; then
-      pass replug "modprobe vivid -> first frame at the client $(secs "$ms") s (target 2 s)"
+      pass replug "modprobe vivid -> first frame at the client $(secs "$ms") s (target 2 s; $parts)"
     else
-      fail replug "modprobe vivid -> first frame at the client $(secs "$ms") s, over the 2 s target"
+      fail replug "modprobe vivid -> first frame at the client $(secs "$ms") s, over the 2 s target ($parts)"
     fi
   else
     fail replug "no frame within 30 s of modprobe vivid"
@@ -304,7 +348,7 @@ if [ -n "$how" ]; then
 else
   skip unplug "vivid could not be unloaded"
 fi
-stop_watch "$wpid"
+stop_watch
 
 # ---- 9. socket activation -------------------------------------------------------------
 systemctl stop emotiond
@@ -328,6 +372,28 @@ if systemctl enable --now emotiond.socket >/dev/null 2>&1 && ! systemctl is-acti
   fi
 else
   fail socket-activation "emotiond.socket: $(systemctl is-active emotiond.socket), service $(systemctl is-active emotiond), $(stat -c '%A %U:%G' "$sock" 2>&1)"
+fi
+
+# ---- 9b. a crash: restarted, and no core dump (it would hold frames) -----------------
+pid=$(main_pid)
+cores0=$(find /var/lib/systemd/coredump -type f 2>/dev/null | wc -l)
+since=$(date '+%Y-%m-%d %H:%M:%S')
+if [ "${pid:-0}" -gt 1 ]; then
+  kill -SEGV "$pid"
+  if wait_for 60 bash -c "p=\$(systemctl show -p MainPID --value emotiond); [ \"\$p\" != 0 ] && [ \"\$p\" != $pid ]"; then
+    sleep 5   # systemd-coredump, if it were handed a core, takes a few seconds under TCG
+    cores=$(find /var/lib/systemd/coredump -type f 2>/dev/null | wc -l)
+    dumped=$(journalctl --since "$since" --no-pager | grep -c "Process $pid (emotiond).*dumped core")
+    if [ "$cores" -eq "$cores0" ] && [ "$dumped" -eq 0 ]; then
+      pass crash-no-core "SIGSEGV: restarted (PID $pid -> $(main_pid)), no core dump although systemd-coredump is installed"
+    else
+      fail crash-no-core "SIGSEGV: a core dump was kept ($((cores - cores0)) new in /var/lib/systemd/coredump)"
+    fi
+  else
+    fail crash-no-core "SIGSEGV: emotiond was not restarted within 60 s"
+  fi
+else
+  fail crash-no-core "emotiond is not running: nothing to crash"
 fi
 
 # ---- 10. systemd-analyze security ---------------------------------------------------
@@ -354,7 +420,7 @@ info "disk: written since the service started (journal, systemd and apt state as
 if [ -n "$owned$owned_run$cores$newer" ]; then
   fail no-disk-writes "owned by emotiond: ${owned:-none} ${owned_run}; core dumps: ${cores:-none}; other files: ${newer:-none}"
 else
-  pass no-disk-writes "no file of user emotiond outside /run/emotiond, no core dump after the watchdog's kill (systemd-coredump installed), nothing else written"
+  pass no-disk-writes "no file of user emotiond outside /run/emotiond, no core dump after the watchdog's kill and the crash (systemd-coredump installed), nothing else written"
 fi
 
 # ---- 12. remove and purge -------------------------------------------------------------
@@ -388,3 +454,7 @@ if [ -c /dev/ttyS2 ]; then
   stty -F /dev/ttyS2 raw -echo 2>/dev/null || true
   journalctl -b -o short-monotonic --no-pager >/dev/ttyS2 2>&1
 fi
+
+# the last line: the host tells a run that ended early (a bug here, a hung guest) from one
+# that ran every check
+echo "RESULT END" >&"$res"
