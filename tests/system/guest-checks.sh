@@ -24,10 +24,10 @@ VIVID_OPTS="n_devs=1 node_types=0x1 num_inputs=1 input_types=0x0"
 # detector's width are lowered so that one detector run stays well under the
 # watchdog's "stage stuck for WatchdogSec/2" rule, which is there to catch hangs, not
 # slow emulation (vivid draws its pattern on the guest's CPU too).
-FPS=10           # [capture] fps: the rate asked of the camera
+FPS=5            # [capture] fps: the rate asked of the camera
 WIDTH=320        # [capture] width x height: one of vivid's webcam sizes
 HEIGHT=180
-DETECT_WIDTH=160 # [detect] width
+DETECT_WIDTH=64  # [detect] width (its least)
 READY_BOUND=60   # s from start to READY=1: TCG is 10-50x slower than the hardware
 WATCHDOG_SEC=10  # the unit's WatchdogSec
 
