@@ -55,7 +55,7 @@ struct daemon {
 
     struct faces_smoother smoother;
     unsigned smooth_generation;
-    bool stop, ready, source_connected;
+    bool stop, ready;
     int exit_code;
     uint64_t watchdog_usec;
     int64_t start_ns, next_telemetry_ns, next_mode_ns, next_power_ns, next_watchdog_ns;
@@ -311,7 +311,7 @@ static void publish_telemetry(struct daemon *d)
     if (d->ready)
         sd_notifyf(0, "STATUS=%.1f fps, %.1f faces/s, %d client%s%s", d->last_fps,
                    d->last_faces, srv_clients(d->srv), srv_clients(d->srv) == 1 ? "" : "s",
-                   connected || !d->source_connected ? "" : ", camera lost");
+                   connected ? "" : ", camera lost");
 }
 
 static void on_results(void *user, uint32_t events)

@@ -273,14 +273,14 @@ elif wait_for $((WATCHDOG_SEC + 40)) bash -c "p=\$(systemctl show -p MainPID --v
   wait_for 60 systemctl is-active -q emotiond
   t_ready=$(now_ms)
   wait_for 30 bash -c "[ -n \"\$(awk -v t=$t_ready '\$1 > t && \$2 ~ /\"type\":\"frame\"/' $wlog)\" ]"
-  t_frame=$(first_frame_after "$wlog" "$t_stop")
+  t_frame=$(first_frame_after "$wlog" "$t_new")   # from the new process
   restarts=$(systemctl show -p NRestarts --value emotiond)
   result_s=$(secs $((t_new - t_stop)))
   detail="SIGSTOP -> new process $result_s s (WatchdogSec $WATCHDOG_SEC + RestartSec 1), READY again $(secs $((t_ready - t_stop))) s, NRestarts $restarts0 -> $restarts"
   if [ -z "$t_frame" ]; then
     fail watchdog "$detail; the watch --retry client got no frame after the restart"
   elif [ $((t_new - t_stop)) -le $(( (WATCHDOG_SEC + 2) * 1000 )) ]; then
-    pass watchdog "$detail; watch --retry reconnected, first frame $(secs $((t_frame - t_stop))) s after SIGSTOP"
+    pass watchdog "$detail; watch --retry reconnected, its first frame from the new process $(secs $((t_frame - t_stop))) s after SIGSTOP"
   else
     fail watchdog "$detail: over the target, WatchdogSec + 2 s"
   fi
