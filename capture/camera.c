@@ -14,6 +14,11 @@
 #define N_BUFFERS 4
 #define BACKOFF_MIN_MS 100
 #define BACKOFF_MAX_MS 2000
+/* A camera whose node is absent (unplugged) or not yet ours (udev still setting its
+   group) is looked for this often, whatever the backoff: an open() of a missing path
+   costs nothing, and a replugged camera streams again within the product's 2 s. The
+   backoff is for cameras that are there and fail. */
+#define ABSENT_POLL_MS 250
 
 struct camera {
     char path[128];
@@ -26,6 +31,7 @@ struct camera {
     size_t buf_len[N_BUFFERS];
     int n_bufs;
     bool have_seq;
+    bool absent;               /* the last open failed: no such node, or not ours yet */
     uint32_t last_seq;
     int timeouts_in_row, waited_ms;
     int backoff_ms;
@@ -75,6 +81,8 @@ static void cam_shutdown(struct cap_source *s, struct camera *c)
     pthread_mutex_unlock(&s->stats_lock);
 }
 
+/* The format to ask for: the one the options require (0 if the camera does not offer
+   it), else the first of PREFERENCE the camera offers, else YUV420 (libv4l2). */
 static uint32_t choose_format(struct cap_source *s, struct camera *c)
 {
     uint32_t offered[64];
@@ -84,6 +92,12 @@ static uint32_t choose_format(struct cap_source *s, struct camera *c)
         if (xioctl(s, c->fd, VIDIOC_ENUM_FMT, &d) < 0)
             break;
         offered[n++] = d.pixelformat;
+    }
+    if (s->o.fourcc) {
+        for (int i = 0; i < n; i++)
+            if (offered[i] == s->o.fourcc)
+                return offered[i];
+        return 0;
     }
     for (size_t p = 0; p < sizeof PREFERENCE / sizeof *PREFERENCE; p++)
         for (int i = 0; i < n; i++)
@@ -153,6 +167,8 @@ static int cam_start(struct cap_source *s, struct camera *c, char *why, size_t w
 {
     const struct cap_v4l2_ops *ops = s->o.v4l2;
     c->fd = ops->open(c->path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    c->absent = c->fd < 0 && (errno == ENOENT || errno == ENODEV || errno == ENXIO ||
+                              errno == EACCES);
     if (c->fd < 0) {
         snprintf(why, whylen, "%s: %s", c->path, strerror(errno));
         return -1;
@@ -170,6 +186,13 @@ static int cam_start(struct cap_source *s, struct camera *c, char *why, size_t w
     }
     struct v4l2_format fmt = {.type = V4L2_BUF_TYPE_VIDEO_CAPTURE};
     fmt.fmt.pix.pixelformat = choose_format(s, c);
+    if (!fmt.fmt.pix.pixelformat) {
+        char want[5];
+        fourcc_str(s->o.fourcc, want);
+        snprintf(why, whylen, "%s does not offer the pixel format %s ([capture] format)",
+                 c->path, want);
+        goto fail;
+    }
     fmt.fmt.pix.width = (uint32_t)(s->o.width ? s->o.width : 640);
     fmt.fmt.pix.height = (uint32_t)(s->o.height ? s->o.height : 480);
     choose_size(s, c, fmt.fmt.pix.pixelformat, &fmt.fmt.pix.width, &fmt.fmt.pix.height);
@@ -319,8 +342,10 @@ static int cam_next(struct cap_source *s, struct cap_frame **out, char *err, siz
         if (c->fd < 0) {
             char why[300];
             if (cam_start(s, c, why, sizeof why)) {
-                cap_note(s, "%s; retrying in %d ms", why, c->backoff_ms);
-                if (!cap_sleep_ms(s, c->backoff_ms))
+                int delay = c->absent && c->backoff_ms > ABSENT_POLL_MS ? ABSENT_POLL_MS
+                                                                        : c->backoff_ms;
+                cap_note(s, "%s; retrying in %d ms", why, delay);
+                if (!cap_sleep_ms(s, delay))
                     break;
                 c->backoff_ms = c->backoff_ms * 2 > BACKOFF_MAX_MS ? BACKOFF_MAX_MS
                                                                    : c->backoff_ms * 2;

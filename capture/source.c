@@ -151,6 +151,14 @@ bool cap_source_is_camera(const char *spec)
     return strncmp(spec, "v4l2:", 5) == 0 || strncmp(spec, "/dev/video", 10) == 0;
 }
 
+uint32_t cap_fourcc(const char *name)
+{
+    if (!name || strlen(name) != 4 || !strcmp(name, "auto"))
+        return 0;
+    return (uint32_t)(unsigned char)name[0] | (uint32_t)(unsigned char)name[1] << 8 |
+           (uint32_t)(unsigned char)name[2] << 16 | (uint32_t)(unsigned char)name[3] << 24;
+}
+
 void cap_source_description(struct cap_source *s, char *buf, size_t len)
 {
     pthread_mutex_lock(&s->stats_lock);

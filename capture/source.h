@@ -21,6 +21,8 @@ struct cap_options {
     double fps;                 /* camera: rate asked; files: pace (0: as fast as taken);
                                    image: default 10 */
     int width, height;          /* camera size asked (default 640x480) */
+    uint32_t fourcc;            /* camera: 0 (default) the best format it offers; else this
+                                   V4L2 pixel format, which it must offer */
     int pool_frames;            /* frames in flight (default 4) */
     int max_width, max_height;  /* files: larger pictures are refused before any
                                    allocation (default 4096x4096) */
@@ -44,6 +46,9 @@ struct cap_source;
 
 /* Whether spec names a camera (v4l2:DEV or /dev/videoN) rather than a file source. */
 bool cap_source_is_camera(const char *spec);
+/* [capture] format as cap_options.fourcc: a FourCC such as "YUYV"; 0 for "auto" (the
+ * camera code's own preference) or anything not four characters long. */
+uint32_t cap_fourcc(const char *name);
 
 /* Fails only for a bad spec or an unreadable file; a missing camera is waited for. */
 int cap_source_open(const char *spec, const struct cap_options *opts, struct cap_source **out,

@@ -41,6 +41,8 @@ static const struct key KEYS[] = {
     {"capture", "width", K_INT, C(capture.width), 16, 4096, "640", NULL, false},
     {"capture", "height", K_INT, C(capture.height), 16, 4096, "480", NULL, false},
     {"capture", "fps", K_DBL, C(capture.fps), 0, 240, "30", NULL, false},
+    {"capture", "format", K_ENUM, C(capture.format), 0, 0, "auto", "auto|GREY|YUYV|UYVY|MJPG",
+     false},
     {"capture", "jpeg_scale", K_INT, C(capture.jpeg_scale), 1, 8, "1", "1|2|4|8", false},
     {"capture", "timeout_ms", K_INT, C(capture.timeout_ms), 50, 60000, "1000", NULL, false},
     {"capture", "max_timeouts", K_INT, C(capture.max_timeouts), 1, 100, "3", NULL, false},

@@ -34,6 +34,7 @@ struct config {
         int width, height, jpeg_scale, timeout_ms, max_timeouts;
         int max_frame_width, max_frame_height;   /* files: larger pictures are refused */
         double fps;
+        char format[8];        /* camera pixel format: auto, or a FourCC it must offer */
     } capture;
     struct {
         char backend[16], model[CONFIG_STR], precision[8];

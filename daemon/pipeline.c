@@ -195,13 +195,29 @@ void pl_take_stats(struct pipeline *p, struct pl_stats *out)
 
 bool pl_healthy(struct pipeline *p, int64_t max_busy_ns)
 {
-    int64_t now = pl_now_ns();
+    return pl_healthy_why(p, max_busy_ns, NULL, 0);
+}
+
+bool pl_healthy_why(struct pipeline *p, int64_t max_busy_ns, char *what, size_t len)
+{
+    int64_t now = pl_now_ns(), longest = 0;
+    int stage = -1;
     for (int i = 0; i < BUSY_WORKER0 + p->n_workers; i++) {
         int64_t since = atomic_load(&p->busy_since[i]);
-        if (since && now - since > max_busy_ns)
-            return false;
+        if (since && now - since > max_busy_ns && now - since > longest) {
+            longest = now - since;
+            stage = i;
+        }
     }
-    return true;
+    if (stage >= 0 && what && len) {
+        static const char *const names[] = {"capture", "locate", "detector"};
+        if (stage < BUSY_WORKER0)
+            snprintf(what, len, "%s, %.1f s", names[stage], (double)longest / 1e9);
+        else
+            snprintf(what, len, "classification worker %d, %.1f s", stage - BUSY_WORKER0,
+                     (double)longest / 1e9);
+    }
+    return stage < 0;
 }
 
 const char *pl_source_describe(struct pipeline *p)
@@ -290,6 +306,7 @@ int pl_start(const struct pl_options *opts, const struct config *cfg, struct pip
         .fmt = CAP_GRAY8,
         .scale = cfg->capture.jpeg_scale,
         .fps = opts->fps,
+        .fourcc = cap_fourcc(cfg->capture.format),
         .width = cfg->capture.width,
         .height = cfg->capture.height,
         .max_width = cfg->capture.max_frame_width,

@@ -101,6 +101,9 @@ void pl_take_stats(struct pipeline *p, struct pl_stats *out);
 /* False when some stage has been busy with one frame for longer than max_busy_ns: the
  * pipeline is wedged (the watchdog stops being fed). */
 bool pl_healthy(struct pipeline *p, int64_t max_busy_ns);
+/* The same, naming the stage that has been busy the longest and for how long (e.g.
+ * "detector, 5.3 s") in what when one is stuck, so the log says which. */
+bool pl_healthy_why(struct pipeline *p, int64_t max_busy_ns, char *what, size_t len);
 /* The source as it is now (a camera's format once it streams). Publisher thread only. */
 const char *pl_source_describe(struct pipeline *p);
 bool pl_source_connected(struct pipeline *p);

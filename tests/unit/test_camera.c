@@ -8,8 +8,11 @@
 #include <stdint.h>
 #include <cmocka.h>
 #include <linux/videodev2.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+#include <unistd.h>
 
 #include "fake_v4l2.h"
 #include "source.h"
@@ -165,10 +168,19 @@ static void test_absent_camera_is_waited_for_and_stoppable(void **state)
     const uint32_t fmts[] = {V4L2_PIX_FMT_GREY};
     fake_cam_reset(fmts, 1, 64, 48);
     fake_cam.present = false;
-    fake_cam.absent_opens = 2;
+    fake_cam.absent_opens = 6;
     fake_cam_push(EV_FRAME, 7);
+    struct timespec t0, t1;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
     struct cap_source *s = open_cam();        /* opening the source does not need it */
     expect_frame(s, 7);
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    /* an absent node is looked for every 250 ms at most, not on the doubling backoff
+       (100 + 200 + ... + 2000 ms = 5.1 s for six tries): a replugged camera streams
+       again within 2 s */
+    double waited_ms = (double)(t1.tv_sec - t0.tv_sec) * 1e3 + (double)(t1.tv_nsec - t0.tv_nsec) / 1e6;
+    assert_true(waited_ms < 2500);
+    assert_true(waited_ms > 600);             /* 100 + 200 + 4 x 250 ms: it did wait */
     struct cap_stats st;
     cap_source_stats(s, &st);
     assert_int_equal(st.reconnects, 0);       /* first start, not a reconnect */
@@ -205,6 +217,54 @@ static void test_nearest_listed_size_and_rate(void **state)
     cap_source_close(s);
 }
 
+static void *stop_later(void *s)
+{
+    usleep(300 * 1000);
+    cap_source_stop(s);
+    return NULL;
+}
+
+/* [capture] format: a camera that offers several formats gives the one asked for (vivid
+   offers GREY before YUYV, the usual webcam format); one it does not offer is never
+   silently replaced by another, and the reason is the source's last error. */
+static void test_required_format(void **state)
+{
+    (void)state;
+    const uint32_t fmts[] = {V4L2_PIX_FMT_GREY, V4L2_PIX_FMT_YUYV, V4L2_PIX_FMT_UYVY};
+    /* the config's names; "auto" is no FourCC (the camera has its own preference) */
+    assert_int_equal(cap_fourcc("auto"), 0);
+    assert_int_equal(cap_fourcc(""), 0);
+    assert_int_equal(cap_fourcc("YUYV"), V4L2_PIX_FMT_YUYV);
+    assert_int_equal(cap_fourcc("MJPG"), V4L2_PIX_FMT_MJPEG);
+    assert_int_equal(cap_fourcc("GREY"), V4L2_PIX_FMT_GREY);
+    fake_cam_reset(fmts, 3, 640, 480);
+    fake_cam_push(EV_FRAME, 3);
+    struct cap_options o = {.v4l2 = &fake_v4l2_ops, .width = 64, .height = 48,
+                            .timeout_ms = 100, .max_timeouts = 2,
+                            .fourcc = V4L2_PIX_FMT_YUYV};
+    struct cap_source *s;
+    char err[256];
+    assert_int_equal(cap_source_open("/dev/video0", &o, &s, err, sizeof err), 0);
+    expect_frame(s, 3);
+    assert_int_equal(fake_cam.fourcc, V4L2_PIX_FMT_YUYV);
+    assert_non_null(strstr(cap_source_describe(s), "YUYV 64x48"));
+    cap_source_close(s);
+
+    fake_cam_reset(fmts, 3, 640, 480);
+    fake_cam_push(EV_FRAME, 4);
+    o.fourcc = V4L2_PIX_FMT_MJPEG;
+    assert_int_equal(cap_source_open("/dev/video0", &o, &s, err, sizeof err), 0);
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, stop_later, s), 0);
+    struct cap_frame *f;
+    assert_int_equal(cap_source_next(s, &f, err, sizeof err), 0);   /* stopped, no frame */
+    pthread_join(t, NULL);
+    cap_source_last_error(s, err, sizeof err);
+    assert_non_null(strstr(err, "does not offer the pixel format MJPG"));
+    assert_false(fake_cam.streaming);
+    cap_source_close(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -215,6 +275,7 @@ int main(void)
         cmocka_unit_test(test_stall_reopens),
         cmocka_unit_test(test_absent_camera_is_waited_for_and_stoppable),
         cmocka_unit_test(test_nearest_listed_size_and_rate),
+        cmocka_unit_test(test_required_format),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -185,12 +185,17 @@ static void test_long_busy_stage_is_unhealthy(void **state)
     snprintf(spec, sizeof spec, "image:%s", path);
     struct pipeline *p = start_with(spec, 0, true, NULL, w);
     bool stuck = false;
+    char what[80] = "";
     for (int i = 0; i < 300 && !stuck; i++) {
         struct timespec nap = {0, 5000000};
         nanosleep(&nap, NULL);
-        stuck = !pl_healthy(p, 20000000);
+        stuck = !pl_healthy_why(p, 20000000, what, sizeof what);
     }
     assert_true(stuck);
+    /* the log names the stage: the whole-frame detection runs in the detector or,
+       detect interval 1, in line in the locate stage */
+    assert_true(strncmp(what, "detector, ", 10) == 0 || strncmp(what, "locate, ", 8) == 0 ||
+                strncmp(what, "classification worker", 21) == 0);
     assert_true(pl_healthy(p, 60000000000LL));   /* not for a minute, though */
     pl_stop(p);
     pl_free(p);
