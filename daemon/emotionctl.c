@@ -24,6 +24,7 @@
 #include "json_out.h"
 #include "model.h"
 #include "net.h"
+#include "protocol.h"
 #include "source.h"
 
 #define DEFAULT_MODEL_NAME "emotionnet-nano-a-fer.enn"
@@ -118,7 +119,7 @@ static int classify_one(struct ctx *c, const char *path)
             continue;
         }
         json_raw(&j, i ? "," : "");
-        faces_face_json(&j, c->m, f->id, f->box, f->label, f->scores);
+        proto_face(&j, c->m, f->id, f->box, f->label, f->scores);
     }
     json_raw(&j, "]}");
     if (c->json) {

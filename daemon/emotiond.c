@@ -25,6 +25,7 @@
 #include "log.h"
 #include "loop.h"
 #include "pipeline.h"
+#include "protocol.h"
 #include "server.h"
 #include "telemetry.h"
 
@@ -32,7 +33,6 @@
 #define MODE_POLL_NS 500000000LL       /* power mode changes seen within a second */
 #define POWER_SAMPLE_NS 250000000LL
 #define MAX_FLAGS 16
-#define MSG_MAX 16384
 
 struct flag_value {
     const char *section, *key, *origin;
@@ -62,7 +62,7 @@ struct daemon {
     struct board_power_mode mode;
     int profile;                        /* index into cfg.profiles, -1 for none */
     char source_problem[300];           /* last one logged */
-    char telemetry[MSG_MAX];            /* the latest telemetry fields, for status */
+    char telemetry[PROTO_MSG_MAX];            /* the latest telemetry fields, for status */
     size_t telemetry_len;
     double last_fps, last_faces;
 };
@@ -252,39 +252,23 @@ static void write_hello(void *user, struct json_out *j)
     struct daemon *d = user;
     const struct pl_model *pm = pl_current_model(d->pl);
     const struct enn_model *m = pl_model_info(pm);
-    json_raw(j, "{\"type\":\"hello\",\"protocol\":1,\"version\":");
-    json_str(j, EMOTIOND_VERSION);
-    json_raw(j, ",\"model\":");
-    json_str(j, pl_model_name(pm));
-    json_raw(j, ",\"precision\":");
-    json_str(j, enn_precision_name(m->precision));
-    json_raw(j, ",\"classes\":[");
-    for (int c = 0; c < m->n_classes; c++) {
-        json_raw(j, c ? "," : "");
-        json_str(j, m->classes[c]);
-    }
-    json_raw(j, "],\"source\":");
-    json_str(j, pl_source_describe(d->pl));
-    json_raw(j, "}");
+    struct proto_hello h = {.version = EMOTIOND_VERSION, .model = pl_model_name(pm),
+                            .precision = enn_precision_name(m->precision),
+                            .source = pl_source_describe(d->pl), .info = m};
+    proto_hello(j, &h);
 }
 
 static void write_status(void *user, struct json_out *j)
 {
     struct daemon *d = user;
-    json_raw(j, "{\"type\":\"status\",");
-    if (d->telemetry_len) {
-        json_raw(j, d->telemetry);
-        json_raw(j, ",");
-    }
-    json_raw(j, "\"uptime_s\":");
-    json_num(j, (double)(pl_now_ns() - d->start_ns) / 1e9, 1);
-    json_raw(j, ",\"clients\":");
-    json_int(j, srv_clients(d->srv));
-    json_raw(j, ",\"source_connected\":");
-    json_raw(j, pl_source_connected(d->pl) ? "true" : "false");
-    json_raw(j, ",\"source\":");
-    json_str(j, pl_source_describe(d->pl));
-    json_raw(j, "}");
+    struct proto_status s = {
+        .telemetry = d->telemetry_len ? d->telemetry : "",
+        .uptime_s = (double)(pl_now_ns() - d->start_ns) / 1e9,
+        .clients = srv_clients(d->srv),
+        .source_connected = pl_source_connected(d->pl),
+        .source = pl_source_describe(d->pl),
+    };
+    proto_status(j, &s);
 }
 
 static void publish_telemetry(struct daemon *d)
@@ -301,20 +285,20 @@ static void publish_telemetry(struct daemon *d)
         .precision = enn_precision_name(pl_model_info(pl_current_model(d->pl))->precision),
         .workers = pl_workers(d->pl),
     };
+    static struct proto_telemetry fields;
+    tel_collect(&d->tel, &ctx, &fields);
     struct json_out j;
     json_init(&j, d->telemetry, sizeof d->telemetry);
-    tel_fields(&d->tel, &ctx, &j);
+    proto_telemetry_fields(&j, &fields);
     d->telemetry_len = j.overflow ? 0 : j.len;
     if (j.overflow)
         log_warn("telemetry message too long; not sent");
-    static char msg[MSG_MAX + 64];
+    static char msg[PROTO_MSG_MAX + 64];   /* the fields and their wrapper */
     struct json_out m;
     json_init(&m, msg, sizeof msg);
-    json_raw(&m, "{\"type\":\"telemetry\",");
-    json_raw(&m, d->telemetry);
-    json_raw(&m, "}");
+    proto_telemetry(&m, d->telemetry);
     if (d->telemetry_len && !m.overflow)
-        srv_broadcast(d->srv, SRV_TELEMETRY, msg, m.len);
+        srv_broadcast(d->srv, PROTO_TELEMETRY, msg, m.len);
 
     /* the source gets over problems on its own (skips a frame, reopens a camera): say so */
     char problem[300];
@@ -336,7 +320,7 @@ static void on_results(void *user, uint32_t events)
 {
     (void)events;
     struct daemon *d = user;
-    static char msg[MSG_MAX];
+    static char msg[PROTO_MSG_MAX];
     struct pl_result *r;
     while ((r = pl_next_result(d->pl))) {
         const struct enn_model *m = pl_model_info(r->model);
@@ -352,10 +336,9 @@ static void on_results(void *user, uint32_t events)
         double latency = (double)(now - r->ts_ns) / 1e6;
         struct json_out j;
         json_init(&j, msg, sizeof msg);
-        faces_frame_message(&j, m, r->seq, r->ts_unix, latency, r->width, r->height, r->faces,
-                            r->n);
+        proto_frame(&j, m, r->seq, r->ts_unix, latency, r->width, r->height, r->faces, r->n);
         if (!j.overflow)
-            srv_broadcast(d->srv, SRV_FRAME, msg, j.len);
+            srv_broadcast(d->srv, PROTO_FRAME, msg, j.len);
         int64_t done = pl_now_ns();
         pl_record_publish(d->pl, (double)(done - r->classified_ns) / 1e6,
                           (double)(done - r->ts_ns) / 1e6);
