@@ -141,35 +141,29 @@ static void apply_settings(struct daemon *d)
         log_set_level((enum log_level)level);
 }
 
-/* One line of config_print per key: "section\tkey = value". */
-static size_t print_keys(const struct config *c, char *buf, size_t cap)
-{
-    char *text = NULL;
-    size_t len = 0, used = 0;
-    FILE *f = open_memstream(&text, &len);
-    if (!f)
-        return 0;
-    config_print(c, f);
-    fclose(f);
-    char section[80] = "", *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        if (line[0] == '[') {
-            snprintf(section, sizeof section, "%.*s", (int)strcspn(line + 1, "]"), line + 1);
-        } else if (line[0] != '#' && used < cap) {
-            int n = snprintf(buf + used, cap - used, "%s\t%s\n", section, line);
-            used += n > 0 ? (size_t)n : 0;
-        }
-    }
-    free(text);
-    return used < cap ? used : cap;
-}
+struct reload_state {
+    struct config *applied;
+    const struct config *next;
+    int changed, refused;
+};
 
-static bool has_line(const char *keys, const char *line, size_t len)
+/* One key that differs in the new configuration: applied if live, else logged. */
+static void reload_key(const struct config_change *ch, void *user)
 {
-    for (const char *p = keys; (p = strstr(p, line)); p++)
-        if ((p == keys || p[-1] == '\n') && p[len] == '\n')
-            return true;
-    return false;
+    struct reload_state *st = user;
+    if (!strcmp(ch->section, "mqtt"))
+        return;                         /* emotiond-mqtt's section, not ours */
+    if (!strncmp(ch->section, "profile.", 8)) {
+        st->changed++;                  /* the profile table is taken whole */
+    } else if (ch->live) {
+        config_copy_key(st->applied, st->next, ch->section, ch->key);
+        log_info("reload: [%s] %s = %s", ch->section, ch->key, ch->value);
+        st->changed++;
+    } else {
+        log_warn("reload: [%s] %s changed to '%s' but needs a restart; still using the "
+                 "old value", ch->section, ch->key, ch->value);
+        st->refused++;
+    }
 }
 
 static void reload(struct daemon *d)
@@ -182,46 +176,19 @@ static void reload(struct daemon *d)
         sd_notify(0, "READY=1");
         return;
     }
-    static char before[32768], after[32768];
-    print_keys(&d->cfg, before, sizeof before);
-    print_keys(&next, after, sizeof after);
     struct config applied = d->cfg;
     memcpy(applied.profiles, next.profiles, sizeof applied.profiles);   /* all live */
     applied.n_profiles = next.n_profiles;
-    int changed = 0, refused = 0;
-    char *save = NULL;
-    for (char *line = strtok_r(after, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        size_t len = strlen(line);
-        if (has_line(before, line, len))
-            continue;
-        char section[80], key[80];
-        const char *value = strstr(line, " = ");
-        if (sscanf(line, "%79[^\t]\t%79[^ ]", section, key) != 2 || !value)
-            continue;
-        value += 3;
-        if (!strcmp(section, "mqtt"))
-            continue;                   /* emotiond-mqtt's section, not ours */
-        if (!strncmp(section, "profile.", 8)) {
-            changed++;
-        } else if (config_is_live(section, key)) {
-            if (config_set(&applied, section, key, value, "reload", err, sizeof err) == 0) {
-                log_info("reload: [%s] %s = %s", section, key, value);
-                changed++;
-            }
-        } else {
-            log_warn("reload: [%s] %s changed to '%s' but needs a restart; still using the "
-                     "old value", section, key, value);
-            refused++;
-        }
-    }
+    struct reload_state st = {.applied = &applied, .next = &next};
+    config_diff(&d->cfg, &next, reload_key, &st);
     d->cfg = applied;
     /* the profile table may have changed under the current mode */
     const struct config_profile *p = config_profile_for(&d->cfg, d->mode.known ? d->mode.name : NULL);
     d->profile = p ? (int)(p - d->cfg.profiles) : -1;
     apply_settings(d);
     log_info("reloaded %s: %d change%s applied, %d need a restart",
-             d->config_path ? d->config_path : "(built-in defaults)", changed,
-             changed == 1 ? "" : "s", refused);
+             d->config_path ? d->config_path : "(built-in defaults)", st.changed,
+             st.changed == 1 ? "" : "s", st.refused);
     sd_notify(0, "READY=1");
 }
 
