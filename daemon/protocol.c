@@ -17,16 +17,22 @@ static void str_or_null(struct json_out *j, const char *s)
         json_raw(j, "null");
 }
 
+/* ,"model":..,"precision":.. : the classifier in force (hello and telemetry) */
+static void model_fields(struct json_out *j, const char *model, const char *precision)
+{
+    json_raw(j, ",\"model\":");
+    json_str(j, model);
+    json_raw(j, ",\"precision\":");
+    str_or_null(j, precision);
+}
+
 void proto_hello(struct json_out *j, const struct proto_hello *h)
 {
     json_raw(j, "{\"type\":\"hello\",\"protocol\":");
     json_int(j, PROTO_VERSION);
     json_raw(j, ",\"version\":");
     json_str(j, h->version);
-    json_raw(j, ",\"model\":");
-    json_str(j, h->model);
-    json_raw(j, ",\"precision\":");
-    json_str(j, h->precision);
+    model_fields(j, h->model, h->precision);
     json_raw(j, ",\"classes\":[");
     for (int c = 0; c < h->info->n_classes; c++) {
         json_raw(j, c ? "," : "");
@@ -189,10 +195,7 @@ void proto_telemetry_fields(struct json_out *j, const struct proto_telemetry *t)
     power(j, t);
     json_raw(j, ",\"profile\":");
     str_or_null(j, t->profile);
-    json_raw(j, ",\"model\":");
-    json_str(j, t->model);
-    json_raw(j, ",\"precision\":");
-    str_or_null(j, t->precision);
+    model_fields(j, t->model, t->precision);
     json_raw(j, ",\"workers\":");
     json_int(j, t->workers);
 }

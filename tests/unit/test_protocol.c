@@ -200,19 +200,26 @@ static void check_telemetry_fields(json_t *o)
     assert_int_equal((int)num(o, "workers"), 2);
 }
 
+/* The fields text of t (the daemon keeps it for status). */
+static const char *fields_text(const struct proto_telemetry *t)
+{
+    static char fields[PROTO_MSG_MAX];
+    struct json_out f;
+    json_init(&f, fields, sizeof fields);
+    proto_telemetry_fields(&f, t);
+    assert_false(f.overflow);
+    return fields;
+}
+
 static void test_telemetry(void **state)
 {
     (void)state;
     struct proto_telemetry t;
     struct board_power_mode mode;
     full_telemetry(&t, &mode);
-    static char fields[PROTO_MSG_MAX];
-    struct json_out f, j;
-    json_init(&f, fields, sizeof fields);
-    proto_telemetry_fields(&f, &t);
-    assert_false(f.overflow);
+    struct json_out j;
     json_init(&j, buf, sizeof buf);
-    proto_telemetry(&j, fields);
+    proto_telemetry(&j, fields_text(&t));
     json_t *o = parse(&j, "telemetry");
     check_telemetry_fields(o);
     json_decref(o);
@@ -221,10 +228,8 @@ static void test_telemetry(void **state)
     memset(&t, 0, sizeof t);
     t.model = "nano-b";
     t.watts = t.images_per_s_per_w = NAN;
-    json_init(&f, fields, sizeof fields);
-    proto_telemetry_fields(&f, &t);
     json_init(&j, buf, sizeof buf);
-    proto_telemetry(&j, fields);
+    proto_telemetry(&j, fields_text(&t));
     o = parse(&j, "telemetry");
     const char *unknown[] = {"power_mode", "power", "images_per_s_per_w", "profile",
                              "temperatures_c", "cpu_mhz", "precision"};
@@ -240,11 +245,8 @@ static void test_status(void **state)
     struct proto_telemetry t;
     struct board_power_mode mode;
     full_telemetry(&t, &mode);
-    static char fields[PROTO_MSG_MAX];
-    struct json_out f, j;
-    json_init(&f, fields, sizeof fields);
-    proto_telemetry_fields(&f, &t);
-    struct proto_status s = {.telemetry = fields, .uptime_s = 12.25, .clients = 3,
+    struct json_out j;
+    struct proto_status s = {.telemetry = fields_text(&t), .uptime_s = 12.25, .clients = 3,
                              .source_connected = true, .source = "v4l2:/dev/video0"};
     json_init(&j, buf, sizeof buf);
     proto_status(&j, &s);
