@@ -10,6 +10,8 @@
 #include <sys/mman.h>
 
 #include "source_impl.h"
+#include "clock.h"
+#include "textsize.h"
 
 #define N_BUFFERS 4
 #define BACKOFF_MIN_MS 100
@@ -317,7 +319,7 @@ static int cam_next(struct cap_source *s, struct cap_frame **out, char *err, siz
     struct camera *c = s->impl;
     while (!atomic_load(&s->stop)) {
         if (c->fd < 0) {
-            char why[300];
+            char why[TEXT_WHY];
             if (cam_start(s, c, why, sizeof why)) {
                 cap_note(s, "%s; retrying in %d ms", why, c->backoff_ms);
                 if (!cap_sleep_ms(s, c->backoff_ms))
@@ -383,7 +385,7 @@ static int cam_next(struct cap_source *s, struct cap_frame **out, char *err, siz
                                V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC
                            ? (int64_t)b.timestamp.tv_sec * 1000000000 +
                                  (int64_t)b.timestamp.tv_usec * 1000
-                           : cap_now_ns();
+                           : mono_ns();
         }
         if (xioctl(s, c->fd, VIDIOC_QBUF, &b) < 0) {
             lost(s, c, strerror(errno));

@@ -1,5 +1,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "config.h"
+#include "textsize.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -245,7 +246,7 @@ static int set_value(struct config *c, const char *section, const char *key, con
 int config_set(struct config *c, const char *section, const char *key, const char *value,
                const char *origin, char *err, size_t errlen)
 {
-    char why[300];
+    char why[TEXT_WHY];
     int rc = set_value(c, section, key, value, why, sizeof why);
     if (rc)
         snprintf(err, errlen, "%s: [%s] %s: %s", origin, section, key, why);
@@ -266,7 +267,7 @@ struct parse_state {
 static int on_value(void *user, const char *section, const char *name, const char *value)
 {
     struct parse_state *st = user;
-    char why[300];
+    char why[TEXT_WHY];
     if (set_value(st->c, section, name, value, why, sizeof why) == 0)
         return 1;
     if (!st->first_error[0])

@@ -28,6 +28,8 @@
 #include "protocol.h"
 #include "server.h"
 #include "telemetry.h"
+#include "clock.h"
+#include "textsize.h"
 
 #define TICK_NS 100000000LL            /* 100 ms */
 #define MODE_POLL_NS 500000000LL       /* power mode changes seen within a second */
@@ -61,7 +63,7 @@ struct daemon {
 
     struct board_power_mode mode;
     int profile;                        /* index into cfg.profiles, -1 for none */
-    char source_problem[300];           /* last one logged */
+    char source_problem[TEXT_WHY];           /* last one logged */
     char telemetry[PROTO_MSG_MAX];            /* the latest telemetry fields, for status */
     size_t telemetry_len;
     double last_fps, last_faces;
@@ -89,7 +91,7 @@ static int build_config(const struct daemon *d, struct config *c, char *err, siz
                        d->flags[i].origin, err, errlen))
             return -1;
     /* a backend this build lacks (no OpenCV) is a config error, not a failure later */
-    char why[300];
+    char why[TEXT_WHY];
     if (det_backend_check(c->detect.backend, why, sizeof why)) {
         snprintf(err, errlen, "%s: [detect] backend: %s",
                  d->config_path ? d->config_path : "built-in defaults", why);
@@ -128,7 +130,7 @@ static void apply_settings(struct daemon *d)
     char model[CONFIG_STR + 8];
     classify_model_path(&d->cfg, p, model, sizeof model);
     if (strcmp(model, pl_model_path(pl_current_model(d->pl))) != 0) {
-        char err[600];
+        char err[TEXT_ERR];
         if (pl_set_model(d->pl, model, err, sizeof err))
             log_err("model %s: %s; keeping %s", model, err,
                     pl_model_path(pl_current_model(d->pl)));
@@ -168,7 +170,7 @@ static void reload_key(const struct config_change *ch, void *user)
 
 static void reload(struct daemon *d)
 {
-    char err[700];
+    char err[TEXT_ERR];
     struct config next;
     sd_notify(0, "RELOADING=1");
     if (build_config(d, &next, err, sizeof err)) {
@@ -230,7 +232,7 @@ static void write_status(void *user, struct json_out *j)
     struct daemon *d = user;
     struct proto_status s = {
         .telemetry = d->telemetry_len ? d->telemetry : "",
-        .uptime_s = (double)(pl_now_ns() - d->start_ns) / 1e9,
+        .uptime_s = (double)(mono_ns() - d->start_ns) / 1e9,
         .clients = srv_clients(d->srv),
         .source_connected = pl_source_connected(d->pl),
         .source = pl_source_describe(d->pl),
@@ -268,7 +270,7 @@ static void publish_telemetry(struct daemon *d)
         srv_broadcast(d->srv, PROTO_TELEMETRY, msg, m.len);
 
     /* the source gets over problems on its own (skips a frame, reopens a camera): say so */
-    char problem[300];
+    char problem[TEXT_WHY];
     pl_source_problem(d->pl, problem, sizeof problem);
     if (problem[0] && strcmp(problem, d->source_problem)) {
         log_warn("source %s: %s", d->cfg.daemon.source, problem);
@@ -299,14 +301,14 @@ static void on_results(void *user, uint32_t events)
                 srv_hello_all(d->srv);
         }
         faces_smooth(&d->smoother, r->faces, r->n, r->ts_ns);
-        int64_t now = pl_now_ns();
+        int64_t now = mono_ns();
         double latency = (double)(now - r->ts_ns) / 1e6;
         struct json_out j;
         json_init(&j, msg, sizeof msg);
         proto_frame(&j, m, r->seq, r->ts_unix, latency, r->width, r->height, r->faces, r->n);
         if (!j.overflow)
             srv_broadcast(d->srv, PROTO_FRAME, msg, j.len);
-        int64_t done = pl_now_ns();
+        int64_t done = mono_ns();
         pl_record_publish(d->pl, (double)(done - r->classified_ns) / 1e6,
                           (double)(done - r->ts_ns) / 1e6);
         pl_release(d->pl, r);
@@ -316,7 +318,7 @@ static void on_results(void *user, uint32_t events)
             sd_notifyf(0, "READY=1\nSTATUS=streaming from %s", pl_source_describe(d->pl));
         }
     }
-    char err[300];
+    char err[TEXT_WHY];
     if (d->opts.once && pl_finished(d->pl, err, sizeof err)) {
         if (err[0]) {
             log_err("source ended: %s", err);
@@ -351,7 +353,7 @@ static void on_tick(void *user, uint32_t events)
     uint64_t expirations;
     if (read(d->timer_fd, &expirations, sizeof expirations) < 0 && errno != EAGAIN)
         return;
-    int64_t now = pl_now_ns();
+    int64_t now = mono_ns();
     if (now >= d->next_mode_ns) {
         check_power_mode(d);
         d->next_mode_ns = now + MODE_POLL_NS;
@@ -375,7 +377,7 @@ static void on_tick(void *user, uint32_t events)
         d->next_watchdog_ns = now + (int64_t)d->watchdog_usec * 1000 / 3;
     }
     if (d->opts.once) {
-        char err[300];
+        char err[TEXT_WHY];
         if (pl_finished(d->pl, err, sizeof err))
             on_results(d, 0);
     }
@@ -454,7 +456,7 @@ static int parse_args(struct daemon *d, int argc, char **argv, bool *check_only)
 
 static int setup(struct daemon *d)
 {
-    char err[700];
+    char err[TEXT_ERR];
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
@@ -532,7 +534,7 @@ static int setup(struct daemon *d)
     }
     if (sd_watchdog_enabled(0, &d->watchdog_usec) <= 0)
         d->watchdog_usec = 0;
-    d->start_ns = pl_now_ns();
+    d->start_ns = mono_ns();
     d->next_telemetry_ns = d->start_ns + (int64_t)(d->cfg.telemetry.interval_s * 1e9);
     d->profile = -1;
     check_power_mode(d);
@@ -563,7 +565,7 @@ int main(int argc, char **argv)
     int rc = parse_args(&d, argc, argv, &check_only);
     if (rc >= 0)
         return rc;
-    char err[700];
+    char err[TEXT_ERR];
     if (build_config(&d, &d.cfg, err, sizeof err)) {
         fprintf(stderr, "emotiond: %s\n", err);
         return 1;

@@ -15,13 +15,7 @@
 #include "log.h"
 #include "net.h"
 #include "pipeline_impl.h"
-
-int64_t pl_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
+#include "clock.h"
 
 
 /* ---- models ---- */
@@ -171,7 +165,7 @@ int pl_workers(const struct pipeline *p) { return p->active_workers; }
 
 void pl_take_stats(struct pipeline *p, struct pl_stats *out)
 {
-    int64_t now = pl_now_ns();
+    int64_t now = mono_ns();
     struct cap_stats s = {0};
     pthread_mutex_lock(&p->lock);
     if (p->src)
@@ -195,7 +189,7 @@ void pl_take_stats(struct pipeline *p, struct pl_stats *out)
 
 bool pl_healthy(struct pipeline *p, int64_t max_busy_ns)
 {
-    int64_t now = pl_now_ns();
+    int64_t now = mono_ns();
     for (int i = 0; i < BUSY_WORKER0 + p->n_workers; i++) {
         int64_t since = atomic_load(&p->busy_since[i]);
         if (since && now - since > max_busy_ns)
@@ -269,7 +263,7 @@ int pl_start(const struct pl_options *opts, const struct config *cfg, struct pip
                       strncmp(p->spec, "image:", 6);
     p->n_jobs = p->n_workers + 2;
     p->jobs = calloc((size_t)p->n_jobs, sizeof *p->jobs);
-    p->window_start_ns = pl_now_ns();
+    p->window_start_ns = mono_ns();
     if (p->efd < 0 || !p->jobs) {
         snprintf(err, errlen, "pipeline: %s", strerror(errno ? errno : ENOMEM));
         goto fail;

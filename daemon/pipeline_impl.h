@@ -8,6 +8,7 @@
 
 #include "detect.h"
 #include "pipeline.h"
+#include "textsize.h"
 
 #define ENTRANCE_SLOTS 2
 #define RESTART_PAUSE_NS 1000000000LL
@@ -45,7 +46,7 @@ struct pipeline {
     struct cap_options cap;
     struct cap_source *src;
     struct cap_stats source_before;     /* totals of sources closed before this one */
-    char describe[300];
+    char describe[TEXT_WHY];
 
     struct det_detector *det;
     struct faces_stage faces;           /* the locate thread's, under lock */
@@ -59,7 +60,7 @@ struct pipeline {
     pthread_cond_t changed;             /* any state below changed */
     bool stopping, source_ended;
     bool backpressure;                  /* an unpaced file: wait for room, do not drop */
-    char source_err[300];
+    char source_err[TEXT_WHY];
     struct cap_frame *entrance[ENTRANCE_SLOTS];
     int entrance_n;
     int frames_out;                     /* frames handed downstream, not yet released */

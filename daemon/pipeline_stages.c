@@ -11,6 +11,8 @@
 #include "log.h"
 #include "net.h"
 #include "pipeline_impl.h"
+#include "clock.h"
+#include "textsize.h"
 
 static double now_unix(void)
 {
@@ -29,7 +31,7 @@ static void stage_done(struct pipeline *p, enum pl_stage s, double ms)
     pthread_mutex_unlock(&p->stats_lock);
 }
 
-static double ms_since(int64_t t0) { return (double)(pl_now_ns() - t0) / 1e6; }
+static double ms_since(int64_t t0) { return (double)(mono_ns() - t0) / 1e6; }
 
 /* ---- capture ---- */
 
@@ -99,7 +101,7 @@ static bool restart_source(struct pipeline *p)
     p->src = NULL;
     pthread_mutex_unlock(&p->lock);
     cap_source_close(old);
-    char err[300];
+    char err[TEXT_WHY];
     struct cap_source *src;
     while (cap_source_open(p->spec, &p->cap, &src, err, sizeof err) != 0) {
         log_err("source %s: %s (trying again in 1 s)", p->spec, err);
@@ -130,12 +132,12 @@ static void end_source(struct pipeline *p, const char *why)
 void *pl_capture_main(void *arg)
 {
     struct pipeline *p = arg;
-    char err[300];
+    char err[TEXT_WHY];
     uint64_t this_pass = 0;     /* frames since the source was (re)opened */
     for (;;) {
         struct cap_frame *f;
         int rc = cap_source_next(p->src, &f, err, sizeof err);
-        int64_t now = pl_now_ns();
+        int64_t now = mono_ns();
         atomic_store(&p->busy_since[BUSY_CAPTURE], now);
         pthread_mutex_lock(&p->lock);
         bool stopping = p->stopping;
@@ -204,7 +206,7 @@ void *pl_capture_main(void *arg)
 void *pl_detector_main(void *arg)
 {
     struct pipeline *p = arg;
-    char err[300];
+    char err[TEXT_WHY];
     for (;;) {
         pthread_mutex_lock(&p->lock);
         while (!p->stopping && !p->det_frame)
@@ -222,7 +224,7 @@ void *pl_detector_main(void *arg)
         p->det_reconfigure = false;
         pthread_mutex_unlock(&p->lock);
 
-        int64_t t0 = pl_now_ns();
+        int64_t t0 = mono_ns();
         atomic_store(&p->busy_since[BUSY_DETECTOR], t0);
         if (reconfigure)
             det_configure(p->det, &dc);
@@ -288,7 +290,7 @@ void *pl_locate_main(void *arg)
             release_frame(p, f);
             break;
         }
-        atomic_store(&p->busy_since[BUSY_LOCATE], pl_now_ns());
+        atomic_store(&p->busy_since[BUSY_LOCATE], mono_ns());
         struct job *j = &p->jobs[p->next_job % (uint64_t)p->n_jobs];
         j->model = p->model;
         atomic_fetch_add(&j->model->refs, 1);
@@ -316,7 +318,7 @@ void *pl_locate_main(void *arg)
         j->frame = f;
         j->r.seq = f->seq;
         j->r.ts_ns = f->ts_ns;
-        j->r.ts_unix = now_unix() - (double)(pl_now_ns() - f->ts_ns) / 1e9;
+        j->r.ts_unix = now_unix() - (double)(mono_ns() - f->ts_ns) / 1e9;
         j->r.width = f->width;
         j->r.height = f->height;
         j->r.n = n;
@@ -351,12 +353,12 @@ void *pl_worker_main(void *arg)
         j->state = JOB_CLASSIFYING;
         pthread_mutex_unlock(&p->lock);
 
-        int64_t t0 = pl_now_ns();
+        int64_t t0 = mono_ns();
         atomic_store(&p->busy_since[BUSY_WORKER0 + index], t0);
         struct cap_frame *f = j->frame;
         faces_classify(j->model->nets[index], f->data, f->width, f->height, f->stride,
                        j->r.faces, j->r.n);
-        j->r.classified_ns = pl_now_ns();
+        j->r.classified_ns = mono_ns();
         stage_done(p, PL_CLASSIFY, ms_since(t0));
         atomic_store(&p->busy_since[BUSY_WORKER0 + index], 0);
         j->frame = NULL;

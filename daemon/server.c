@@ -19,6 +19,8 @@
 
 #include "log.h"
 #include "protocol.h"
+#include "clock.h"
+#include "textsize.h"
 
 #define DEFAULT_CLIENT_BUFFER (64 * 1024)
 #define NOTICE_MAX 96
@@ -64,13 +66,6 @@ struct server {
     struct client *clients;
     uint64_t dropped_total;
 };
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static void client_close(struct client *c, const char *why)
 {
@@ -170,7 +165,7 @@ done:
 
 static void send_error(struct client *c, const char *fmt, const char *arg)
 {
-    char why[300], msg[400];
+    char why[TEXT_WHY], msg[400];
     snprintf(why, sizeof why, fmt, arg);
     struct json_out j;
     json_init(&j, msg, sizeof msg);
@@ -203,7 +198,7 @@ static void answer_status(struct client *c)
 /* One command line. False for a flood: the caller closes the client. */
 static bool handle_line(struct client *c, char *line, size_t len)
 {
-    int64_t now = now_ns();
+    int64_t now = mono_ns();
     c->tokens += (double)(now - c->tokens_ns) / 1e9 * CMD_RATE;
     c->tokens = c->tokens > CMD_BURST ? CMD_BURST : c->tokens;
     c->tokens_ns = now;
@@ -258,7 +253,7 @@ static void on_client(void *user, uint32_t events)
                 break;
             }
             c->in_len += (size_t)n;
-            c->last_rx_ns = now_ns();
+            c->last_rx_ns = mono_ns();
             char *start = c->in, *nl;
             while ((nl = memchr(start, '\n', c->in_len - (size_t)(start - c->in)))) {
                 if (!handle_line(c, start, (size_t)(nl - start))) {
@@ -362,7 +357,7 @@ static void on_listen(void *user, uint32_t events)
             close(fd);
             continue;
         }
-        int64_t now = now_ns();
+        int64_t now = mono_ns();
         *c = (struct client){.srv = s, .fd = fd, .id = ++s->next_id, .pid = cred.pid,
                              .uid = cred.uid, .topics = PROTO_ALL_TOPICS, .out = out,
                              .interest = EPOLLIN, .tokens = CMD_BURST, .tokens_ns = now,
@@ -385,7 +380,7 @@ static void on_sweep(void *user, uint32_t events)
     uint64_t expirations;
     if (read(s->sweep_fd, &expirations, sizeof expirations) < 0 && errno != EAGAIN)
         return;
-    int64_t now = now_ns();
+    int64_t now = mono_ns();
     for (struct client *c = s->clients, *next; c; c = next) {
         next = c->next;
         if (c->topics || now - c->last_rx_ns < s->idle_ns)

@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
+#include "clock.h"
 
 int tel_init(struct telemetry *t, const char *system_root)
 {
@@ -12,7 +13,7 @@ int tel_init(struct telemetry *t, const char *system_root)
     snprintf(t->root, sizeof t->root, "%s", system_root && *system_root ? system_root : "/");
     t->power = board_power_open(t->root);
     getrusage(RUSAGE_SELF, &t->last_usage);
-    t->last_ns = pl_now_ns();
+    t->last_ns = mono_ns();
     return t->power ? 0 : -1;
 }
 
@@ -35,7 +36,7 @@ static double tv_s(struct timeval tv) { return (double)tv.tv_sec + tv.tv_usec / 
 static double cpu_percent(struct telemetry *t)
 {
     struct rusage now;
-    int64_t ns = pl_now_ns();
+    int64_t ns = mono_ns();
     getrusage(RUSAGE_SELF, &now);
     double used = tv_s(now.ru_utime) + tv_s(now.ru_stime) - tv_s(t->last_usage.ru_utime) -
                   tv_s(t->last_usage.ru_stime);

@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "align.h"
+#include "argmax.h"
 #include "facecrop.h"
 
 void faces_detector_config(const struct config *cfg, struct det_config *dc)
@@ -145,9 +146,7 @@ void faces_smooth(struct faces_smoother *sm, struct face_result *faces, int n, i
             memcpy(t->p, f->scores, (size_t)sm->n_classes * sizeof *t->p);
         }
         memcpy(f->scores, t->p, (size_t)sm->n_classes * sizeof *t->p);
-        f->label = 0;
-        for (int c = 1; c < sm->n_classes; c++)
-            f->label = f->scores[c] > f->scores[f->label] ? c : f->label;
+        f->label = argmax(f->scores, sm->n_classes);
     }
     memcpy(sm->track, next, (size_t)kept * sizeof next[0]);
     sm->n = kept;

@@ -14,13 +14,7 @@
 #include "model.h"
 #include "net.h"
 #include "opencv_adapter.h"
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
+#include "clock.h"
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -50,8 +44,8 @@ static void *work(void *arg)
     if (enn_net_create(w->m, &net, err, sizeof err))
         return NULL;
     float probs[64];
-    double end = now_ms() + w->seconds * 1e3;
-    while (now_ms() < end) {
+    double end = mono_ms() + w->seconds * 1e3;
+    while (mono_ms() < end) {
         for (int i = 0; i < 16; i++)
             enn_net_run(net, w->input, NULL, probs);
         w->faces += 16;
@@ -124,15 +118,15 @@ int main(int argc, char **argv)
         ocv_dnn_forward(cv, input, m->input.c, m->input.h, m->input.w, theirs, 64, err, sizeof err);
     }
     for (int i = 0; i < iters; i++) {
-        double t0 = now_ms();
+        double t0 = mono_ms();
         enn_net_run(net, input, ours, NULL);
-        double t1 = now_ms();
+        double t1 = mono_ms();
         if (ocv_dnn_forward(cv, input, m->input.c, m->input.h, m->input.w, theirs, 64, err,
                             sizeof err) != m->n_classes) {
             fprintf(stderr, "bench_engine: OpenCV forward: %s\n", err);
             return 1;
         }
-        tc[i] = now_ms() - t1;
+        tc[i] = mono_ms() - t1;
         t[i] = t1 - t0;
     }
     float diff = 0;
