@@ -9,8 +9,8 @@
 #include <string.h>
 #include <sys/mman.h>
 
-#include "source_impl.h"
 #include "clock.h"
+#include "source_impl.h"
 #include "textsize.h"
 
 #define N_BUFFERS 4

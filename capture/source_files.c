@@ -14,10 +14,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "image.h"
 #include "mjpeg.h"
 #include "source_impl.h"
-#include "clock.h"
 #include "textsize.h"
 
 #define STREAM_CHUNK (1u << 20)                      /* first buffer, and least read */

@@ -12,10 +12,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "net.h"
 #include "pipeline_impl.h"
-#include "clock.h"
 
 
 /* ---- models ---- */

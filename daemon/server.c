@@ -17,9 +17,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "protocol.h"
-#include "clock.h"
 #include "textsize.h"
 
 #define DEFAULT_CLIENT_BUFFER (64 * 1024)

@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "aggregate.h"
+#include "clock.h"
 #include "config.h"
 #include "discovery.h"
 #include "log.h"
@@ -25,7 +26,6 @@
 #include "publisher.h"
 #include "queue.h"
 #include "reader.h"
-#include "clock.h"
 #include "textsize.h"
 
 #define EX_CONFIG 78            /* sysexits.h: the unit does not restart on it */

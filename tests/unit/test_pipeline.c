@@ -16,9 +16,9 @@
 #include <unistd.h>
 #include <time.h>
 
+#include "clock.h"
 #include "fake_v4l2.h"
 #include "pipeline.h"
-#include "clock.h"
 
 /* How much slower this run is than native (EMOTIOND_TIME_SCALE, 10 under qemu): bounds
  * and waits are native times multiplied by it. */

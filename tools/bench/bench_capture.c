@@ -8,10 +8,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "jpeg.h"
 #include "mjpeg.h"
 #include "opencv_adapter.h"
-#include "clock.h"
 
 static int cmp(const void *a, const void *b)
 {

@@ -13,9 +13,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "detect.h"
 #include "source.h"
-#include "clock.h"
 
 #define MAX_BOXES 256
 #define MAX_BACKENDS 4

@@ -11,10 +11,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "model.h"
 #include "net.h"
 #include "opencv_adapter.h"
-#include "clock.h"
 
 static int cmp_double(const void *a, const void *b)
 {

@@ -26,11 +26,11 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "detect.h"
 #include "facecrop.h"
 #include "model.h"
 #include "net.h"
-#include "clock.h"
 
 /* The TurboJPEG 2.x calls capture/jpeg.c makes (turbojpeg.h: TJPF_GRAY 6, TJFLAG_FASTDCT
    2048, TJFLAG_STOPONWARNING 8192). */
