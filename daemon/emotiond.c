@@ -17,6 +17,7 @@
 #include <unistd.h>
 
 #include "board.h"
+#include "clock.h"
 #include "config.h"
 #include "detect.h"
 #include "faces.h"
@@ -26,9 +27,9 @@
 #include "loop.h"
 #include "pipeline.h"
 #include "protocol.h"
+#include "publish.h"
 #include "server.h"
 #include "telemetry.h"
-#include "clock.h"
 #include "textsize.h"
 
 #define TICK_NS 100000000LL            /* 100 ms */
@@ -54,8 +55,7 @@ struct daemon {
     struct telemetry tel;
     int sig_fd, timer_fd;
 
-    struct faces_smoother smoother;
-    unsigned smooth_generation;
+    struct publish pub;
     bool stop, ready, source_connected;
     int exit_code;
     uint64_t watchdog_usec;
@@ -137,7 +137,7 @@ static void apply_settings(struct daemon *d)
         else
             log_info("model: %s", model);
     }
-    d->smoother.half_life_s = (float)d->cfg.track.half_life_s;
+    publish_half_life(&d->pub, d->cfg.track.half_life_s);
     int level = log_level_parse(d->cfg.daemon.log_level);
     if (level > 0)
         log_set_level((enum log_level)level);
@@ -289,34 +289,10 @@ static void on_results(void *user, uint32_t events)
 {
     (void)events;
     struct daemon *d = user;
-    static char msg[PROTO_MSG_MAX];
-    struct pl_result *r;
-    while ((r = pl_next_result(d->pl))) {
-        const struct enn_model *m = pl_model_info(r->model);
-        if (pl_model_generation(r->model) != d->smooth_generation) {
-            bool switched = d->smooth_generation != 0;
-            d->smooth_generation = pl_model_generation(r->model);
-            faces_smoother_init(&d->smoother, m->n_classes, (float)d->cfg.track.half_life_s);
-            if (switched)
-                srv_hello_all(d->srv);
-        }
-        faces_smooth(&d->smoother, r->faces, r->n, r->ts_ns);
-        int64_t now = mono_ns();
-        double latency = (double)(now - r->ts_ns) / 1e6;
-        struct json_out j;
-        json_init(&j, msg, sizeof msg);
-        proto_frame(&j, m, r->seq, r->ts_unix, latency, r->width, r->height, r->faces, r->n);
-        if (!j.overflow)
-            srv_broadcast(d->srv, PROTO_FRAME, msg, j.len);
-        int64_t done = mono_ns();
-        pl_record_publish(d->pl, (double)(done - r->classified_ns) / 1e6,
-                          (double)(done - r->ts_ns) / 1e6);
-        pl_release(d->pl, r);
-        if (!d->ready) {
-            d->ready = true;
-            log_info("streaming from %s", pl_source_describe(d->pl));
-            sd_notifyf(0, "READY=1\nSTATUS=streaming from %s", pl_source_describe(d->pl));
-        }
+    if (publish_results(&d->pub) > 0 && !d->ready) {
+        d->ready = true;
+        log_info("streaming from %s", pl_source_describe(d->pl));
+        sd_notifyf(0, "READY=1\nSTATUS=streaming from %s", pl_source_describe(d->pl));
     }
     char err[TEXT_WHY];
     if (d->opts.once && pl_finished(d->pl, err, sizeof err)) {
@@ -522,6 +498,7 @@ static int setup(struct daemon *d)
         log_err("%s", err);
         return -1;
     }
+    publish_init(&d->pub, d->pl, d->srv, d->cfg.track.half_life_s);
     if (listen_fd < 0)
         log_info("serving %s", d->cfg.daemon.socket);
     if (tel_init(&d->tel, d->cfg.daemon.system_root) != 0)
