@@ -63,8 +63,8 @@ struct daemon {
 
     struct board_power_mode mode;
     int profile;                        /* index into cfg.profiles, -1 for none */
-    char source_problem[TEXT_WHY];           /* last one logged */
-    char telemetry[PROTO_MSG_MAX];            /* the latest telemetry fields, for status */
+    char source_problem[TEXT_WHY];      /* last one logged */
+    char telemetry[PROTO_MSG_MAX];      /* the latest telemetry fields, for status */
     size_t telemetry_len;
     double last_fps, last_faces;
 };

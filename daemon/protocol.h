@@ -87,7 +87,7 @@ enum proto_cmd { PROTO_CMD_NONE, PROTO_CMD_SUBSCRIBE, PROTO_CMD_STATUS, PROTO_CM
 struct proto_command {
     enum proto_cmd cmd;
     unsigned topics;                       /* PROTO_CMD_SUBSCRIBE */
-    char error[TEXT_WHY];                       /* PROTO_CMD_BAD: what to answer */
+    char error[TEXT_WHY];                  /* PROTO_CMD_BAD: what to answer */
 };
 /* One command line (without its newline); trailing blanks and \r are ignored, an empty
  * line is PROTO_CMD_NONE. */
