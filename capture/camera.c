@@ -9,7 +9,9 @@
 #include <string.h>
 #include <sys/mman.h>
 
+#include "clock.h"
 #include "source_impl.h"
+#include "textsize.h"
 
 #define N_BUFFERS 4
 #define BACKOFF_MIN_MS 100
@@ -163,10 +165,10 @@ static void choose_interval(struct cap_source *s, struct camera *c, uint32_t fou
 }
 
 /* Opens and starts streaming; on failure the camera is left closed and why says why. */
-static int cam_start(struct cap_source *s, struct camera *c, char *why, size_t whylen)
+/* Opens the device and checks it can capture with streaming I/O. */
+static int cam_open(struct cap_source *s, struct camera *c, char *why, size_t whylen)
 {
-    const struct cap_v4l2_ops *ops = s->o.v4l2;
-    c->fd = ops->open(c->path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
+    c->fd = s->o.v4l2->open(c->path, O_RDWR | O_NONBLOCK | O_CLOEXEC);
     c->absent = c->fd < 0 && (errno == ENOENT || errno == ENODEV || errno == ENXIO ||
                               errno == EACCES);
     if (c->fd < 0) {
@@ -177,34 +179,42 @@ static int cam_start(struct cap_source *s, struct camera *c, char *why, size_t w
     memset(&cap, 0, sizeof cap);
     if (xioctl(s, c->fd, VIDIOC_QUERYCAP, &cap) < 0) {
         snprintf(why, whylen, "%s: not a V4L2 device (%s)", c->path, strerror(errno));
-        goto fail;
+        return -1;
     }
     uint32_t caps = cap.capabilities & V4L2_CAP_DEVICE_CAPS ? cap.device_caps : cap.capabilities;
     if (!(caps & V4L2_CAP_VIDEO_CAPTURE) || !(caps & V4L2_CAP_STREAMING)) {
         snprintf(why, whylen, "%s: no video capture with streaming I/O", c->path);
-        goto fail;
+        return -1;
     }
-    struct v4l2_format fmt = {.type = V4L2_BUF_TYPE_VIDEO_CAPTURE};
-    fmt.fmt.pix.pixelformat = choose_format(s, c);
-    if (!fmt.fmt.pix.pixelformat) {
+    return 0;
+}
+
+/* Asks for the best format and size, and takes what the driver gives if usable. *fmt
+ * keeps the driver's own size (the frame rate is chosen for it). */
+static int cam_set_format(struct cap_source *s, struct camera *c, struct v4l2_format *fmt,
+                          char *why, size_t whylen)
+{
+    *fmt = (struct v4l2_format){.type = V4L2_BUF_TYPE_VIDEO_CAPTURE};
+    fmt->fmt.pix.pixelformat = choose_format(s, c);
+    if (!fmt->fmt.pix.pixelformat) {
         char want[5];
         fourcc_str(s->o.fourcc, want);
         snprintf(why, whylen, "%s does not offer the pixel format %s ([capture] format)",
                  c->path, want);
-        goto fail;
+        return -1;
     }
-    fmt.fmt.pix.width = (uint32_t)(s->o.width ? s->o.width : 640);
-    fmt.fmt.pix.height = (uint32_t)(s->o.height ? s->o.height : 480);
-    choose_size(s, c, fmt.fmt.pix.pixelformat, &fmt.fmt.pix.width, &fmt.fmt.pix.height);
-    fmt.fmt.pix.field = V4L2_FIELD_ANY;
-    if (xioctl(s, c->fd, VIDIOC_S_FMT, &fmt) < 0) {
+    fmt->fmt.pix.width = (uint32_t)(s->o.width ? s->o.width : 640);
+    fmt->fmt.pix.height = (uint32_t)(s->o.height ? s->o.height : 480);
+    choose_size(s, c, fmt->fmt.pix.pixelformat, &fmt->fmt.pix.width, &fmt->fmt.pix.height);
+    fmt->fmt.pix.field = V4L2_FIELD_ANY;
+    if (xioctl(s, c->fd, VIDIOC_S_FMT, fmt) < 0) {
         snprintf(why, whylen, "%s: VIDIOC_S_FMT: %s", c->path, strerror(errno));
-        goto fail;
+        return -1;
     }
-    c->fourcc = fmt.fmt.pix.pixelformat;
-    c->width = (int)fmt.fmt.pix.width;
-    c->height = (int)fmt.fmt.pix.height;
-    c->bytesperline = fmt.fmt.pix.bytesperline;
+    c->fourcc = fmt->fmt.pix.pixelformat;
+    c->width = (int)fmt->fmt.pix.width;
+    c->height = (int)fmt->fmt.pix.height;
+    c->bytesperline = fmt->fmt.pix.bytesperline;
     bool jpeg = c->fourcc == V4L2_PIX_FMT_MJPEG || c->fourcc == V4L2_PIX_FMT_JPEG;
     if (jpeg) {
         c->width /= s->o.scale;
@@ -215,30 +225,42 @@ static int cam_start(struct cap_source *s, struct camera *c, char *why, size_t w
     if (c->width < 1 || c->height < 1 || (!jpeg && c->bytesperline < min_bpl)) {
         snprintf(why, whylen, "%s: driver gave an unusable format (%dx%d, %zu bytes a line)",
                  c->path, c->width, c->height, c->bytesperline);
-        goto fail;
+        return -1;
     }
-    if (s->o.fps > 0) {
-        struct v4l2_streamparm parm = {.type = V4L2_BUF_TYPE_VIDEO_CAPTURE};
-        choose_interval(s, c, c->fourcc, fmt.fmt.pix.width, fmt.fmt.pix.height,
-                        &parm.parm.capture.timeperframe);
-        xioctl(s, c->fd, VIDIOC_S_PARM, &parm);   /* best effort: not every driver can */
-    }
+    return 0;
+}
+
+/* The frame rate asked for, best effort: not every driver can set one. */
+static void cam_set_rate(struct cap_source *s, struct camera *c, const struct v4l2_format *fmt)
+{
+    if (s->o.fps <= 0)
+        return;
+    struct v4l2_streamparm parm = {.type = V4L2_BUF_TYPE_VIDEO_CAPTURE};
+    choose_interval(s, c, c->fourcc, fmt->fmt.pix.width, fmt->fmt.pix.height,
+                    &parm.parm.capture.timeperframe);
+    xioctl(s, c->fd, VIDIOC_S_PARM, &parm);
+}
+
+/* The frame pool (made at the first start; a reconnect must not need larger frames),
+ * then the driver's buffers, mapped and queued. */
+static int cam_map_buffers(struct cap_source *s, struct camera *c, char *why, size_t whylen)
+{
     size_t bytes = (size_t)c->width * (size_t)c->height * (size_t)s->o.fmt;
     if (!s->pool) {
         if (!(s->pool = cap_pool_create(s->o.pool_frames, bytes))) {
             snprintf(why, whylen, "out of memory for frames of %zu bytes", bytes);
-            goto fail;
+            return -1;
         }
     } else if (bytes > cap_pool_frame_capacity(s->pool)) {
         snprintf(why, whylen, "%s came back with a larger format (%dx%d) than it started with",
                  c->path, c->width, c->height);
-        goto fail;
+        return -1;
     }
     struct v4l2_requestbuffers req = {.count = N_BUFFERS, .type = V4L2_BUF_TYPE_VIDEO_CAPTURE,
                                       .memory = V4L2_MEMORY_MMAP};
     if (xioctl(s, c->fd, VIDIOC_REQBUFS, &req) < 0 || req.count < 2) {
         snprintf(why, whylen, "%s: cannot get capture buffers (%s)", c->path, strerror(errno));
-        goto fail;
+        return -1;
     }
     c->n_bufs = req.count > N_BUFFERS ? N_BUFFERS : (int)req.count;
     for (int i = 0; i < c->n_bufs; i++) {
@@ -246,25 +268,31 @@ static int cam_start(struct cap_source *s, struct camera *c, char *why, size_t w
                                 .memory = V4L2_MEMORY_MMAP};
         if (xioctl(s, c->fd, VIDIOC_QUERYBUF, &b) < 0) {
             snprintf(why, whylen, "%s: VIDIOC_QUERYBUF: %s", c->path, strerror(errno));
-            goto fail;
+            return -1;
         }
         c->buf_len[i] = b.length;
-        c->buf[i] = ops->mmap(NULL, b.length, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd,
-                              b.m.offset);
+        c->buf[i] = s->o.v4l2->mmap(NULL, b.length, PROT_READ | PROT_WRITE, MAP_SHARED, c->fd,
+                                    b.m.offset);
         if (c->buf[i] == MAP_FAILED) {
             c->buf[i] = NULL;
             snprintf(why, whylen, "%s: mmap: %s", c->path, strerror(errno));
-            goto fail;
+            return -1;
         }
         if (xioctl(s, c->fd, VIDIOC_QBUF, &b) < 0) {
             snprintf(why, whylen, "%s: VIDIOC_QBUF: %s", c->path, strerror(errno));
-            goto fail;
+            return -1;
         }
     }
+    return 0;
+}
+
+/* Streams on, and says so: the description, connected, a reconnect counted. */
+static int cam_stream_on(struct cap_source *s, struct camera *c, char *why, size_t whylen)
+{
     enum v4l2_buf_type t = V4L2_BUF_TYPE_VIDEO_CAPTURE;
     if (xioctl(s, c->fd, VIDIOC_STREAMON, &t) < 0) {
         snprintf(why, whylen, "%s: VIDIOC_STREAMON: %s", c->path, strerror(errno));
-        goto fail;
+        return -1;
     }
     c->streaming = true;
     char cc[5];
@@ -278,9 +306,22 @@ static int cam_start(struct cap_source *s, struct camera *c, char *why, size_t w
     c->ever_streamed = true;
     c->backoff_ms = BACKOFF_MIN_MS;
     return 0;
-fail:
-    cam_shutdown(s, c);
-    return -1;
+}
+
+/* Capability check, format, rate, buffers, stream: on a failure the device is closed. */
+static int cam_start(struct cap_source *s, struct camera *c, char *why, size_t whylen)
+{
+    struct v4l2_format fmt;
+    if (cam_open(s, c, why, whylen) || cam_set_format(s, c, &fmt, why, whylen)) {
+        cam_shutdown(s, c);
+        return -1;
+    }
+    cam_set_rate(s, c, &fmt);
+    if (cam_map_buffers(s, c, why, whylen) || cam_stream_on(s, c, why, whylen)) {
+        cam_shutdown(s, c);
+        return -1;
+    }
+    return 0;
 }
 
 /* Converts a dequeued buffer into f; false (and a note) when the frame is bad. */
@@ -340,7 +381,7 @@ static int cam_next(struct cap_source *s, struct cap_frame **out, char *err, siz
     struct camera *c = s->impl;
     while (!atomic_load(&s->stop)) {
         if (c->fd < 0) {
-            char why[300];
+            char why[TEXT_WHY];
             if (cam_start(s, c, why, sizeof why)) {
                 int delay = c->absent && c->backoff_ms > ABSENT_POLL_MS ? ABSENT_POLL_MS
                                                                         : c->backoff_ms;
@@ -408,7 +449,7 @@ static int cam_next(struct cap_source *s, struct cap_frame **out, char *err, siz
                                V4L2_BUF_FLAG_TIMESTAMP_MONOTONIC
                            ? (int64_t)b.timestamp.tv_sec * 1000000000 +
                                  (int64_t)b.timestamp.tv_usec * 1000
-                           : cap_now_ns();
+                           : mono_ns();
         }
         if (xioctl(s, c->fd, VIDIOC_QBUF, &b) < 0) {
             lost(s, c, strerror(errno));

@@ -6,13 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
-
-int64_t cap_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
+#include "clock.h"
 
 bool cap_sleep_ms(struct cap_source *s, int ms)
 {
@@ -108,7 +102,7 @@ int cap_source_next(struct cap_source *s, struct cap_frame **frame, char *err, s
     if (atomic_load(&s->stop))
         return 0;
     if (s->paced && s->o.fps > 0) {
-        int64_t now = cap_now_ns(), period = (int64_t)(1e9 / s->o.fps);
+        int64_t now = mono_ns(), period = (int64_t)(1e9 / s->o.fps);
         if (s->next_due_ns == 0 || now - s->next_due_ns > period)
             s->next_due_ns = now;        /* first frame, or fell behind: no catch-up burst */
         else if (s->next_due_ns > now &&

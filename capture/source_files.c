@@ -14,9 +14,11 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "image.h"
 #include "mjpeg.h"
 #include "source_impl.h"
+#include "textsize.h"
 
 #define STREAM_CHUNK (1u << 20)                      /* first buffer, and least read */
 #define STREAM_MAX_BUFFER (CAP_MJPEG_MAX_FRAME + STREAM_CHUNK)
@@ -131,7 +133,7 @@ static struct cap_frame *acquire(struct cap_source *s)
         return NULL;
     }
     f->fmt = s->o.fmt;
-    f->ts_ns = cap_now_ns();
+    f->ts_ns = mono_ns();
     return f;
 }
 
@@ -288,7 +290,7 @@ static int dir_next(struct cap_source *s, struct cap_frame **out, char *err, siz
     (void)err, (void)errlen;
     struct files *fs = s->impl;
     while (fs->next_name < fs->n_names && !atomic_load(&s->stop)) {
-        char path[4096], why[300];
+        char path[4096], why[TEXT_WHY];
         snprintf(path, sizeof path, "%s/%s", fs->dir, fs->names[fs->next_name++]);
         struct cap_frame *f = acquire(s);
         if (!f)
@@ -349,7 +351,7 @@ static int list_dir(struct cap_source *s, struct files *fs, const char *path, si
     while ((e = readdir(d))) {
         if (e->d_name[0] == '.')
             continue;
-        char full[4096], why[300];
+        char full[4096], why[TEXT_WHY];
         snprintf(full, sizeof full, "%s/%s", path, e->d_name);
         size_t len;
         int w, h;
@@ -458,7 +460,7 @@ int cap_files_open(struct cap_source *s, const char *kind, const char *path, cha
     uint8_t *still = NULL;
     size_t still_len = 0;
     int w = 0, h = 0;
-    char why[300];
+    char why[TEXT_WHY];
     if (strcmp(kind, "file") == 0) {
         s->vt = &stream_vt;
         if (open_stream(s, fs, path, &bytes, err, errlen))

@@ -7,6 +7,7 @@
 
 #include "jpeg.h"
 #include "source.h"
+#include "textsize.h"
 
 struct cap_source {
     const struct cap_source_vt *vt;
@@ -16,14 +17,13 @@ struct cap_source {
     atomic_bool stop;
     bool paced;
     int64_t next_due_ns;
-    char desc[300];
-    char last_error[300];
+    char desc[TEXT_WHY];
+    char last_error[TEXT_WHY];
     struct cap_pool *pool;
     struct cap_jpeg *jpeg;
     void *impl;
 };
 
-int64_t cap_now_ns(void);
 /* Sleeps up to ms in short slices; false if the source was stopped meanwhile. */
 bool cap_sleep_ms(struct cap_source *s, int ms);
 void cap_note(struct cap_source *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));

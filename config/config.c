@@ -1,5 +1,6 @@
 #define _POSIX_C_SOURCE 200809L
 #include "config.h"
+#include "textsize.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -247,7 +248,7 @@ static int set_value(struct config *c, const char *section, const char *key, con
 int config_set(struct config *c, const char *section, const char *key, const char *value,
                const char *origin, char *err, size_t errlen)
 {
-    char why[300];
+    char why[TEXT_WHY];
     int rc = set_value(c, section, key, value, why, sizeof why);
     if (rc)
         snprintf(err, errlen, "%s: [%s] %s: %s", origin, section, key, why);
@@ -268,7 +269,7 @@ struct parse_state {
 static int on_value(void *user, const char *section, const char *name, const char *value)
 {
     struct parse_state *st = user;
-    char why[300];
+    char why[TEXT_WHY];
     if (set_value(st->c, section, name, value, why, sizeof why) == 0)
         return 1;
     if (!st->first_error[0])
@@ -351,24 +352,32 @@ int config_load(const char *path, struct config *c, char *err, size_t errlen)
     return -1;
 }
 
-static void print_value(const struct key *k, const void *base, FILE *out)
+/* A value as the file would give it ("%g" for numbers). */
+static void format_value(const struct key *k, const void *base, char *out, size_t len)
 {
     const void *v = (const char *)base + k->off;
     switch (k->kind) {
     case K_STR:
     case K_ENUM:
-        fprintf(out, "%s = %s\n", k->name, (const char *)v);
+        snprintf(out, len, "%s", (const char *)v);
         break;
     case K_BOOL:
-        fprintf(out, "%s = %s\n", k->name, *(const bool *)v ? "true" : "false");
+        snprintf(out, len, "%s", *(const bool *)v ? "true" : "false");
         break;
     case K_INT:
-        fprintf(out, "%s = %d\n", k->name, *(const int *)v);
+        snprintf(out, len, "%d", *(const int *)v);
         break;
     case K_DBL:
-        fprintf(out, "%s = %g\n", k->name, *(const double *)v);
+        snprintf(out, len, "%g", *(const double *)v);
         break;
     }
+}
+
+static void print_value(const struct key *k, const void *base, FILE *out)
+{
+    char text[CONFIG_STR];
+    format_value(k, base, text, sizeof text);
+    fprintf(out, "%s = %s\n", k->name, text);
 }
 
 static void print_sections(const struct config *c, const char *only, FILE *out)
@@ -424,4 +433,59 @@ void config_each_key(void (*fn)(const char *, const char *, const char *, void *
         fn(KEYS[i].section, KEYS[i].name, KEYS[i].dflt, user);
     for (size_t i = 0; i < N(PROFILE_KEYS); i++)
         fn("profile.MODE", PROFILE_KEYS[i].name, PROFILE_KEYS[i].dflt, user);
+}
+
+static bool same_value(const struct key *k, const void *a, const void *b)
+{
+    const void *x = (const char *)a + k->off, *y = (const char *)b + k->off;
+    switch (k->kind) {
+    case K_STR:
+    case K_ENUM:
+        return strcmp(x, y) == 0;
+    case K_BOOL:
+        return *(const bool *)x == *(const bool *)y;
+    case K_INT:
+        return *(const int *)x == *(const int *)y;
+    case K_DBL:
+        return *(const double *)x == *(const double *)y;
+    }
+    return false;
+}
+
+/* One key of a table whose value differs (or whose section old lacks: a == NULL). */
+static int diff_key(const struct key *k, const char *section, const void *a, const void *b,
+                    config_diff_fn *fn, void *user)
+{
+    if (a && same_value(k, a, b))
+        return 0;
+    struct config_change ch = {.section = section, .key = k->name, .live = k->live};
+    format_value(k, b, ch.value, sizeof ch.value);
+    fn(&ch, user);
+    return 1;
+}
+
+int config_diff(const struct config *old, const struct config *new, config_diff_fn *fn,
+                void *user)
+{
+    int n = 0;
+    for (size_t i = 0; i < N(KEYS); i++)
+        n += diff_key(&KEYS[i], KEYS[i].section, old, new, fn, user);
+    for (int p = 0; p < new->n_profiles; p++) {
+        const struct config_profile *was = config_profile_for(old, new->profiles[p].mode);
+        char section[sizeof new->profiles[p].mode + 8];
+        snprintf(section, sizeof section, "profile.%s", new->profiles[p].mode);
+        for (size_t i = 0; i < N(PROFILE_KEYS); i++)
+            n += diff_key(&PROFILE_KEYS[i], section, was, &new->profiles[p], fn, user);
+    }
+    return n;
+}
+
+int config_copy_key(struct config *dst, const struct config *src, const char *section,
+                    const char *key)
+{
+    const struct key *k = find(KEYS, N(KEYS), section, key);
+    if (!k)
+        return -1;
+    memcpy((char *)dst + k->off, (const char *)src + k->off, k->size);
+    return 0;
 }

@@ -85,6 +85,21 @@ void config_print_section(const struct config *c, const char *section, FILE *out
 const struct config_profile *config_profile_for(const struct config *c, const char *mode);
 /* Whether section.key can change on SIGHUP without a restart (false if unknown). */
 bool config_is_live(const char *section, const char *key);
+/* One key that differs between two configurations. */
+struct config_change {
+    const char *section, *key;   /* profile keys: section "profile.MODE" */
+    char value[CONFIG_STR];      /* the new value, as config_print writes it */
+    bool live;                   /* SIGHUP may apply it without a restart */
+};
+typedef void config_diff_fn(const struct config_change *change, void *user);
+/* Calls fn for each key whose value in new differs from old, in config_print's order
+ * (every key of a profile old lacks counts as changed; a profile new lacks is not a
+ * change of any key). Returns how many. */
+int config_diff(const struct config *old, const struct config *new, config_diff_fn *fn,
+                void *user);
+/* Copies one key's value (not a profile's) from src into dst; -1 if unknown. */
+int config_copy_key(struct config *dst, const struct config *src, const char *section,
+                    const char *key);
 /* Calls fn for every key of the schema (profile keys under section "profile.MODE"). */
 void config_each_key(void (*fn)(const char *section, const char *key, const char *dflt,
                                 void *user),

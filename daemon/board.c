@@ -1,5 +1,6 @@
 #define _DEFAULT_SOURCE
 #include "board.h"
+#include "textsize.h"
 
 #include <glob.h>
 #include <stdio.h>
@@ -146,7 +147,7 @@ static void find_iio(struct board_power_reader *r, const char *root)
         return;
     for (size_t i = 0; i < g.gl_pathc; i++)
         for (int k = 0; k < 3; k++) {
-            char name_path[600], power[600], name[32];
+            char name_path[TEXT_PATH], power[TEXT_PATH], name[32];
             snprintf(name_path, sizeof name_path, "%s/rail_name_%d", g.gl_pathv[i], k);
             snprintf(power, sizeof power, "%s/in_power%d_input", g.gl_pathv[i], k);
             if (read_text(name_path, name, sizeof name))
@@ -162,7 +163,7 @@ static void find_hwmon(struct board_power_reader *r, const char *root)
         return;
     for (size_t i = 0; i < g.gl_pathc; i++)
         for (int k = 1; k <= 3; k++) {
-            char label[600], volt[600], curr[600], name[32];
+            char label[TEXT_PATH], volt[TEXT_PATH], curr[TEXT_PATH], name[32];
             snprintf(label, sizeof label, "%s/in%d_label", g.gl_pathv[i], k);
             snprintf(volt, sizeof volt, "%s/in%d_input", g.gl_pathv[i], k);
             snprintf(curr, sizeof curr, "%s/curr%d_input", g.gl_pathv[i], k);
@@ -180,7 +181,7 @@ static void find_rapl(struct board_power_reader *r, const char *root)
         return;
     for (int want_psys = 1; want_psys >= 0 && r->n_rapl == 0; want_psys--)
         for (size_t i = 0; i < g.gl_pathc && r->n_rapl < 4; i++) {
-            char p[600], name[32];
+            char p[TEXT_PATH], name[32];
             double uj, max;
             snprintf(p, sizeof p, "%s/name", g.gl_pathv[i]);
             if (!read_text(p, name, sizeof name) || (strcmp(name, "psys") == 0) != want_psys)
@@ -293,7 +294,7 @@ int board_temperatures(const char *root, struct board_temp *out, int max)
     if (!glob_under(root, "/sys/class/thermal/thermal_zone*", &g))
         return 0;
     for (size_t i = 0; i < g.gl_pathc && n < max; i++) {
-        char p[600];
+        char p[TEXT_PATH];
         double milli;
         snprintf(p, sizeof p, "%s/temp", g.gl_pathv[i]);
         if (!read_num(p, &milli))

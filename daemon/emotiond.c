@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "board.h"
+#include "clock.h"
 #include "config.h"
 #include "detect.h"
 #include "faces.h"
@@ -26,14 +27,16 @@
 #include "log.h"
 #include "loop.h"
 #include "pipeline.h"
+#include "protocol.h"
+#include "publish.h"
 #include "server.h"
 #include "telemetry.h"
+#include "textsize.h"
 
 #define TICK_NS 100000000LL            /* 100 ms */
 #define MODE_POLL_NS 500000000LL       /* power mode changes seen within a second */
 #define POWER_SAMPLE_NS 250000000LL
 #define MAX_FLAGS 16
-#define MSG_MAX 16384
 
 struct flag_value {
     const char *section, *key, *origin;
@@ -53,8 +56,7 @@ struct daemon {
     struct telemetry tel;
     int sig_fd, timer_fd;
 
-    struct faces_smoother smoother;
-    unsigned smooth_generation;
+    struct publish pub;
     bool stop, ready;
     int exit_code;
     uint64_t watchdog_usec;
@@ -62,8 +64,8 @@ struct daemon {
 
     struct board_power_mode mode;
     int profile;                        /* index into cfg.profiles, -1 for none */
-    char source_problem[300];           /* last one logged */
-    char telemetry[MSG_MAX];            /* the latest telemetry fields, for status */
+    char source_problem[TEXT_WHY];      /* last one logged */
+    char telemetry[PROTO_MSG_MAX];      /* the latest telemetry fields, for status */
     size_t telemetry_len;
     double last_fps, last_faces;
 };
@@ -90,7 +92,7 @@ static int build_config(const struct daemon *d, struct config *c, char *err, siz
                        d->flags[i].origin, err, errlen))
             return -1;
     /* a backend this build lacks (no OpenCV) is a config error, not a failure later */
-    char why[300];
+    char why[TEXT_WHY];
     if (det_backend_check(c->detect.backend, why, sizeof why)) {
         snprintf(err, errlen, "%s: [detect] backend: %s",
                  d->config_path ? d->config_path : "built-in defaults", why);
@@ -129,53 +131,47 @@ static void apply_settings(struct daemon *d)
     char model[CONFIG_STR + 8];
     classify_model_path(&d->cfg, p, model, sizeof model);
     if (strcmp(model, pl_model_path(pl_current_model(d->pl))) != 0) {
-        char err[600];
+        char err[TEXT_ERR];
         if (pl_set_model(d->pl, model, err, sizeof err))
             log_err("model %s: %s; keeping %s", model, err,
                     pl_model_path(pl_current_model(d->pl)));
         else
             log_info("model: %s", model);
     }
-    d->smoother.half_life_s = (float)d->cfg.track.half_life_s;
+    publish_half_life(&d->pub, d->cfg.track.half_life_s);
     int level = log_level_parse(d->cfg.daemon.log_level);
     if (level > 0)
         log_set_level((enum log_level)level);
 }
 
-/* One line of config_print per key: "section\tkey = value". */
-static size_t print_keys(const struct config *c, char *buf, size_t cap)
-{
-    char *text = NULL;
-    size_t len = 0, used = 0;
-    FILE *f = open_memstream(&text, &len);
-    if (!f)
-        return 0;
-    config_print(c, f);
-    fclose(f);
-    char section[80] = "", *save = NULL;
-    for (char *line = strtok_r(text, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        if (line[0] == '[') {
-            snprintf(section, sizeof section, "%.*s", (int)strcspn(line + 1, "]"), line + 1);
-        } else if (line[0] != '#' && used < cap) {
-            int n = snprintf(buf + used, cap - used, "%s\t%s\n", section, line);
-            used += n > 0 ? (size_t)n : 0;
-        }
-    }
-    free(text);
-    return used < cap ? used : cap;
-}
+struct reload_state {
+    struct config *applied;
+    const struct config *next;
+    int changed, refused;
+};
 
-static bool has_line(const char *keys, const char *line, size_t len)
+/* One key that differs in the new configuration: applied if live, else logged. */
+static void reload_key(const struct config_change *ch, void *user)
 {
-    for (const char *p = keys; (p = strstr(p, line)); p++)
-        if ((p == keys || p[-1] == '\n') && p[len] == '\n')
-            return true;
-    return false;
+    struct reload_state *st = user;
+    if (!strcmp(ch->section, "mqtt"))
+        return;                         /* emotiond-mqtt's section, not ours */
+    if (!strncmp(ch->section, "profile.", 8)) {
+        st->changed++;                  /* the profile table is taken whole */
+    } else if (ch->live) {
+        config_copy_key(st->applied, st->next, ch->section, ch->key);
+        log_info("reload: [%s] %s = %s", ch->section, ch->key, ch->value);
+        st->changed++;
+    } else {
+        log_warn("reload: [%s] %s changed to '%s' but needs a restart; still using the "
+                 "old value", ch->section, ch->key, ch->value);
+        st->refused++;
+    }
 }
 
 static void reload(struct daemon *d)
 {
-    char err[700];
+    char err[TEXT_ERR];
     struct config next;
     sd_notify(0, "RELOADING=1");
     if (build_config(d, &next, err, sizeof err)) {
@@ -183,46 +179,19 @@ static void reload(struct daemon *d)
         sd_notify(0, "READY=1");
         return;
     }
-    static char before[32768], after[32768];
-    print_keys(&d->cfg, before, sizeof before);
-    print_keys(&next, after, sizeof after);
     struct config applied = d->cfg;
     memcpy(applied.profiles, next.profiles, sizeof applied.profiles);   /* all live */
     applied.n_profiles = next.n_profiles;
-    int changed = 0, refused = 0;
-    char *save = NULL;
-    for (char *line = strtok_r(after, "\n", &save); line; line = strtok_r(NULL, "\n", &save)) {
-        size_t len = strlen(line);
-        if (has_line(before, line, len))
-            continue;
-        char section[80], key[80];
-        const char *value = strstr(line, " = ");
-        if (sscanf(line, "%79[^\t]\t%79[^ ]", section, key) != 2 || !value)
-            continue;
-        value += 3;
-        if (!strcmp(section, "mqtt"))
-            continue;                   /* emotiond-mqtt's section, not ours */
-        if (!strncmp(section, "profile.", 8)) {
-            changed++;
-        } else if (config_is_live(section, key)) {
-            if (config_set(&applied, section, key, value, "reload", err, sizeof err) == 0) {
-                log_info("reload: [%s] %s = %s", section, key, value);
-                changed++;
-            }
-        } else {
-            log_warn("reload: [%s] %s changed to '%s' but needs a restart; still using the "
-                     "old value", section, key, value);
-            refused++;
-        }
-    }
+    struct reload_state st = {.applied = &applied, .next = &next};
+    config_diff(&d->cfg, &next, reload_key, &st);
     d->cfg = applied;
     /* the profile table may have changed under the current mode */
     const struct config_profile *p = config_profile_for(&d->cfg, d->mode.known ? d->mode.name : NULL);
     d->profile = p ? (int)(p - d->cfg.profiles) : -1;
     apply_settings(d);
     log_info("reloaded %s: %d change%s applied, %d need a restart",
-             d->config_path ? d->config_path : "(built-in defaults)", changed,
-             changed == 1 ? "" : "s", refused);
+             d->config_path ? d->config_path : "(built-in defaults)", st.changed,
+             st.changed == 1 ? "" : "s", st.refused);
     sd_notify(0, "READY=1");
 }
 
@@ -253,39 +222,23 @@ static void write_hello(void *user, struct json_out *j)
     struct daemon *d = user;
     const struct pl_model *pm = pl_current_model(d->pl);
     const struct enn_model *m = pl_model_info(pm);
-    json_raw(j, "{\"type\":\"hello\",\"protocol\":1,\"version\":");
-    json_str(j, EMOTIOND_VERSION);
-    json_raw(j, ",\"model\":");
-    json_str(j, pl_model_name(pm));
-    json_raw(j, ",\"precision\":");
-    json_str(j, enn_precision_name(m->precision));
-    json_raw(j, ",\"classes\":[");
-    for (int c = 0; c < m->n_classes; c++) {
-        json_raw(j, c ? "," : "");
-        json_str(j, m->classes[c]);
-    }
-    json_raw(j, "],\"source\":");
-    json_str(j, pl_source_describe(d->pl));
-    json_raw(j, "}");
+    struct proto_hello h = {.version = EMOTIOND_VERSION, .model = pl_model_name(pm),
+                            .precision = enn_precision_name(m->precision),
+                            .source = pl_source_describe(d->pl), .info = m};
+    proto_hello(j, &h);
 }
 
 static void write_status(void *user, struct json_out *j)
 {
     struct daemon *d = user;
-    json_raw(j, "{\"type\":\"status\",");
-    if (d->telemetry_len) {
-        json_raw(j, d->telemetry);
-        json_raw(j, ",");
-    }
-    json_raw(j, "\"uptime_s\":");
-    json_num(j, (double)(pl_now_ns() - d->start_ns) / 1e9, 1);
-    json_raw(j, ",\"clients\":");
-    json_int(j, srv_clients(d->srv));
-    json_raw(j, ",\"source_connected\":");
-    json_raw(j, pl_source_connected(d->pl) ? "true" : "false");
-    json_raw(j, ",\"source\":");
-    json_str(j, pl_source_describe(d->pl));
-    json_raw(j, "}");
+    struct proto_status s = {
+        .telemetry = d->telemetry_len ? d->telemetry : "",
+        .uptime_s = (double)(mono_ns() - d->start_ns) / 1e9,
+        .clients = srv_clients(d->srv),
+        .source_connected = pl_source_connected(d->pl),
+        .source = pl_source_describe(d->pl),
+    };
+    proto_status(j, &s);
 }
 
 static void publish_telemetry(struct daemon *d)
@@ -302,23 +255,23 @@ static void publish_telemetry(struct daemon *d)
         .precision = enn_precision_name(pl_model_info(pl_current_model(d->pl))->precision),
         .workers = pl_workers(d->pl),
     };
+    static struct proto_telemetry fields;
+    tel_collect(&d->tel, &ctx, &fields);
     struct json_out j;
     json_init(&j, d->telemetry, sizeof d->telemetry);
-    tel_fields(&d->tel, &ctx, &j);
+    proto_telemetry_fields(&j, &fields);
     d->telemetry_len = j.overflow ? 0 : j.len;
     if (j.overflow)
         log_warn("telemetry message too long; not sent");
-    static char msg[MSG_MAX + 64];
+    static char msg[PROTO_MSG_MAX + 64];   /* the fields and their wrapper */
     struct json_out m;
     json_init(&m, msg, sizeof msg);
-    json_raw(&m, "{\"type\":\"telemetry\",");
-    json_raw(&m, d->telemetry);
-    json_raw(&m, "}");
+    proto_telemetry(&m, d->telemetry);
     if (d->telemetry_len && !m.overflow)
-        srv_broadcast(d->srv, SRV_TELEMETRY, msg, m.len);
+        srv_broadcast(d->srv, PROTO_TELEMETRY, msg, m.len);
 
     /* the source gets over problems on its own (skips a frame, reopens a camera): say so */
-    char problem[300];
+    char problem[TEXT_WHY];
     pl_source_problem(d->pl, problem, sizeof problem);
     if (problem[0] && strcmp(problem, d->source_problem)) {
         log_warn("source %s: %s", d->cfg.daemon.source, problem);
@@ -337,37 +290,12 @@ static void on_results(void *user, uint32_t events)
 {
     (void)events;
     struct daemon *d = user;
-    static char msg[MSG_MAX];
-    struct pl_result *r;
-    while ((r = pl_next_result(d->pl))) {
-        const struct enn_model *m = pl_model_info(r->model);
-        if (pl_model_generation(r->model) != d->smooth_generation) {
-            bool switched = d->smooth_generation != 0;
-            d->smooth_generation = pl_model_generation(r->model);
-            faces_smoother_init(&d->smoother, m->n_classes, (float)d->cfg.track.half_life_s);
-            if (switched)
-                srv_hello_all(d->srv);
-        }
-        faces_smooth(&d->smoother, r->faces, r->n, r->ts_ns);
-        int64_t now = pl_now_ns();
-        double latency = (double)(now - r->ts_ns) / 1e6;
-        struct json_out j;
-        json_init(&j, msg, sizeof msg);
-        faces_frame_message(&j, m, r->seq, r->ts_unix, latency, r->width, r->height, r->faces,
-                            r->n);
-        if (!j.overflow)
-            srv_broadcast(d->srv, SRV_FRAME, msg, j.len);
-        int64_t done = pl_now_ns();
-        pl_record_publish(d->pl, (double)(done - r->classified_ns) / 1e6,
-                          (double)(done - r->ts_ns) / 1e6);
-        pl_release(d->pl, r);
-        if (!d->ready) {
-            d->ready = true;
-            log_info("streaming from %s", pl_source_describe(d->pl));
-            sd_notifyf(0, "READY=1\nSTATUS=streaming from %s", pl_source_describe(d->pl));
-        }
+    if (publish_results(&d->pub) > 0 && !d->ready) {
+        d->ready = true;
+        log_info("streaming from %s", pl_source_describe(d->pl));
+        sd_notifyf(0, "READY=1\nSTATUS=streaming from %s", pl_source_describe(d->pl));
     }
-    char err[300];
+    char err[TEXT_WHY];
     if (d->opts.once && pl_finished(d->pl, err, sizeof err)) {
         if (err[0]) {
             log_err("source ended: %s", err);
@@ -402,7 +330,7 @@ static void on_tick(void *user, uint32_t events)
     uint64_t expirations;
     if (read(d->timer_fd, &expirations, sizeof expirations) < 0 && errno != EAGAIN)
         return;
-    int64_t now = pl_now_ns();
+    int64_t now = mono_ns();
     if (now >= d->next_mode_ns) {
         check_power_mode(d);
         d->next_mode_ns = now + MODE_POLL_NS;
@@ -432,7 +360,7 @@ static void on_tick(void *user, uint32_t events)
         d->next_watchdog_ns = now + (int64_t)d->watchdog_usec * 1000 / 3;
     }
     if (d->opts.once) {
-        char err[300];
+        char err[TEXT_WHY];
         if (pl_finished(d->pl, err, sizeof err))
             on_results(d, 0);
     }
@@ -511,7 +439,7 @@ static int parse_args(struct daemon *d, int argc, char **argv, bool *check_only)
 
 static int setup(struct daemon *d)
 {
-    char err[700];
+    char err[TEXT_ERR];
     sigset_t mask;
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
@@ -577,6 +505,7 @@ static int setup(struct daemon *d)
         log_err("%s", err);
         return -1;
     }
+    publish_init(&d->pub, d->pl, d->srv, d->cfg.track.half_life_s);
     if (listen_fd < 0)
         log_info("serving %s", d->cfg.daemon.socket);
     if (tel_init(&d->tel, d->cfg.daemon.system_root) != 0)
@@ -589,7 +518,7 @@ static int setup(struct daemon *d)
     }
     if (sd_watchdog_enabled(0, &d->watchdog_usec) <= 0)
         d->watchdog_usec = 0;
-    d->start_ns = pl_now_ns();
+    d->start_ns = mono_ns();
     d->next_telemetry_ns = d->start_ns + (int64_t)(d->cfg.telemetry.interval_s * 1e9);
     d->profile = -1;
     check_power_mode(d);
@@ -620,7 +549,7 @@ int main(int argc, char **argv)
     int rc = parse_args(&d, argc, argv, &check_only);
     if (rc >= 0)
         return rc;
-    char err[700];
+    char err[TEXT_ERR];
     if (build_config(&d, &d.cfg, err, sizeof err)) {
         fprintf(stderr, "emotiond: %s\n", err);
         return 1;

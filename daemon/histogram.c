@@ -42,11 +42,3 @@ double hist_percentile(const struct histogram *h, double p)
     return MAX_MS;
 }
 
-void hist_merge(struct histogram *into, const struct histogram *from)
-{
-    for (int b = 0; b < HIST_BUCKETS; b++) {
-        uint64_t sum = (uint64_t)into->bucket[b] + from->bucket[b];
-        into->bucket[b] = sum > UINT32_MAX ? UINT32_MAX : (uint32_t)sum;
-    }
-    into->count += from->count;
-}

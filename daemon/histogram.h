@@ -17,6 +17,5 @@ void hist_reset(struct histogram *h);
 void hist_add(struct histogram *h, double ms);
 /* The p-th percentile (0..100) in ms; NaN when empty (published as null). */
 double hist_percentile(const struct histogram *h, double p);
-void hist_merge(struct histogram *into, const struct histogram *from);
 
 #endif

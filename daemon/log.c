@@ -8,6 +8,7 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <time.h>
+#include "clock.h"
 
 #define REPEAT_WINDOW_S 10.0
 
@@ -61,13 +62,6 @@ static bool stderr_is_journal(void)
     return (unsigned long long)st.st_dev == dev && (unsigned long long)st.st_ino == ino;
 }
 
-static double now_s(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
-
 static void emit(enum log_level level, const char *text)
 {
     if (journal)
@@ -98,7 +92,7 @@ void log_msg(enum log_level level, const char *fmt, ...)
     if (journal < 0)
         journal = stderr_is_journal();
     if (level <= current) {
-        double t = now_s();
+        double t = mono_s();
         if (strcmp(text, last) == 0 && t - last_time < REPEAT_WINDOW_S) {
             repeats++;
         } else {

@@ -12,16 +12,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "net.h"
 #include "pipeline_impl.h"
-
-int64_t pl_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 
 /* ---- models ---- */
@@ -92,8 +86,9 @@ struct pl_result *pl_next_result(struct pipeline *p)
         log_warn("pipeline: eventfd read: %s", strerror(errno));
     struct pl_result *r = NULL;
     pthread_mutex_lock(&p->lock);
-    struct job *j = &p->jobs[p->next_publish % (uint64_t)p->n_jobs];
-    if (p->next_publish < p->next_job && j->state == JOB_DONE) {
+    struct job_ring *ring = &p->ring;
+    struct job *j = &ring->jobs[ring->next_publish % (uint64_t)ring->n];
+    if (ring->next_publish < ring->next_job && j->state == JOB_DONE) {
         j->state = JOB_PUBLISHING;
         r = &j->r;
     }
@@ -113,8 +108,8 @@ void pl_release(struct pipeline *p, struct pl_result *r)
     pthread_mutex_lock(&p->lock);
     j->model = NULL;
     j->state = JOB_FREE;
-    p->next_publish++;
-    pthread_cond_broadcast(&p->changed);
+    p->ring.next_publish++;
+    pthread_cond_signal(&p->ring.freed);     /* locate, waiting for this job */
     pthread_mutex_unlock(&p->lock);
     model_unref(m);
 }
@@ -131,8 +126,8 @@ void pl_record_publish(struct pipeline *p, double publish_ms, double latency_ms)
 bool pl_finished(struct pipeline *p, char *err, size_t errlen)
 {
     pthread_mutex_lock(&p->lock);
-    bool done = p->source_ended && p->entrance_n == 0 && p->next_publish == p->next_job &&
-                p->frames_out == 0;
+    bool done = p->source_ended && p->entrance.n == 0 &&
+                p->ring.next_publish == p->ring.next_job && p->frames_out == 0;
     if (done && err)
         snprintf(err, errlen, "%s", p->source_err);
     pthread_mutex_unlock(&p->lock);
@@ -163,7 +158,9 @@ void pl_configure(struct pipeline *p, const struct config *cfg, double fps_cap, 
     p->reconfigure = true;
     p->fps_cap = fps_cap;
     p->active_workers = workers > 0 && workers < p->n_workers ? workers : p->n_workers;
-    pthread_cond_broadcast(&p->changed);
+    /* every worker looks again: an idle one may be active now, a waiting one idle */
+    pthread_cond_broadcast(&p->workers_changed);
+    pthread_cond_broadcast(&p->ring.located);
     pthread_mutex_unlock(&p->lock);
 }
 
@@ -171,7 +168,7 @@ int pl_workers(const struct pipeline *p) { return p->active_workers; }
 
 void pl_take_stats(struct pipeline *p, struct pl_stats *out)
 {
-    int64_t now = pl_now_ns();
+    int64_t now = mono_ns();
     struct cap_stats s = {0};
     pthread_mutex_lock(&p->lock);
     if (p->src)
@@ -200,7 +197,7 @@ bool pl_healthy(struct pipeline *p, int64_t max_busy_ns)
 
 bool pl_healthy_why(struct pipeline *p, int64_t max_busy_ns, char *what, size_t len)
 {
-    int64_t now = pl_now_ns(), longest = 0;
+    int64_t now = mono_ns(), longest = 0;
     int stage = -1;
     for (int i = 0; i < BUSY_WORKER0 + p->n_workers; i++) {
         int64_t since = atomic_load(&p->busy_since[i]);
@@ -256,6 +253,19 @@ static int online_cpus(void)
     return n < 1 ? 1 : n > PL_MAX_WORKERS ? PL_MAX_WORKERS : (int)n;
 }
 
+/* Every condition of the pipeline and its hand-offs: initialised, woken on stop and
+ * destroyed together. */
+enum { N_CONDS = 9 };
+static void conds(struct pipeline *p, pthread_cond_t *out[N_CONDS])
+{
+    pthread_cond_t *all[N_CONDS] = {
+        &p->stopped,         &p->frames_back,     &p->workers_changed,
+        &p->entrance.filled, &p->entrance.room,   &p->ring.located,
+        &p->ring.freed,      &p->mailbox.posted,  &p->mailbox.answered,
+    };
+    memcpy(out, all, sizeof all);
+}
+
 int pl_start(const struct pl_options *opts, const struct config *cfg, struct pipeline **out,
              char *err, size_t errlen)
 {
@@ -273,8 +283,11 @@ int pl_start(const struct pl_options *opts, const struct config *cfg, struct pip
     pthread_mutex_init(&p->stats_lock, NULL);
     pthread_condattr_t ca;
     pthread_condattr_init(&ca);
-    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);
-    pthread_cond_init(&p->changed, &ca);
+    pthread_condattr_setclock(&ca, CLOCK_MONOTONIC);    /* pauses wait on it with a deadline */
+    pthread_cond_t *c[N_CONDS];
+    conds(p, c);
+    for (int i = 0; i < N_CONDS; i++)
+        pthread_cond_init(c[i], &ca);
     pthread_condattr_destroy(&ca);
     p->cfg = *cfg;
     p->n_workers = opts->workers > 0 ? opts->workers : online_cpus();
@@ -283,10 +296,10 @@ int pl_start(const struct pl_options *opts, const struct config *cfg, struct pip
     p->active_workers = p->n_workers;
     p->backpressure = opts->fps <= 0 && !cap_source_is_camera(p->spec) &&
                       strncmp(p->spec, "image:", 6);
-    p->n_jobs = p->n_workers + 2;
-    p->jobs = calloc((size_t)p->n_jobs, sizeof *p->jobs);
-    p->window_start_ns = pl_now_ns();
-    if (p->efd < 0 || !p->jobs) {
+    p->ring.n = p->n_workers + 2;
+    p->ring.jobs = calloc((size_t)p->ring.n, sizeof *p->ring.jobs);
+    p->window_start_ns = mono_ns();
+    if (p->efd < 0 || !p->ring.jobs) {
         snprintf(err, errlen, "pipeline: %s", strerror(errno ? errno : ENOMEM));
         goto fail;
     }
@@ -312,7 +325,7 @@ int pl_start(const struct pl_options *opts, const struct config *cfg, struct pip
         .max_width = cfg->capture.max_frame_width,
         .max_height = cfg->capture.max_frame_height,
         /* the entrance, the frames being decoded, located and detected, one per job */
-        .pool_frames = ENTRANCE_SLOTS + 3 + p->n_jobs,
+        .pool_frames = ENTRANCE_SLOTS + 3 + p->ring.n,
         .once = opts->once,
         .timeout_ms = cfg->capture.timeout_ms,
         .max_timeouts = cfg->capture.max_timeouts,
@@ -353,7 +366,10 @@ void pl_stop(struct pipeline *p)
         return;
     pthread_mutex_lock(&p->lock);
     p->stopping = true;
-    pthread_cond_broadcast(&p->changed);
+    pthread_cond_t *c[N_CONDS];
+    conds(p, c);
+    for (int i = 0; i < N_CONDS; i++)   /* every thread, wherever it waits */
+        pthread_cond_broadcast(c[i]);
     if (p->src)
         cap_source_stop(p->src);
     pthread_mutex_unlock(&p->lock);
@@ -366,21 +382,22 @@ void pl_stop(struct pipeline *p)
     for (int i = 0; i < p->n_threads_started; i++)
         pthread_join(p->worker_thr[i], NULL);
     p->capture_started = p->locate_started = p->detector_started = false;
-    if (p->det_frame)
-        cap_frame_unref(p->det_frame);
-    p->det_frame = NULL;
+    if (p->mailbox.frame)
+        cap_frame_unref(p->mailbox.frame);
+    p->mailbox.frame = NULL;
     p->n_threads_started = 0;
     /* frames still waiting go back to the pool before it is freed */
-    for (int i = 0; i < p->entrance_n; i++)
-        cap_frame_unref(p->entrance[i]);
-    p->entrance_n = 0;
-    for (int i = 0; p->jobs && i < p->n_jobs; i++) {
-        if (p->jobs[i].frame)
-            cap_frame_unref(p->jobs[i].frame);
-        p->jobs[i].frame = NULL;
-        model_unref(p->jobs[i].model);
-        p->jobs[i].model = NULL;
-        p->jobs[i].state = JOB_FREE;
+    for (int i = 0; i < p->entrance.n; i++)
+        cap_frame_unref(p->entrance.slot[i]);
+    p->entrance.n = 0;
+    for (int i = 0; p->ring.jobs && i < p->ring.n; i++) {
+        struct job *j = &p->ring.jobs[i];
+        if (j->frame)
+            cap_frame_unref(j->frame);
+        j->frame = NULL;
+        model_unref(j->model);
+        j->model = NULL;
+        j->state = JOB_FREE;
     }
     cap_source_close(p->src);
     p->src = NULL;
@@ -392,10 +409,13 @@ void pl_free(struct pipeline *p)
         return;
     det_free(p->det);
     model_unref(p->model);
-    free(p->jobs);
+    free(p->ring.jobs);
     if (p->efd >= 0)
         close(p->efd);
-    pthread_cond_destroy(&p->changed);
+    pthread_cond_t *c[N_CONDS];
+    conds(p, c);
+    for (int i = 0; i < N_CONDS; i++)
+        pthread_cond_destroy(c[i]);
     pthread_mutex_destroy(&p->lock);
     pthread_mutex_destroy(&p->stats_lock);
     free(p);

@@ -114,6 +114,4 @@ void pl_source_problem(struct pipeline *p, char *buf, size_t len);
 void pl_stop(struct pipeline *p);
 void pl_free(struct pipeline *p);
 
-int64_t pl_now_ns(void);
-
 #endif

@@ -8,6 +8,7 @@
 
 #include "detect.h"
 #include "pipeline.h"
+#include "textsize.h"
 
 #define ENTRANCE_SLOTS 2
 #define RESTART_PAUSE_NS 1000000000LL
@@ -30,6 +31,43 @@ struct job {
     enum job_state state;
 };
 
+/* The three hand-offs. All three are guarded by the pipeline's lock (a frame moves
+ * between them under it, with the stop flag and the frame count); each has its own
+ * conditions, so a change wakes only the thread that waits for it. */
+
+/* The entrance: capture -> locate. The newest frame wins: a full entrance drops its
+ * oldest, except for an unpaced file, where capture waits for room. */
+struct entrance {
+    struct cap_frame *slot[ENTRANCE_SLOTS];
+    int n;
+    pthread_cond_t filled;                 /* locate waits for a frame */
+    pthread_cond_t room;                   /* capture waits for a slot (unpaced files) */
+};
+
+/* The job ring: locate -> the classify workers -> the publisher, in frame order. Job k
+ * is jobs[k % n]; located < next_job, taken by a worker < next_work, published <
+ * next_publish. */
+struct job_ring {
+    struct job *jobs;
+    int n;
+    uint64_t next_job, next_work, next_publish;
+    pthread_cond_t located;                /* active workers wait for a located job */
+    pthread_cond_t freed;                  /* locate waits for its next job to be free */
+};
+
+/* The detector mailbox: locate posts a frame, the detector answers with its faces. */
+struct det_mailbox {
+    struct cap_frame *frame;               /* posted, not yet taken */
+    bool busy;                             /* posted or being detected */
+    bool ready;                            /* an answer locate has not taken */
+    bool reconfigure;                      /* apply the config before the next frame */
+    struct det_face found[FACES_MAX];
+    int n;
+    int64_t ts;                            /* of the frame the faces were found on */
+    pthread_cond_t posted;                 /* the detector waits for a frame */
+    pthread_cond_t answered;               /* locate waits for the answer (in line) */
+};
+
 struct pipeline;
 struct worker_arg {
     struct pipeline *p;
@@ -45,7 +83,7 @@ struct pipeline {
     struct cap_options cap;
     struct cap_source *src;
     struct cap_stats source_before;     /* totals of sources closed before this one */
-    char describe[300];
+    char describe[TEXT_WHY];
 
     struct det_detector *det;
     struct faces_stage faces;           /* the locate thread's, under lock */
@@ -56,24 +94,19 @@ struct pipeline {
     int efd;
 
     pthread_mutex_t lock;
-    pthread_cond_t changed;             /* any state below changed */
+    pthread_cond_t stopped;             /* pl_stop: a pause ends early */
+    pthread_cond_t frames_back;         /* frames_out fell: a restart waits for 0 */
+    pthread_cond_t workers_changed;     /* active_workers changed: idle workers wait */
     bool stopping, source_ended;
     bool backpressure;                  /* an unpaced file: wait for room, do not drop */
-    char source_err[300];
-    struct cap_frame *entrance[ENTRANCE_SLOTS];
-    int entrance_n;
+    char source_err[TEXT_WHY];
+    struct entrance entrance;
+    struct job_ring ring;
+    struct det_mailbox mailbox;
     int frames_out;                     /* frames handed downstream, not yet released */
-    struct job *jobs;
-    int n_jobs;
-    uint64_t next_job, next_work, next_publish;
     struct pl_model *model;
-    bool reconfigure, det_reconfigure;
+    bool reconfigure;
     struct config cfg;                  /* applied by the locate and detector threads */
-    struct cap_frame *det_frame;        /* handed to the detector */
-    bool det_busy, det_ready;
-    struct det_face det_found[FACES_MAX];
-    int det_n;
-    int64_t det_ts;
     int active_workers;
     double fps_cap;
     int64_t last_admitted_ns;

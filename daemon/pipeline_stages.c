@@ -8,9 +8,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "net.h"
 #include "pipeline_impl.h"
+#include "textsize.h"
 
 static double now_unix(void)
 {
@@ -29,7 +31,7 @@ static void stage_done(struct pipeline *p, enum pl_stage s, double ms)
     pthread_mutex_unlock(&p->stats_lock);
 }
 
-static double ms_since(int64_t t0) { return (double)(pl_now_ns() - t0) / 1e6; }
+static double ms_since(int64_t t0) { return (double)(mono_ns() - t0) / 1e6; }
 
 /* ---- capture ---- */
 
@@ -38,7 +40,7 @@ static void release_frame(struct pipeline *p, struct cap_frame *f)
     cap_frame_unref(f);
     pthread_mutex_lock(&p->lock);
     p->frames_out--;
-    pthread_cond_broadcast(&p->changed);
+    pthread_cond_signal(&p->frames_back);   /* capture, if a restart waits for its frames */
     pthread_mutex_unlock(&p->lock);
 }
 
@@ -61,7 +63,7 @@ static bool pause_unless_stopped(struct pipeline *p, int64_t ns)
         until.tv_nsec -= 1000000000L;
     }
     pthread_mutex_lock(&p->lock);
-    while (!p->stopping && pthread_cond_timedwait(&p->changed, &p->lock, &until) == 0) {
+    while (!p->stopping && pthread_cond_timedwait(&p->stopped, &p->lock, &until) == 0) {
     }
     bool go_on = !p->stopping;
     pthread_mutex_unlock(&p->lock);
@@ -83,7 +85,7 @@ static bool restart_source(struct pipeline *p)
 {
     pthread_mutex_lock(&p->lock);
     while (!p->stopping && p->frames_out > 0)
-        pthread_cond_wait(&p->changed, &p->lock);
+        pthread_cond_wait(&p->frames_back, &p->lock);
     bool stopping = p->stopping;
     pthread_mutex_unlock(&p->lock);
     if (stopping)
@@ -99,7 +101,7 @@ static bool restart_source(struct pipeline *p)
     p->src = NULL;
     pthread_mutex_unlock(&p->lock);
     cap_source_close(old);
-    char err[300];
+    char err[TEXT_WHY];
     struct cap_source *src;
     while (cap_source_open(p->spec, &p->cap, &src, err, sizeof err) != 0) {
         log_err("source %s: %s (trying again in 1 s)", p->spec, err);
@@ -122,7 +124,6 @@ static void end_source(struct pipeline *p, const char *why)
     p->source_ended = true;
     if (why)
         snprintf(p->source_err, sizeof p->source_err, "%s", why);
-    pthread_cond_broadcast(&p->changed);
     pthread_mutex_unlock(&p->lock);
     pl_signal_event(p);
 }
@@ -130,12 +131,12 @@ static void end_source(struct pipeline *p, const char *why)
 void *pl_capture_main(void *arg)
 {
     struct pipeline *p = arg;
-    char err[300];
+    char err[TEXT_WHY];
     uint64_t this_pass = 0;     /* frames since the source was (re)opened */
     for (;;) {
         struct cap_frame *f;
         int rc = cap_source_next(p->src, &f, err, sizeof err);
-        int64_t now = pl_now_ns();
+        int64_t now = mono_ns();
         atomic_store(&p->busy_since[BUSY_CAPTURE], now);
         pthread_mutex_lock(&p->lock);
         bool stopping = p->stopping;
@@ -166,22 +167,23 @@ void *pl_capture_main(void *arg)
 
         pthread_mutex_lock(&p->lock);
         /* an unpaced file goes as fast as the pipeline does: it waits, never drops */
-        while (p->backpressure && !p->stopping && p->entrance_n == ENTRANCE_SLOTS)
-            pthread_cond_wait(&p->changed, &p->lock);
+        struct entrance *e = &p->entrance;
+        while (p->backpressure && !p->stopping && e->n == ENTRANCE_SLOTS)
+            pthread_cond_wait(&e->room, &p->lock);
         bool capped = p->fps_cap > 0 && p->last_admitted_ns &&
                       (double)(f->ts_ns - p->last_admitted_ns) < 0.9e9 / p->fps_cap;
         struct cap_frame *dropped = NULL;
         if (!capped) {
             p->last_admitted_ns = f->ts_ns;
-            if (p->entrance_n == ENTRANCE_SLOTS) {      /* the newest wins */
-                dropped = p->entrance[0];
-                memmove(p->entrance, p->entrance + 1, (ENTRANCE_SLOTS - 1) * sizeof f);
-                p->entrance_n--;
+            if (e->n == ENTRANCE_SLOTS) {      /* the newest wins */
+                dropped = e->slot[0];
+                memmove(e->slot, e->slot + 1, (ENTRANCE_SLOTS - 1) * sizeof f);
+                e->n--;
                 p->frames_out--;
             }
-            p->entrance[p->entrance_n++] = f;
+            e->slot[e->n++] = f;
             p->frames_out++;
-            pthread_cond_broadcast(&p->changed);
+            pthread_cond_signal(&e->filled);   /* locate */
         }
         pthread_mutex_unlock(&p->lock);
         if (capped || dropped) {
@@ -204,25 +206,26 @@ void *pl_capture_main(void *arg)
 void *pl_detector_main(void *arg)
 {
     struct pipeline *p = arg;
-    char err[300];
+    struct det_mailbox *box = &p->mailbox;
+    char err[TEXT_WHY];
     for (;;) {
         pthread_mutex_lock(&p->lock);
-        while (!p->stopping && !p->det_frame)
-            pthread_cond_wait(&p->changed, &p->lock);
+        while (!p->stopping && !box->frame)
+            pthread_cond_wait(&box->posted, &p->lock);
         if (p->stopping) {
             pthread_mutex_unlock(&p->lock);
             break;
         }
-        struct cap_frame *f = p->det_frame;
-        p->det_frame = NULL;
-        bool reconfigure = p->det_reconfigure;
+        struct cap_frame *f = box->frame;
+        box->frame = NULL;
+        bool reconfigure = box->reconfigure;
         struct det_config dc;
         if (reconfigure)
             faces_detector_config(&p->cfg, &dc);
-        p->det_reconfigure = false;
+        box->reconfigure = false;
         pthread_mutex_unlock(&p->lock);
 
-        int64_t t0 = pl_now_ns();
+        int64_t t0 = mono_ns();
         atomic_store(&p->busy_since[BUSY_DETECTOR], t0);
         if (reconfigure)
             det_configure(p->det, &dc);
@@ -239,12 +242,12 @@ void *pl_detector_main(void *arg)
         release_frame(p, f);
 
         pthread_mutex_lock(&p->lock);
-        memcpy(p->det_found, found, (size_t)n * sizeof *found);
-        p->det_n = n;
-        p->det_ts = ts;
-        p->det_ready = true;
-        p->det_busy = false;
-        pthread_cond_broadcast(&p->changed);
+        memcpy(box->found, found, (size_t)n * sizeof *found);
+        box->n = n;
+        box->ts = ts;
+        box->ready = true;
+        box->busy = false;
+        pthread_cond_signal(&box->answered);   /* locate, if it waits in line */
         pthread_mutex_unlock(&p->lock);
     }
     atomic_store(&p->busy_since[BUSY_DETECTOR], 0);
@@ -254,60 +257,65 @@ void *pl_detector_main(void *arg)
 /* Detections that finished join the tracker. Called with the lock held. */
 static void take_detections(struct pipeline *p)
 {
-    if (p->det_ready) {
-        faces_add_detections(&p->faces, p->det_found, p->det_n, p->det_ts);
-        p->det_ready = false;
+    struct det_mailbox *box = &p->mailbox;
+    if (box->ready) {
+        faces_add_detections(&p->faces, box->found, box->n, box->ts);
+        box->ready = false;
     }
 }
 
 void *pl_locate_main(void *arg)
 {
     struct pipeline *p = arg;
+    struct entrance *e = &p->entrance;
+    struct job_ring *ring = &p->ring;
+    struct det_mailbox *box = &p->mailbox;
     uint64_t since_detect = UINT64_MAX / 2;
     for (;;) {
         pthread_mutex_lock(&p->lock);
-        while (!p->stopping && p->entrance_n == 0)
-            pthread_cond_wait(&p->changed, &p->lock);
+        while (!p->stopping && e->n == 0)
+            pthread_cond_wait(&e->filled, &p->lock);
         if (p->stopping) {
             pthread_mutex_unlock(&p->lock);
             break;
         }
-        struct cap_frame *f = p->entrance[0];
-        memmove(p->entrance, p->entrance + 1, (ENTRANCE_SLOTS - 1) * sizeof f);
-        p->entrance_n--;
+        struct cap_frame *f = e->slot[0];
+        memmove(e->slot, e->slot + 1, (ENTRANCE_SLOTS - 1) * sizeof f);
+        e->n--;
+        pthread_cond_signal(&e->room);   /* capture, if it waits (unpaced files) */
         if (p->reconfigure) {
             faces_configure(&p->faces, &p->cfg);
-            p->det_reconfigure = true;
+            box->reconfigure = true;
         }
         p->reconfigure = false;
         /* hold back the capture side while every job is in use */
-        while (!p->stopping && p->jobs[p->next_job % (uint64_t)p->n_jobs].state != JOB_FREE)
-            pthread_cond_wait(&p->changed, &p->lock);
+        while (!p->stopping && ring->jobs[ring->next_job % (uint64_t)ring->n].state != JOB_FREE)
+            pthread_cond_wait(&ring->freed, &p->lock);
         if (p->stopping) {
             pthread_mutex_unlock(&p->lock);
             release_frame(p, f);
             break;
         }
-        atomic_store(&p->busy_since[BUSY_LOCATE], pl_now_ns());
-        struct job *j = &p->jobs[p->next_job % (uint64_t)p->n_jobs];
+        atomic_store(&p->busy_since[BUSY_LOCATE], mono_ns());
+        struct job *j = &ring->jobs[ring->next_job % (uint64_t)ring->n];
         j->model = p->model;
         atomic_fetch_add(&j->model->refs, 1);
 
         take_detections(p);
         bool handed = false;
-        if (++since_detect >= (uint64_t)p->faces.interval && !p->det_busy) {
+        if (++since_detect >= (uint64_t)p->faces.interval && !box->busy) {
             cap_frame_ref(f);
             p->frames_out++;
-            p->det_frame = f;
-            p->det_busy = handed = true;
+            box->frame = f;
+            box->busy = handed = true;
             since_detect = 0;
-            pthread_cond_broadcast(&p->changed);
+            pthread_cond_signal(&box->posted);   /* the detector */
         }
         /* In line when asked to detect every frame, or when no face is tracked (nothing
            to show until the detector has looked); otherwise the tracks carry on. */
         if (handed && (p->faces.interval == 1 || !faces_tracking(&p->faces))) {
-            while (!p->stopping && p->det_busy)
-                pthread_cond_wait(&p->changed, &p->lock);
+            while (!p->stopping && box->busy)
+                pthread_cond_wait(&box->answered, &p->lock);
             take_detections(p);
         }
         int n = faces_track(&p->faces, f->ts_ns, j->r.faces, FACES_MAX);
@@ -316,7 +324,7 @@ void *pl_locate_main(void *arg)
         j->frame = f;
         j->r.seq = f->seq;
         j->r.ts_ns = f->ts_ns;
-        j->r.ts_unix = now_unix() - (double)(pl_now_ns() - f->ts_ns) / 1e9;
+        j->r.ts_unix = now_unix() - (double)(mono_ns() - f->ts_ns) / 1e9;
         j->r.width = f->width;
         j->r.height = f->height;
         j->r.n = n;
@@ -325,8 +333,8 @@ void *pl_locate_main(void *arg)
 
         pthread_mutex_lock(&p->lock);
         j->state = JOB_LOCATED;
-        p->next_job++;
-        pthread_cond_broadcast(&p->changed);
+        ring->next_job++;
+        pthread_cond_signal(&ring->located);   /* one waiting worker: all that wait are active */
         pthread_mutex_unlock(&p->lock);
     }
     atomic_store(&p->busy_since[BUSY_LOCATE], 0);
@@ -339,24 +347,33 @@ void *pl_worker_main(void *arg)
 {
     struct pipeline *p = ((struct worker_arg *)arg)->p;
     int index = ((struct worker_arg *)arg)->index;
+    struct job_ring *ring = &p->ring;
     for (;;) {
         pthread_mutex_lock(&p->lock);
-        while (!p->stopping && (index >= p->active_workers || p->next_work == p->next_job))
-            pthread_cond_wait(&p->changed, &p->lock);
+        /* an idle worker (beyond a profile's count) waits apart, so that a located job
+           wakes only a worker that takes it */
+        while (!p->stopping) {
+            if (index >= p->active_workers)
+                pthread_cond_wait(&p->workers_changed, &p->lock);
+            else if (ring->next_work == ring->next_job)
+                pthread_cond_wait(&ring->located, &p->lock);
+            else
+                break;
+        }
         if (p->stopping) {
             pthread_mutex_unlock(&p->lock);
             break;
         }
-        struct job *j = &p->jobs[p->next_work++ % (uint64_t)p->n_jobs];
+        struct job *j = &ring->jobs[ring->next_work++ % (uint64_t)ring->n];
         j->state = JOB_CLASSIFYING;
         pthread_mutex_unlock(&p->lock);
 
-        int64_t t0 = pl_now_ns();
+        int64_t t0 = mono_ns();
         atomic_store(&p->busy_since[BUSY_WORKER0 + index], t0);
         struct cap_frame *f = j->frame;
         faces_classify(j->model->nets[index], f->data, f->width, f->height, f->stride,
                        j->r.faces, j->r.n);
-        j->r.classified_ns = pl_now_ns();
+        j->r.classified_ns = mono_ns();
         stage_done(p, PL_CLASSIFY, ms_since(t0));
         atomic_store(&p->busy_since[BUSY_WORKER0 + index], 0);
         j->frame = NULL;

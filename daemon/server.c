@@ -17,10 +17,14 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
+#include "protocol.h"
+#include "textsize.h"
 
 #define DEFAULT_CLIENT_BUFFER (64 * 1024)
 #define NOTICE_MAX 96
+#define REFUSAL_MAX 160
 #define KERNEL_BUFFER (32 * 1024)
 /* Commands: a burst of 20, then 10 a second; more is a flood. */
 #define CMD_BURST 20.0
@@ -39,7 +43,7 @@ struct client {
     int64_t last_rx_ns;          /* connect, or the last bytes it sent */
     char *out;
     size_t out_start, out_len;
-    char in[SRV_LINE_MAX + 1];
+    char in[PROTO_LINE_MAX + 1];
     size_t in_len;
     uint64_t dropped_pending, dropped_total;
     bool read_closed;
@@ -62,13 +66,6 @@ struct server {
     struct client *clients;
     uint64_t dropped_total;
 };
-
-static int64_t now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static void client_close(struct client *c, const char *why)
 {
@@ -106,10 +103,10 @@ static bool client_append(struct client *c, const char *text, size_t len)
 
 static size_t drop_notice(struct client *c, char *buf, size_t cap)
 {
-    int n = snprintf(buf, cap, "{\"type\":\"dropped\",\"count\":%llu,\"total\":%llu}",
-                     (unsigned long long)c->dropped_pending,
-                     (unsigned long long)c->dropped_total);
-    return n > 0 && (size_t)n < cap ? (size_t)n : 0;
+    struct json_out j;
+    json_init(&j, buf, cap);
+    proto_dropped(&j, c->dropped_pending, c->dropped_total);
+    return j.overflow ? 0 : j.len;
 }
 
 /* Queues a message, first telling of drops if there is room for both. */
@@ -168,61 +165,40 @@ done:
 
 static void send_error(struct client *c, const char *fmt, const char *arg)
 {
-    char why[300], msg[400];
+    char why[TEXT_WHY], msg[400];
     snprintf(why, sizeof why, fmt, arg);
     struct json_out j;
     json_init(&j, msg, sizeof msg);
-    json_raw(&j, "{\"type\":\"error\",\"error\":");
-    json_str(&j, why);
-    json_raw(&j, "}");
+    proto_error(&j, why);
     client_queue(c, msg, j.len);
 }
 
-static const char *topic_names[] = {[SRV_FRAME] = "frame", [SRV_TELEMETRY] = "telemetry"};
-
-static void cmd_subscribe(struct client *c, json_t *cmd)
+static void answer_subscribe(struct client *c, unsigned topics)
 {
-    json_t *topics = json_object_get(cmd, "topics");
-    if (!json_is_array(topics)) {
-        send_error(c, "subscribe needs \"topics\": a list of %s", "\"frame\", \"telemetry\"");
-        return;
-    }
-    unsigned mask = 0;
-    size_t i;
-    json_t *t;
-    json_array_foreach(topics, i, t) {
-        const char *name = json_string_value(t);
-        unsigned bit = 0;
-        for (unsigned b = SRV_FRAME; name && b <= SRV_TELEMETRY; b <<= 1)
-            if (!strcmp(name, topic_names[b]))
-                bit = b;
-        if (!bit) {
-            send_error(c, "unknown topic %s (topics: frame, telemetry)",
-                       name ? name : "(not a string)");
-            return;
-        }
-        mask |= bit;
-    }
-    c->topics = mask;
-    char msg[96];
+    c->topics = topics;
+    char msg[NOTICE_MAX];
     struct json_out j;
     json_init(&j, msg, sizeof msg);
-    json_raw(&j, "{\"type\":\"subscribed\",\"topics\":[");
-    const char *sep = "";
-    for (unsigned b = SRV_FRAME; b <= SRV_TELEMETRY; b <<= 1)
-        if (mask & b) {
-            json_raw(&j, sep);
-            json_str(&j, topic_names[b]);
-            sep = ",";
-        }
-    json_raw(&j, "]}");
+    proto_subscribed(&j, topics);
     client_queue(c, msg, j.len);
+}
+
+static void answer_status(struct client *c)
+{
+    static char msg[PROTO_MSG_MAX];
+    struct json_out j;
+    json_init(&j, msg, sizeof msg);
+    c->srv->cb.status(c->srv->cb.user, &j);
+    if (j.overflow)
+        send_error(c, "%s", "status too large to send");
+    else
+        client_queue(c, msg, j.len);
 }
 
 /* One command line. False for a flood: the caller closes the client. */
 static bool handle_line(struct client *c, char *line, size_t len)
 {
-    int64_t now = now_ns();
+    int64_t now = mono_ns();
     c->tokens += (double)(now - c->tokens_ns) / 1e9 * CMD_RATE;
     c->tokens = c->tokens > CMD_BURST ? CMD_BURST : c->tokens;
     c->tokens_ns = now;
@@ -231,33 +207,14 @@ static bool handle_line(struct client *c, char *line, size_t len)
         return false;
     }
     c->tokens -= 1;
-    while (len && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
-        len--;
-    if (len == 0)
-        return true;
-    json_error_t jerr;
-    json_t *cmd = json_loadb(line, len, JSON_REJECT_DUPLICATES, &jerr);
-    const char *name = NULL;
-    if (!cmd)
-        send_error(c, "invalid JSON: %s", jerr.text);
-    else if (!json_is_object(cmd))
-        send_error(c, "%s", "a command is a JSON object, e.g. {\"cmd\":\"status\"}");
-    else if (!(name = json_string_value(json_object_get(cmd, "cmd"))))
-        send_error(c, "%s", "missing \"cmd\" (subscribe or status)");
-    else if (!strcmp(name, "subscribe"))
-        cmd_subscribe(c, cmd);
-    else if (!strcmp(name, "status")) {
-        static char msg[16384];
-        struct json_out j;
-        json_init(&j, msg, sizeof msg);
-        c->srv->cb.status(c->srv->cb.user, &j);
-        if (j.overflow)
-            send_error(c, "%s", "status too large to send");
-        else
-            client_queue(c, msg, j.len);
-    } else
-        send_error(c, "unknown command '%s' (subscribe or status)", name);
-    json_decref(cmd);
+    struct proto_command cmd;
+    proto_parse_command(line, len, &cmd);
+    if (cmd.cmd == PROTO_CMD_SUBSCRIBE)
+        answer_subscribe(c, cmd.topics);
+    else if (cmd.cmd == PROTO_CMD_STATUS)
+        answer_status(c);
+    else if (cmd.cmd == PROTO_CMD_BAD)
+        send_error(c, "%s", cmd.error);
     return true;
 }
 
@@ -296,7 +253,7 @@ static void on_client(void *user, uint32_t events)
                 break;
             }
             c->in_len += (size_t)n;
-            c->last_rx_ns = now_ns();
+            c->last_rx_ns = mono_ns();
             char *start = c->in, *nl;
             while ((nl = memchr(start, '\n', c->in_len - (size_t)(start - c->in)))) {
                 if (!handle_line(c, start, (size_t)(nl - start))) {
@@ -307,7 +264,7 @@ static void on_client(void *user, uint32_t events)
             }
             c->in_len -= (size_t)(start - c->in);
             memmove(c->in, start, c->in_len);
-            if (c->in_len > SRV_LINE_MAX) {
+            if (c->in_len > PROTO_LINE_MAX) {
                 send_error(c, "%s", "line longer than 4096 bytes; closing");
                 close_after_flush(c, "line longer than 4096 bytes");
                 return;
@@ -323,7 +280,7 @@ static void on_client(void *user, uint32_t events)
 
 static void write_hello(struct server *s, struct client *c)
 {
-    static char msg[4096];
+    static char msg[PROTO_MSG_MAX];
     struct json_out j;
     json_init(&j, msg, sizeof msg);
     s->cb.hello(s->cb.user, &j);
@@ -336,9 +293,12 @@ static void write_hello(struct server *s, struct client *c)
 /* Tells a connection why it is refused, and closes it. */
 static void refuse(int fd, const char *why)
 {
-    char msg[160];
-    int n = snprintf(msg, sizeof msg, "{\"type\":\"error\",\"error\":\"%s\"}\n", why);
-    if (n > 0 && send(fd, msg, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
+    char msg[REFUSAL_MAX];
+    struct json_out j;
+    json_init(&j, msg, sizeof msg - 1);
+    proto_error(&j, why);
+    msg[j.len] = '\n';
+    if (send(fd, msg, j.len + 1, MSG_NOSIGNAL | MSG_DONTWAIT) < 0)
         log_debug("refused client: %s", strerror(errno));
     close(fd);
 }
@@ -397,9 +357,9 @@ static void on_listen(void *user, uint32_t events)
             close(fd);
             continue;
         }
-        int64_t now = now_ns();
+        int64_t now = mono_ns();
         *c = (struct client){.srv = s, .fd = fd, .id = ++s->next_id, .pid = cred.pid,
-                             .uid = cred.uid, .topics = SRV_FRAME | SRV_TELEMETRY, .out = out,
+                             .uid = cred.uid, .topics = PROTO_ALL_TOPICS, .out = out,
                              .interest = EPOLLIN, .tokens = CMD_BURST, .tokens_ns = now,
                              .last_rx_ns = now, .next = s->clients};
         s->clients = c;
@@ -420,7 +380,7 @@ static void on_sweep(void *user, uint32_t events)
     uint64_t expirations;
     if (read(s->sweep_fd, &expirations, sizeof expirations) < 0 && errno != EAGAIN)
         return;
-    int64_t now = now_ns();
+    int64_t now = mono_ns();
     for (struct client *c = s->clients, *next; c; c = next) {
         next = c->next;
         if (c->topics || now - c->last_rx_ns < s->idle_ns)
@@ -432,7 +392,7 @@ static void on_sweep(void *user, uint32_t events)
     }
 }
 
-void srv_broadcast(struct server *s, enum srv_topic topic, const char *msg, size_t len)
+void srv_broadcast(struct server *s, enum proto_topic topic, const char *msg, size_t len)
 {
     for (struct client *c = s->clients, *next; c; c = next) {
         next = c->next;

@@ -15,10 +15,7 @@
 
 #include "json_out.h"
 #include "loop.h"
-
-#define SRV_LINE_MAX 4096
-
-enum srv_topic { SRV_FRAME = 1, SRV_TELEMETRY = 2 };
+#include "protocol.h"
 
 struct srv_callbacks {
     /* Write the hello message (one JSON object, no newline). */
@@ -45,7 +42,7 @@ int srv_open(struct ev_loop *loop, const struct srv_config *cfg, const struct sr
              struct server **out, char *err, size_t errlen);
 /* Queues one message (a JSON object without newline) for every client subscribed to
  * topic. Never blocks. */
-void srv_broadcast(struct server *s, enum srv_topic topic, const char *msg, size_t len);
+void srv_broadcast(struct server *s, enum proto_topic topic, const char *msg, size_t len);
 /* Sends a fresh hello to every client (the model changed). */
 void srv_hello_all(struct server *s);
 int srv_clients(const struct server *s);

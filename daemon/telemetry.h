@@ -1,5 +1,5 @@
-/* The telemetry message (docs/protocol.md): per-stage rates and latency percentiles
- * from the pipeline's window, drops, faces/s, process CPU, temperatures, CPU
+/* The telemetry figures (docs/protocol.md's telemetry message): per-stage rates and
+ * latency percentiles from the pipeline's window, drops, faces/s, process CPU, temperatures, CPU
  * frequencies, the power mode, board power averaged over the window, and images/s/W
  * (faces classified per second / average board watts: the EmotionNet Nano paper's
  * efficiency metric, measured live). Unknown is null, never a guess. */
@@ -10,8 +10,8 @@
 #include <sys/resource.h>
 
 #include "board.h"
-#include "json_out.h"
 #include "pipeline.h"
+#include "protocol.h"
 
 struct telemetry {
     char root[256];
@@ -38,9 +38,9 @@ struct tel_context {
     int workers;
 };
 
-/* The telemetry fields, without braces or "type" (the status answer reuses them), for
- * the window ending now; starts the next power window. */
-void tel_fields(struct telemetry *t, const struct tel_context *ctx, struct json_out *j);
+/* The telemetry figures for the window ending now (protocol.c writes them); starts the
+ * next power window. out's strings point into t and ctx. */
+void tel_collect(struct telemetry *t, const struct tel_context *ctx, struct proto_telemetry *out);
 void tel_close(struct telemetry *t);
 
 #endif

@@ -330,24 +330,3 @@ int det_detect(struct det_detector *d, const uint8_t *px, int w, int h, size_t s
             out[kept++] = d->cand[i];
     return kept;
 }
-
-int det_detect_region(struct det_detector *d, const uint8_t *px, int w, int h, size_t stride,
-                      int channels, float rx, float ry, float rw, float rh,
-                      struct det_face *out, int max, char *err, size_t errlen)
-{
-    int x0 = (int)fmaxf(0, floorf(rx)), y0 = (int)fmaxf(0, floorf(ry));
-    int x1 = (int)fminf((float)w, ceilf(rx + rw)), y1 = (int)fminf((float)h, ceilf(ry + rh));
-    if (x1 - x0 < d->cfg.min_face || y1 - y0 < d->cfg.min_face)
-        return 0;   /* nothing a face could fit in */
-    int n = det_detect(d, px + (size_t)y0 * stride + (size_t)x0 * (size_t)channels, x1 - x0,
-                       y1 - y0, stride, channels, out, max, err, errlen);
-    for (int i = 0; i < n; i++) {
-        out[i].x += (float)x0;
-        out[i].y += (float)y0;
-        for (int k = 0; out[i].has_landmarks && k < 5; k++) {
-            out[i].landmarks[2 * k] += (float)x0;
-            out[i].landmarks[2 * k + 1] += (float)y0;
-        }
-    }
-    return n;
-}

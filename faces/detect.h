@@ -48,11 +48,6 @@ int det_create(const struct det_config *cfg, struct det_detector **out, char *er
 int det_detect(struct det_detector *d, const uint8_t *pixels, int width, int height,
                size_t stride, int channels, struct det_face *out, int max, char *err,
                size_t errlen);
-/* The same within a region of the frame (clamped to it): cheaper than the whole frame
- * when the tracker knows where faces are. Boxes come back in frame pixels. */
-int det_detect_region(struct det_detector *d, const uint8_t *pixels, int width, int height,
-                      size_t stride, int channels, float rx, float ry, float rw, float rh,
-                      struct det_face *out, int max, char *err, size_t errlen);
 /* Changes what may change between frames: min_face, max_faces and the YuNet thresholds
  * (zero keeps a value). Not while det_detect runs. */
 void det_configure(struct det_detector *d, const struct det_config *cfg);

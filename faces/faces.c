@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "align.h"
+#include "argmax.h"
 #include "facecrop.h"
 
 void faces_detector_config(const struct config *cfg, struct det_config *dc)
@@ -145,9 +146,7 @@ void faces_smooth(struct faces_smoother *sm, struct face_result *faces, int n, i
             memcpy(t->p, f->scores, (size_t)sm->n_classes * sizeof *t->p);
         }
         memcpy(f->scores, t->p, (size_t)sm->n_classes * sizeof *t->p);
-        f->label = 0;
-        for (int c = 1; c < sm->n_classes; c++)
-            f->label = f->scores[c] > f->scores[f->label] ? c : f->label;
+        f->label = argmax(f->scores, sm->n_classes);
     }
     memcpy(sm->track, next, (size_t)kept * sizeof next[0]);
     sm->n = kept;
@@ -165,50 +164,4 @@ int faces_process(struct faces_stage *st, const uint8_t *gray, const uint8_t *pi
     faces_classify(st->net, gray, width, height, stride_gray, out, n);
     faces_smooth(&st->smoother, out, n, ts_ns);
     return n;
-}
-
-void faces_face_json(struct json_out *j, const struct enn_model *m, int id, const float box[4],
-                     int label, const float *scores)
-{
-    json_raw(j, "{\"id\":");
-    json_int(j, id);
-    json_raw(j, ",\"box\":[");
-    for (int k = 0; k < 4; k++) {
-        json_raw(j, k ? "," : "");
-        json_num(j, box[k], 0);
-    }
-    json_raw(j, "],\"label\":");
-    json_str(j, m->classes[label]);
-    json_raw(j, ",\"confidence\":");
-    json_num(j, scores[label], 3);
-    json_raw(j, ",\"scores\":{");
-    for (int c = 0; c < m->n_classes; c++) {
-        json_raw(j, c ? "," : "");
-        json_str(j, m->classes[c]);
-        json_raw(j, ":");
-        json_num(j, scores[c], 3);
-    }
-    json_raw(j, "}}");
-}
-
-void faces_frame_message(struct json_out *j, const struct enn_model *m, uint64_t seq,
-                         double ts_unix, double latency_ms, int width, int height,
-                         const struct face_result *faces, int n)
-{
-    json_raw(j, "{\"type\":\"frame\",\"seq\":");
-    json_int(j, (long long)seq);
-    json_raw(j, ",\"ts\":");
-    json_num(j, ts_unix, 3);
-    json_raw(j, ",\"latency_ms\":");
-    json_num(j, latency_ms, 2);
-    json_raw(j, ",\"width\":");
-    json_int(j, width);
-    json_raw(j, ",\"height\":");
-    json_int(j, height);
-    json_raw(j, ",\"faces\":[");
-    for (int i = 0; i < n; i++) {
-        json_raw(j, i ? "," : "");
-        faces_face_json(j, m, faces[i].id, faces[i].box, faces[i].label, faces[i].scores);
-    }
-    json_raw(j, "]}");
 }

@@ -5,8 +5,8 @@
  *                  giving each face its track id, box and crop;      (one thread, in order)
  *   faces_classify run the network on the crops;                     (any worker)
  *   faces_smooth   smooth each track's scores over time, pick labels. (one thread, in order)
- * faces_process does all three on one thread; faces_frame_message writes the protocol's
- * frame message. */
+ * faces_process does all three on one thread (daemon/protocol.c writes the frame
+ * message). */
 #ifndef EMOTIOND_FACES_H
 #define EMOTIOND_FACES_H
 
@@ -97,12 +97,4 @@ void faces_smooth(struct faces_smoother *sm, struct face_result *faces, int n, i
 int faces_process(struct faces_stage *st, const uint8_t *gray, const uint8_t *pixels,
                   int channels, int width, int height, size_t stride_gray, size_t stride_px,
                   int64_t ts_ns, struct face_result *out, int max, char *err, size_t errlen);
-/* One face object of the protocol: {"id","box","label","confidence","scores"}. */
-void faces_face_json(struct json_out *j, const struct enn_model *m, int id, const float box[4],
-                     int label, const float *scores);
-/* The protocol's frame message (docs/protocol.md) for these results, without newline. */
-void faces_frame_message(struct json_out *j, const struct enn_model *m, uint64_t seq,
-                         double ts_unix, double latency_ms, int width, int height,
-                         const struct face_result *faces, int n);
-
 #endif

@@ -95,11 +95,3 @@ void trk_update(struct trk_tracker *tr, const struct det_face *dets, int n, int6
 }
 
 bool trk_visible(const struct trk_track *t) { return t->misses == 0; }
-
-const struct trk_track *trk_find(const struct trk_tracker *tr, int id)
-{
-    for (int k = 0; k < tr->n; k++)
-        if (tr->t[k].id == id)
-            return &tr->t[k];
-    return NULL;
-}

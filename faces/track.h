@@ -46,6 +46,5 @@ void trk_predict(struct trk_tracker *tr, int64_t ts_ns);
  * last detection missed is kept (up to max_absent) only to give its id back if the face
  * returns, so a face that left is not reported as a ghost. */
 bool trk_visible(const struct trk_track *t);
-const struct trk_track *trk_find(const struct trk_tracker *tr, int id);
 
 #endif

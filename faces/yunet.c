@@ -9,6 +9,7 @@
 #include "model.h"
 #include "net.h"
 #include "shrink.h"
+#include "textsize.h"
 
 #define N_LEVELS 3
 
@@ -105,7 +106,7 @@ struct yunet *yunet_load(const char *path, char *err, size_t errlen)
         snprintf(err, errlen, "out of memory");
         return NULL;
     }
-    char why[300];
+    char why[TEXT_WHY];
     if (enn_model_load(path, &y->model, why, sizeof why)) {
         snprintf(err, errlen, "%s", why);
         goto fail;

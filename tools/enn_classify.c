@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "argmax.h"
 #include "model.h"
 #include "net.h"
 
@@ -103,9 +104,7 @@ int main(int argc, char **argv)
         box = (struct enn_box){0, 0, (float)w, (float)h, 0};
     float probs[ENN_MAX_CLASSES];
     enn_net_classify(net, px, w, h, (size_t)w, &box, 1, probs);
-    int best = 0;
-    for (int c = 1; c < m->n_classes; c++)
-        best = probs[c] > probs[best] ? c : best;
+    int best = argmax(probs, m->n_classes);
     printf("%s %g %g %g %g %s %.3f\n", image, box.x, box.y, box.w, box.h, m->classes[best],
            probs[best]);
     for (int c = 0; c < m->n_classes; c++)

@@ -1,5 +1,6 @@
 #define _GNU_SOURCE
 #include "discovery.h"
+#include "textsize.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -9,7 +10,7 @@ static void sensor(const struct mqtt_options *o, json_t *device, const char *key
                    const char *name, const char *template,
                    void (*fn)(void *, const char *, json_t *), void *user)
 {
-    char topic[512], uid[160], status[300], state[300], full[160];
+    char topic[512], uid[160], status[TEXT_WHY], state[TEXT_WHY], full[160];
     snprintf(uid, sizeof uid, "emotiond_%s_%s", o->node_id, key);
     snprintf(topic, sizeof topic, "%s/sensor/%s/%s/config", o->ha_prefix, o->node_id, uid);
     snprintf(status, sizeof status, "%s/status", o->prefix);

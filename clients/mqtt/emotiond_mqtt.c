@@ -18,6 +18,7 @@
 #include <unistd.h>
 
 #include "aggregate.h"
+#include "clock.h"
 #include "config.h"
 #include "discovery.h"
 #include "log.h"
@@ -25,6 +26,7 @@
 #include "publisher.h"
 #include "queue.h"
 #include "reader.h"
+#include "textsize.h"
 
 #define EX_CONFIG 78            /* sysexits.h: the unit does not restart on it */
 #define STOP_FLUSH_S 2.0        /* SIGTERM: time left to the queue, then "offline" */
@@ -45,13 +47,6 @@ struct bridge {
     uint64_t daemon_dropped, daemon_connects;
     int exit_code;
 };
-
-static double mono_now(void)
-{
-    struct timespec t;
-    clock_gettime(CLOCK_MONOTONIC, &t);
-    return (double)t.tv_sec + (double)t.tv_nsec / 1e9;
-}
 
 static double wall_now(void)
 {
@@ -268,21 +263,21 @@ static void stop(struct bridge *b)
 {
     char err[400];
     summary(b, wall_now());     /* the partial window: counts add up to what was seen */
-    double deadline = mono_now() + STOP_FLUSH_S;
-    while (pub_up(b->pub) && (bq_front(b->q) || pub_inflight(b->pub)) && mono_now() < deadline) {
+    double deadline = mono_s() + STOP_FLUSH_S;
+    while (pub_up(b->pub) && (bq_front(b->q) || pub_inflight(b->pub)) && mono_s() < deadline) {
         drain(b);
         struct pollfd p = {pub_fd(b->pub), POLLIN | (pub_want_write(b->pub) ? POLLOUT : 0), 0};
         poll(&p, p.fd >= 0, 50);
-        pub_service(b->pub, mono_now(), err, sizeof err);
+        pub_service(b->pub, mono_s(), err, sizeof err);
     }
     if (pub_up(b->pub)) {
         publish_now(b, "status", "offline", true);
-        deadline = mono_now() + 1;
-        while (pub_up(b->pub) && pub_inflight(b->pub) && mono_now() < deadline) {
+        deadline = mono_s() + 1;
+        while (pub_up(b->pub) && pub_inflight(b->pub) && mono_s() < deadline) {
             struct pollfd p = {pub_fd(b->pub), POLLIN | (pub_want_write(b->pub) ? POLLOUT : 0),
                                0};
             poll(&p, p.fd >= 0, 50);
-            pub_service(b->pub, mono_now(), err, sizeof err);
+            pub_service(b->pub, mono_s(), err, sizeof err);
         }
         log_info("published offline; %zu messages left unsent", bq_stats(b->q).length);
     } else {
@@ -299,7 +294,7 @@ static int run(struct bridge *b, int sig_fd)
     b->next_summary = (floor(b->window_start / b->o.summary_s) + 1) * b->o.summary_s;
     sd_notify(0, "READY=1");
     for (;;) {
-        double now = mono_now(), wall = wall_now();
+        double now = mono_s(), wall = wall_now();
         daemon_socket(b, now);
         enum pub_event ev = pub_service(b->pub, now, err, sizeof err);
         if (ev == PUB_FATAL) {
@@ -353,7 +348,7 @@ static int run(struct bridge *b, int sig_fd)
         if (fds[1].fd >= 0 && fds[1].revents) {
             if (reader_read(b->rd, on_message, b, err, sizeof err)) {
                 log_warn("%s; reconnecting", err);
-                b->next_socket_try = mono_now() + 1;
+                b->next_socket_try = mono_s() + 1;
             }
         }
     }
@@ -440,7 +435,7 @@ static int configure(int argc, char **argv, struct config *c, bool *check, char 
         usage(stderr);
         return 2;
     }
-    char err[700];
+    char err[TEXT_ERR];
     config_defaults(c);
     if (!explicit_path && access(path, F_OK) != 0)
         path = NULL;

@@ -10,6 +10,7 @@
 #include <unistd.h>
 
 #include "log.h"
+#include "textsize.h"
 
 int mqtt_parse_url(const char *url, char *host, size_t hostlen, int *port, bool *tls,
                    char *err, size_t errlen)
@@ -112,7 +113,7 @@ static int check_ca_file(const char *path, char *err, size_t errlen)
 int mqtt_options_resolve(const struct config *c, const char *origin, struct mqtt_options *o,
                          char *err, size_t errlen)
 {
-    char why[600];
+    char why[TEXT_ERR];
     memset(o, 0, sizeof *o);
     snprintf(o->socket, sizeof o->socket, "%s", c->daemon.socket);
     snprintf(o->broker, sizeof o->broker, "%s", c->mqtt.broker);

@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "log.h"
+#include "textsize.h"
 
 enum state { DOWN, CONNECTING, UP };
 
@@ -20,7 +21,7 @@ struct publisher {
     int inflight;
     uint64_t connects;
     enum pub_event event;        /* set by the callbacks, taken by pub_service */
-    char fatal[700];
+    char fatal[TEXT_ERR];
 };
 
 static void on_connect(struct mosquitto *m, void *user, int rc)

@@ -549,6 +549,64 @@ class Lifecycle(unittest.TestCase):
             c.next("telemetry")
             self.assertEqual(d.stop()[0], 0)
 
+    def test_sighup_every_live_key(self):
+        """Every live key and one that needs a restart, in one SIGHUP: each is applied (or
+        refused) and logged, and what the protocol can show, it shows."""
+        int8 = os.path.join(TMP, "live-int8")
+        os.makedirs(int8, exist_ok=True)
+        other = os.path.join(int8, "random-recon.enn")
+        for path in (other, os.path.join(int8, "random-recon-int8.enn")):
+            shutil.copy(OTHER_MODEL, path)     # [classify] precision = int8 takes the sibling
+        base = "[daemon]\nmodel = %s\n[telemetry]\ninterval_s = 2\n" % MODEL
+        live = [("daemon", "model", other), ("daemon", "log_level", "debug"),
+                ("detect", "min_face", "2000"), ("detect", "max_faces", "4"),
+                ("detect", "interval", "2"), ("detect", "score_threshold", "0.95"),
+                ("detect", "nms_threshold", "0.4"), ("track", "min_iou", "0.5"),
+                ("track", "max_absent_s", "0.2"), ("track", "half_life_s", "0.25"),
+                ("classify", "crop_widen", "1.2"), ("classify", "align_eyes", "false"),
+                ("classify", "crop_rule", "landmarks"), ("classify", "mirror", "true"),
+                ("classify", "precision", "int8"), ("telemetry", "interval_s", "0.3")]
+        profile = [("model", ""), ("detect_interval", "3"), ("fps_cap", "5"),
+                   ("workers", "1"), ("precision", "keep")]
+        with Daemon("--fps", "30", config=base, model=None) as d:
+            c = d.client(subscribe=["frame", "telemetry"])
+            self.assertEqual(c.hello["precision"], "fp32")
+            deadline = time.monotonic() + 10 * SLOW
+            while not c.next("frame")["faces"]:
+                self.assertLess(time.monotonic(), deadline, "no face before the reload")
+            text, section = "", None
+            for sec, key, value in live + [("detect", "width", "400")]:
+                text += ("[%s]\n" % sec if sec != section else "") + "%s = %s\n" % (key, value)
+                section = sec
+            text += "[profile.MODE_NOT_THIS_BOX]\n" + "".join("%s = %s\n" % kv for kv in profile)
+            with open(d.conf, "w") as f:
+                f.write(text)
+            d.proc.send_signal(signal.SIGHUP)
+            # [daemon] model with [classify] precision: the int8 sibling of the new model
+            # (a copy of the fp32 file: the name says which file runs)
+            self.assertEqual(c.next("hello")["model"], "random-recon-int8")
+            t1 = c.next("telemetry")["ts"]                  # [telemetry] interval_s
+            self.assertLess(c.next("telemetry")["ts"] - t1, 0.8)
+            # [detect] min_face 2000 (with the other detect and track keys): the face is
+            # no longer found, and its track ends after max_absent_s
+            deadline = time.monotonic() + 10 * SLOW
+            while c.next("frame")["faces"]:
+                self.assertLess(time.monotonic(), deadline, "the face outlived min_face")
+            log = d.stderr()
+            for sec, key, value in live:
+                self.assertIn("reload: [%s] %s = %s\n" % (sec, key, value), log)
+            self.assertIn("model: %s" % os.path.join(int8, "random-recon-int8.enn"), log)
+            self.assertIn("[detect] width changed to '400' but needs a restart; still using "
+                          "the old value", log)
+            # each live key, and the new profile's five keys (they apply in that mode only)
+            self.assertIn("%d changes applied, 1 need a restart" % (len(live) + len(profile)),
+                          log)
+            deadline = time.monotonic() + 5 * SLOW
+            while ": debug: " not in d.stderr().split("reloaded", 1)[1]:   # [daemon] log_level
+                self.assertLess(time.monotonic(), deadline, "no debug line after the reload")
+                time.sleep(0.1)
+            self.assertEqual(d.stop()[0], 0)
+
     def test_config_replaced_by_a_fifo(self):
         """A FIFO at the config path used to block the event loop on SIGHUP."""
         with Daemon("--fps", "30", config="[telemetry]\ninterval_s = 0.3\n") as d:

@@ -57,7 +57,7 @@ if [ "$arch" != "$native" ]; then
   done
   triplet=$(dpkg-architecture -a "$arch" -qDEB_HOST_MULTIARCH 2>/dev/null)
   missing=()
-  for bin in "$build/daemon/emotiond" "$build/daemon/emotionctl"; do
+  for bin in "$build/daemon/emotiond" "$build/clients/ctl/emotionctl"; do
     [ -f "$bin" ] || fail "$bin is not built"
     interp=$(readelf -l "$bin" | sed -n 's/.*interpreter: \(.*\)]$/\1/p')
     { [ -n "$sysroot" ] && [ -e "$sysroot$interp" ]; } || [ -e "$interp" ] ||

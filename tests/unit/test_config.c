@@ -290,6 +290,55 @@ static void check_key(const char *section, const char *key, const char *dflt, vo
     }
 }
 
+struct seen {
+    int n;
+    char line[8][CONFIG_STR + 80];
+};
+
+static void record(const struct config_change *ch, void *user)
+{
+    struct seen *s = user;
+    assert_true(s->n < 8);
+    snprintf(s->line[s->n++], sizeof s->line[0], "%s %s=%s %s", ch->section, ch->key,
+             ch->value, ch->live ? "live" : "restart");
+}
+
+/* config_diff: each changed key once, with its new value as printed and its live flag;
+ * unchanged keys and removed profiles say nothing; config_copy_key takes one value. */
+static void test_diff(void **state)
+{
+    (void)state;
+    struct config a, b;
+    char err[300];
+    config_defaults(&a);
+    b = a;
+    struct seen s = {0};
+    assert_int_equal(config_diff(&a, &b, record, &s), 0);
+    assert_int_equal(config_set(&a, "profile.OLD", "workers", "2", "t", err, sizeof err), 0);
+    assert_int_equal(config_set(&b, "detect", "width", "400", "t", err, sizeof err), 0);
+    assert_int_equal(config_set(&b, "telemetry", "interval_s", "0.3", "t", err, sizeof err), 0);
+    assert_int_equal(config_set(&b, "classify", "mirror", "true", "t", err, sizeof err), 0);
+    assert_int_equal(config_set(&b, "profile.M", "fps_cap", "5", "t", err, sizeof err), 0);
+    assert_int_equal(config_diff(&a, &b, record, &s), 8);
+    assert_string_equal(s.line[0], "detect width=400 restart");
+    assert_string_equal(s.line[1], "classify mirror=true live");
+    assert_string_equal(s.line[2], "telemetry interval_s=0.3 live");
+    assert_string_equal(s.line[3], "profile.M model= live");   /* a new profile: every key */
+    assert_string_equal(s.line[5], "profile.M fps_cap=5 live");
+    /* the same profile on both sides: only what differs */
+    assert_int_equal(config_set(&a, "profile.M", "fps_cap", "5", "t", err, sizeof err), 0);
+    assert_int_equal(config_set(&a, "profile.M", "workers", "3", "t", err, sizeof err), 0);
+    s.n = 0;
+    assert_int_equal(config_diff(&a, &b, record, &s), 4);
+    assert_string_equal(s.line[3], "profile.M workers=0 live");
+
+    assert_int_equal(config_copy_key(&a, &b, "telemetry", "interval_s"), 0);
+    assert_true(a.telemetry.interval_s == 0.3);
+    assert_int_equal(config_copy_key(&a, &b, "classify", "mirror"), 0);
+    assert_true(a.classify.mirror);
+    assert_int_equal(config_copy_key(&a, &b, "detect", "nope"), -1);
+}
+
 static void test_example_documents_every_key(void **state)
 {
     (void)state;
@@ -323,6 +372,7 @@ int main(void)
         cmocka_unit_test(test_long_path_error),
         cmocka_unit_test(test_print_reads_back),
         cmocka_unit_test(test_live_keys),
+        cmocka_unit_test(test_diff),
         cmocka_unit_test(test_example_documents_every_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -126,18 +126,6 @@ static void check_portrait(struct det_detector *d)
     assert_int_equal(n, 1);
     struct det_face truth = {176, 66, 95, 95, 1, false, {0}};
     assert_true(det_iou(&f[0], &truth) > 0.5f);
-    /* a region around the face finds it, in frame coordinates */
-    n = det_detect_region(d, portrait->data, portrait->width, portrait->height, portrait->stride,
-                          1, 120, 10, 210, 210, f, 8, err, sizeof err);
-    assert_int_equal(n, 1);
-    assert_true(det_iou(&f[0], &truth) > 0.5f);
-    /* a region away from it finds nothing; one outside the frame is clamped to nothing */
-    n = det_detect_region(d, portrait->data, portrait->width, portrait->height, portrait->stride,
-                          1, 0, 300, 200, 200, f, 8, err, sizeof err);
-    assert_int_equal(n, 0);
-    n = det_detect_region(d, portrait->data, portrait->width, portrait->height, portrait->stride,
-                          1, 600, 600, 100, 100, f, 8, err, sizeof err);
-    assert_int_equal(n, 0);
 }
 
 static void check_landmarks(struct det_detector *d)

@@ -24,10 +24,12 @@ static json_t *message(const char *root, const struct pl_stats *st, const char *
     board_power_mode(root, &mode);
     struct tel_context ctx = {.stats = st, .client_drops = 7, .mode = &mode,
                               .profile = profile, .model = "nano-b", .workers = 2};
-    static char buf[16384], doc[16400];
+    static char buf[PROTO_MSG_MAX], doc[PROTO_MSG_MAX + 2];
+    static struct proto_telemetry fields;
+    tel_collect(&t, &ctx, &fields);
     struct json_out j;
     json_init(&j, buf, sizeof buf);
-    tel_fields(&t, &ctx, &j);
+    proto_telemetry_fields(&j, &fields);
     assert_false(j.overflow);
     tel_close(&t);
     snprintf(doc, sizeof doc, "{%s}", buf);

@@ -8,16 +8,10 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "jpeg.h"
 #include "mjpeg.h"
 #include "opencv_adapter.h"
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 static int cmp(const void *a, const void *b)
 {
@@ -67,18 +61,18 @@ int main(int argc, char **argv)
         int w = 0, h = 0, cw = 0, ch = 0;
         for (int i = 0; i < total; i++) {
             int k = i % frames;
-            double t0 = now_ms();
+            double t0 = mono_ms();
             if (cap_jpeg_decode(dec, frame[k], size[k], CAP_GRAY8, scale, out, sizeof out, &w, &h,
                                 err, sizeof err)) {
                 fprintf(stderr, "frame %d: %s\n", k, err);
                 return 1;
             }
-            double t1 = now_ms();
+            double t1 = mono_ms();
             if (ocv_imdecode_gray(frame[k], size[k], scale, out, sizeof out, &cw, &ch)) {
                 fprintf(stderr, "frame %d: OpenCV could not decode it\n", k);
                 return 1;
             }
-            theirs[i] = now_ms() - t1;
+            theirs[i] = mono_ms() - t1;
             ours[i] = t1 - t0;
         }
         qsort(ours, (size_t)total, sizeof *ours, cmp);

@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "align.h"
+#include "argmax.h"
 #include "dataset.h"
 #include "detect.h"
 #include "facecrop.h"
@@ -24,14 +25,6 @@
 #define FRAME 384
 static const float WIDEN[] = {0.8f, 0.9f, 1.0f, 1.1f, 1.2f, 1.3f};
 #define N_WIDEN (int)(sizeof WIDEN / sizeof *WIDEN)
-
-static int argmax(const float *p, int n)
-{
-    int b = 0;
-    for (int i = 1; i < n; i++)
-        b = p[i] > p[b] ? i : b;
-    return b;
-}
 
 /* The face, enlarged x4 (bilinear) in the middle of the frame, edges repeated around. */
 static void make_frame(const unsigned char *face, unsigned char *frame)

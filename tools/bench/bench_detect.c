@@ -13,6 +13,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "detect.h"
 #include "source.h"
 
@@ -33,13 +34,6 @@ struct run {
     int n_found, hits, false_positives;
     double ms;
 };
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 static int read_truth(const char *dir, struct truth *t)
 {
@@ -159,10 +153,10 @@ int main(int argc, char **argv)
         for (int rep = 0; rep < 5; rep++)   /* best of 5, in turn: the machine is shared */
             for (int b = 0; b < n_runs; b++) {
                 struct run *r = &runs[b];
-                double t0 = now_ms();
+                double t0 = mono_ms();
                 r->n_found = det_detect(r->det, fr->data, fr->width, fr->height, fr->stride, 1,
                                         r->found, MAX_FOUND, err, sizeof err);
-                double dt = now_ms() - t0;
+                double dt = mono_ms() - t0;
                 best[b] = dt < best[b] ? dt : best[b];
                 if (r->n_found < 0) {
                     fprintf(stderr, "bench_detect: %s\n", err);

@@ -15,17 +15,11 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "model.h"
 #include "net.h"
 #include "opencv_adapter.h"
 #include "xnnpack_peer.h"
-
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
 
 static int cmp_double(const void *a, const void *b)
 {
@@ -55,8 +49,8 @@ static void *work(void *arg)
     if (enn_net_create(w->m, &net, err, sizeof err))
         return NULL;
     float probs[64];
-    double end = now_ms() + w->seconds * 1e3;
-    while (now_ms() < end) {
+    double end = mono_ms() + w->seconds * 1e3;
+    while (mono_ms() < end) {
         for (int i = 0; i < 16; i++)
             enn_net_run(net, w->input, NULL, probs);
         w->faces += 16;
@@ -180,23 +174,23 @@ int main(int argc, char **argv)
         }
     }
     for (int i = 0; i < iters; i++) {
-        double t0 = now_ms();
+        double t0 = mono_ms();
         enn_net_run(net, input, ours, NULL);
-        double t1 = now_ms();
+        double t1 = mono_ms();
         if (ocv_dnn_forward(cv, input, m->input.c, m->input.h, m->input.w, theirs,
                             ENN_MAX_CLASSES, err, sizeof err) != m->n_classes) {
             fprintf(stderr, "bench_engine: OpenCV forward: %s\n", err);
             return 1;
         }
-        double t2 = now_ms();
+        double t2 = mono_ms();
         if (xp && xpeer_run(xp, xerr, sizeof xerr)) {
             fprintf(stderr, "bench_engine: XNNPACK: %s\n", xerr);
             return 1;
         }
-        double t3 = now_ms();
+        double t3 = mono_ms();
         if (netf)
             enn_net_run(netf, input, oursf, NULL);
-        double t4 = now_ms();
+        double t4 = mono_ms();
         t[i] = t1 - t0, tc[i] = t2 - t1, tx[i] = t3 - t2, tf[i] = t4 - t3;
     }
     int nc = m->n_classes;

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "clock.h"
 #include "detect.h"
 #include "facecrop.h"
 #include "model.h"
@@ -61,13 +62,6 @@ static int tj_open(struct tj *t)
     return 0;
 }
 
-static double now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec * 1e3 + (double)ts.tv_nsec / 1e6;
-}
-
 /* A NOP no compiler emits (nopl with displacement "KRAM" on x86-64, the unallocated
    hint #90 on AArch64): the counting plugin's mark. */
 static __attribute__((noinline)) void bench_mark(void)
@@ -98,7 +92,7 @@ static double clock_hz(int reps)
     double best = 1e30;
     for (int r = 0; r < reps; r++) {
         uint64_t v = 0, one = (uint64_t)r + 1;
-        double t0 = now_ms();
+        double t0 = mono_ms();
         for (long i = 0; i < trips; i++) {
 #if defined(__x86_64__)
             __asm__ volatile("add %1, %0\n\tadd %1, %0\n\tadd %1, %0\n\tadd %1, %0\n\t"
@@ -114,7 +108,7 @@ static double clock_hz(int reps)
             __asm__ volatile("" : "+r"(v));
 #endif
         }
-        double ms = now_ms() - t0;
+        double ms = mono_ms() - t0;
         if (ms < best)
             best = ms;
     }
@@ -256,7 +250,7 @@ int main(int argc, char **argv)
             double f = clock_hz(3);
             hz = f > hz ? f : hz;
         }
-        double t0 = now_ms();
+        double t0 = mono_ms();
         if (need == 3) {
             if (tj.decompress(tj.h, jpg, (unsigned long)jlen, gray, w, 0, h, TJPF_GRAY,
                               TJFLAG_STOPONWARNING | TJFLAG_FASTDCT))
@@ -267,7 +261,7 @@ int main(int argc, char **argv)
         } else {
             enn_net_classify(net, gray, w, h, (size_t)w, &box, 1, probs);
         }
-        t[i] = now_ms() - t0;
+        t[i] = mono_ms() - t0;
     }
     bench_mark();
     if (timed) {

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "argmax.h"
 #include "dataset.h"
 #include "model.h"
 #include "net.h"
@@ -94,9 +95,7 @@ int main(int argc, char **argv)
         float p[ENN_MAX_CLASSES];
         struct enn_box whole = {0, 0, 48, 48, 0};
         enn_net_classify(net, ds.pixels[i], 48, 48, 48, &whole, 1, p);
-        int best = 0;
-        for (int c = 1; c < m->n_classes; c++)
-            best = p[c] > p[best] ? c : best;
+        int best = argmax(p, m->n_classes);
         conf[truth][best]++;
         right += best == truth;
         n++;

@@ -24,7 +24,9 @@
 #include "json_out.h"
 #include "model.h"
 #include "net.h"
+#include "protocol.h"
 #include "source.h"
+#include "textsize.h"
 
 #define DEFAULT_MODEL_NAME "emotionnet-nano-a-fer.enn"
 
@@ -80,7 +82,7 @@ static int load(const char *path, struct cap_source **src, struct cap_frame **f,
 
 static int classify_one(struct ctx *c, const char *path)
 {
-    char err[600];
+    char err[TEXT_ERR];
     struct cap_source *src;
     struct cap_frame *gray;
     if (load(path, &src, &gray, err, sizeof err)) {
@@ -118,7 +120,7 @@ static int classify_one(struct ctx *c, const char *path)
             continue;
         }
         json_raw(&j, i ? "," : "");
-        faces_face_json(&j, c->m, f->id, f->box, f->label, f->scores);
+        proto_face(&j, c->m, f->id, f->box, f->label, f->scores);
     }
     json_raw(&j, "]}");
     if (c->json) {
@@ -140,7 +142,7 @@ static int cmd_classify(const struct config *file_cfg, int argc, char **argv)
     cfg = *file_cfg;
     const char *model_path = NULL;
     struct ctx c = {.cfg = &cfg};
-    char err[700], tried[600];
+    char err[TEXT_ERR], tried[TEXT_ERR];
     int first_image = argc;
     for (int i = 0; i < argc; i++) {
         const char *a = argv[i];
@@ -224,7 +226,7 @@ int main(int argc, char **argv)
     } else if (access(CONFIG_DEFAULT_PATH, F_OK) == 0) {
         conf = CONFIG_DEFAULT_PATH;
     }
-    char err[700];
+    char err[TEXT_ERR];
     if (conf && config_load(conf, &cfg, err, sizeof err)) {
         fprintf(stderr, "emotionctl: %s\n", err);
         return 1;
