@@ -433,6 +433,37 @@ def _engine_section():
     return "\n".join(out) + "\n"
 
 
+def _int8_section():
+    path = os.path.join(common.RESULTS, "int8.json")
+    if not os.path.exists(path):
+        return "No int8 model has been compared yet.\n"
+    r = common.read_json(path)
+    out = ["`tools/eval/compare-precision build/release/tools/eval ../shared/data --write "
+           "docs/results/int8.json` runs each shipped model and its `-int8` sibling "
+           "(`tools/train/quantize`: percentile 99.99 calibration on 2000 FER2013 Training "
+           "images, or the 981 CK+ images the CK+ models were trained on) through the C "
+           "engine. The CK+ rows check agreement only, not accuracy.", "",
+           "| model | data | fp32 | int8 | difference | lowest class recall fp32 / int8 |",
+           "|---|---|---|---|---|---|"]
+    for m in r["models"]:
+        lo32 = min(m["recall_fp32"].items(), key=lambda kv: kv[1])
+        lo8 = min(m["recall_int8"].items(), key=lambda kv: kv[1])
+        out.append(f"| `{m['model']}` | {m['data']} | {m['fp32']:.2f} % | {m['int8']:.2f} % | "
+                   f"{m['int8'] - m['fp32']:+.2f} | {lo32[0]} {lo32[1]:.1f} % / "
+                   f"{lo8[0]} {lo8[1]:.1f} % |")
+    out += ["", "Per-class recall, FER2013 PrivateTest (%):", "",
+            "| model | precision | " + " | ".join(
+                next(iter(r["models"]))["recall_fp32"]) + " |",
+            "|---|---|" + "---|" * len(next(iter(r["models"]))["recall_fp32"])]
+    for m in r["models"]:
+        if not m["data"].startswith("fer2013"):
+            continue
+        for p in ("fp32", "int8"):
+            out.append(f"| `{m['model']}` | {p} | " +
+                       " | ".join(f"{v:.1f}" for v in m["recall_" + p].values()) + " |")
+    return "\n".join(out) + "\n"
+
+
 def write():
     text = "\n".join([
         "# Results", "",
@@ -448,7 +479,8 @@ def write():
         _ckplus_section("a"), _ckplus_section("b"), _fer_init_section() + _nested_section(),
         "## FER2013 (the daemon's default model)", "",
         _fer_section() + _fer_recipes_section("a") + _fer_b_section() + _fer_recipes_section("b"),
-        "## The shipped path: C engine against PyTorch", "", _engine_section()])
+        "## The shipped path: C engine against PyTorch", "", _engine_section(),
+        "## Int8 beside fp32 (C engine)", "", _int8_section()])
     path = os.path.join(common.ROOT, "docs", "results.md")
     with open(path, "w") as f:
         f.write(text)
