@@ -539,6 +539,55 @@ static void test_yunet_equals_numpy_executor(void **state)
     enn_model_free(m);
 }
 
+/* The shipped int8 classifiers: every value of every set equal to the scalar set's. */
+static void test_shipped_models_equal_scalar(void **state)
+{
+    (void)state;
+    static const char *const names[] = {"emotionnet-nano-a-fer-int8.enn",
+                                        "emotionnet-nano-b-fer-int8.enn"};
+    for (size_t f = 0; f < sizeof names / sizeof *names; f++) {
+        char path[512], err[256];
+        snprintf(path, sizeof path, "%s/models/%s", SOURCE_DIR, names[f]);
+        struct enn_model *m;
+        if (enn_model_load(path, &m, err, sizeof err))
+            fail_msg("%s", err);
+        size_t in_n = (size_t)m->input.c * (size_t)m->input.h * (size_t)m->input.w;
+        float *x = malloc(in_n * sizeof *x);
+        for (size_t i = 0; i < in_n; i++)
+            x[i] = frand(-2.0f, 2.0f);
+        float *want[ENN_MAX_NODES + 1] = {0};
+        for (size_t s = 0; s < sizeof ISAS / sizeof *ISAS; s++) {
+            if (!enn_kernels_get(ISAS[s]))
+                continue;
+            setenv("EMOTIOND_ISA", ISAS[s], 1);
+            struct enn_net *net;
+            if (enn_net_create(m, &net, err, sizeof err) ||
+                enn_net_keep_values(net, err, sizeof err))
+                fail_msg("%s: %s", ISAS[s], err);
+            enn_net_run(net, x, NULL, NULL);
+            for (int id = 0; id <= m->n_nodes; id++) {
+                struct enn_shape sh = enn_model_value_shape(m, id);
+                size_t n = (size_t)sh.c * (size_t)sh.h * (size_t)sh.w;
+                float *got = malloc(n * sizeof *got);
+                enn_net_value(net, id, got);
+                if (!want[id]) {   /* scalar comes first */
+                    want[id] = got;
+                    continue;
+                }
+                if (memcmp(got, want[id], n * sizeof *got))
+                    fail_msg("%s on %s: value %d differs from scalar", names[f], ISAS[s], id);
+                free(got);
+            }
+            enn_net_free(net);
+        }
+        unsetenv("EMOTIOND_ISA");
+        for (int id = 0; id <= m->n_nodes; id++)
+            free(want[id]);
+        free(x);
+        enn_model_free(m);
+    }
+}
+
 /* ---- damaged files ---- */
 
 static void expect_refused(struct mb *b, const char *needle)
@@ -685,6 +734,7 @@ int main(void)
         cmocka_unit_test(test_qsum_tails),
         cmocka_unit_test(test_classifier_equals_numpy_executor),
         cmocka_unit_test(test_yunet_equals_numpy_executor),
+        cmocka_unit_test(test_shipped_models_equal_scalar),
         cmocka_unit_test(test_damaged_int8_refused),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
