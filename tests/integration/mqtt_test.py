@@ -228,7 +228,8 @@ class Topics(unittest.TestCase):
                 for key in ("start", "end", "interval_s", "frames", "faces", "labels", "tracks",
                             "mean_confidence", "bridge"):
                     self.assertIn(key, s)
-                self.assertEqual(set(s["labels"]) >= set(hello["classes"]), True)
+                if s["frames"]:   # a window closed before the daemon's hello has no class list
+                    self.assertEqual(set(s["labels"]) >= set(hello["classes"]), True)
                 for t in s["tracks"]:
                     self.assertEqual(set(t), {"id", "dwell_s", "frames", "label"})
                     # capture time: a window's first frame brings the gap before it (1/15 s)
