@@ -14,8 +14,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* Output channels per register block; weights are packed for it (enn_pack_weights). */
-#define ENN_MR 4
+/* The most output channels a set's conv blocks (enn_kernels.conv_mr) may hold. */
+#define ENN_MR_MAX 8
 #define ENN_MAX_OVERRUN 32
 /* Most maps one qsum adds (a node's input count: ENN_MAX_INPUTS in model.h). */
 #define ENN_MAX_SUM 16
@@ -23,7 +23,8 @@
 struct enn_conv_job {
     int out_c;
     size_t k;                /* in_c * kernel * kernel */
-    const float *packed;     /* block b (channels b*MR..): [k][min(MR, out_c - b*MR)] */
+    const float *packed;     /* block b (channels b*mr..), mr the set's conv_mr:
+                                [k][min(mr, out_c - b*mr)] (enn_pack_weights) */
     const float *bias;
     const ptrdiff_t *k_off;  /* [k] */
     const float *in;
@@ -58,12 +59,20 @@ struct enn_qconv_job {
     size_t acc_plane;
     size_t count;
     int zero, lo, hi;        /* lo, hi: the clamp before adding zero */
+    bool pairs;              /* steps 2p and 2p + 1 may be summed in int16 first: set
+                                only where enn_qpairs_fit holds; a kernel may ignore it */
 };
 
 /* Packs int8 weights [out_c][in_c][taps] into enn_qconv_job.packed (zero padding to
  * quads); dst holds enn_qpacked_size bytes. */
 size_t enn_qpacked_size(int out_c, int in_c, int taps);
 void enn_qpack_weights(const int8_t *w, int out_c, int in_c, int taps, int8_t *dst);
+/* Whether packed weights let a kernel add two steps' byte-pair products in int16 before
+ * widening (x86's vpmaddubsw results, two steps' worth: four products a lane): true when,
+ * for every output channel, step pair (2p, 2p + 1) and input byte pair, 127 times the sum
+ * of the four |w| is at most 32767, so that no activation (0..127) can overflow the
+ * int16. Weights within +-63 always pass (tools/train/quantize makes such by default). */
+bool enn_qpairs_fit(const int8_t *packed, int out_c, size_t steps);
 
 /* The memory-bound ops work on one channel plane at a time. Planes are zero-bordered
  * (see engine/net.c) and `row` is the padded row length. maxpool2 and upsample2 take
@@ -71,8 +80,12 @@ void enn_qpack_weights(const int8_t *w, int out_c, int in_c, int taps, int8_t *d
  * rows from the left border element of the first interior row, so its taps reach one
  * float before that row's plane (the arena leaves slack there). */
 struct enn_kernels {
-    const char *name;        /* "scalar", "avx2", "avx512vnni" (avx2 with VNNI's int8
-                                convolution), "neon", "neon-dot" (sdot, ARMv8.2) */
+    const char *name;        /* "scalar", "avx2", "avx512vnni" (avx2 with AVX-512's
+                                float convolution and VNNI's int8 one), "neon",
+                                "neon-dot" (sdot, ARMv8.2) */
+    /* conv's tile: output channels per register block, which the plan packs weights
+     * for (enn_pack_weights); 1..ENN_MR_MAX */
+    int conv_mr;
     void (*conv)(const struct enn_conv_job *job);
     /* Depthwise 3x3, stride 1, one channel: for q in [0, count),
      * out[q] = bias + sum over ky, kx of w[ky * 3 + kx] * in[q + (ky - 1) * row + kx - 1],
@@ -116,9 +129,10 @@ const struct enn_kernels *enn_kernels_select(char *err, size_t errlen);
 /* The named set (NULL if unavailable here): for tests that compare sets. */
 const struct enn_kernels *enn_kernels_get(const char *name);
 
-/* Packs weights [out_c][k] into the blocked layout; dst holds enn_packed_size floats. */
-size_t enn_packed_size(int out_c, size_t k);
-void enn_pack_weights(const float *w, int out_c, size_t k, float *dst);
+/* Packs weights [out_c][k] into blocks of mr output channels (a set's conv_mr); dst
+ * holds enn_packed_size floats. */
+size_t enn_packed_size(int out_c, size_t k, int mr);
+void enn_pack_weights(const float *w, int out_c, size_t k, int mr, float *dst);
 
 /* Per-ISA sets, used by the dispatcher. */
 extern const struct enn_kernels enn_kernels_scalar, enn_kernels_avx2,

@@ -1,5 +1,6 @@
-/* x86-64 AVX2 + FMA kernels. conv: 4 output channels x 24 positions in 12 accumulators;
- * the per-plane ops vectorise over positions in one pass. */
+/* x86-64 kernels: AVX2 + FMA, and for CPUs with AVX-512 the two convolutions where it
+ * pays. conv: 4 output channels x 24 positions in 12 accumulators; the per-plane ops
+ * vectorise over positions in one pass. */
 #include "kernels.h"
 
 #if defined(__x86_64__)
@@ -7,6 +8,7 @@
 #include <stdint.h>
 #include <string.h>
 
+#define MR 4
 #define NV 3
 #define NR (8 * NV)
 
@@ -14,7 +16,7 @@
 static inline __attribute__((always_inline)) void block(const struct enn_conv_job *j, int mr,
                                                         const float *w, int o, size_t q)
 {
-    __m256 acc[ENN_MR][NV];
+    __m256 acc[MR][NV];
     for (int m = 0; m < mr; m++)
         for (int v = 0; v < NV; v++)
             acc[m][v] = _mm256_set1_ps(j->bias[o + m]);
@@ -46,14 +48,70 @@ static void conv(const struct enn_conv_job *j)
     /* Positions outer, channel blocks inner: the input tile stays in L1 while every
        block of output channels uses it. */
     for (size_t q = 0; q < j->count; q += NR) {
-        for (int o = 0; o < j->out_c; o += ENN_MR) {
-            int mr = j->out_c - o < ENN_MR ? j->out_c - o : ENN_MR;
+        for (int o = 0; o < j->out_c; o += MR) {
+            int mr = j->out_c - o < MR ? j->out_c - o : MR;
             const float *w = j->packed + (size_t)o * j->k;
             switch (mr) {
             case 4: block(j, 4, w, o, q); break;
             case 3: block(j, 3, w, o, q); break;
             case 2: block(j, 2, w, o, q); break;
             default: block(j, 1, w, o, q); break;
+            }
+        }
+    }
+}
+
+/* AVX-512: 8 output channels x 32 positions in 16 of the 32 zmm registers, so twice the
+ * multiply-adds per weight broadcast and per input load of the AVX2 tile, and twice the
+ * width per instruction. Each output is the same chain of FMAs as in the AVX2 kernel. */
+#define MR512 8
+#define NV512 2
+#define NR512 (16 * NV512)
+_Static_assert(NR512 <= ENN_MAX_OVERRUN && MR512 <= ENN_MR_MAX, "the avx512 conv's tile");
+
+__attribute__((target("avx512f,avx512vl,avx512bw"))) static inline
+    __attribute__((always_inline)) void block512(const struct enn_conv_job *j, int mr,
+                                                 const float *w, int o, size_t q)
+{
+    __m512 acc[MR512][NV512];
+    for (int m = 0; m < mr; m++)
+        for (int v = 0; v < NV512; v++)
+            acc[m][v] = _mm512_set1_ps(j->bias[o + m]);
+    const float *in = j->in + q;
+    const ptrdiff_t *off = j->k_off;
+    for (size_t k = 0; k < j->k; k++) {
+        const float *x = in + off[k];
+        __m512 x0 = _mm512_loadu_ps(x), x1 = _mm512_loadu_ps(x + 16);
+        for (int m = 0; m < mr; m++) {
+            __m512 wk = _mm512_set1_ps(w[k * (size_t)mr + (size_t)m]);
+            acc[m][0] = _mm512_fmadd_ps(wk, x0, acc[m][0]);
+            acc[m][1] = _mm512_fmadd_ps(wk, x1, acc[m][1]);
+        }
+    }
+    __m512 zero = _mm512_setzero_ps();
+    for (int m = 0; m < mr; m++) {
+        float *out = j->out + (size_t)(o + m) * j->out_plane + q;
+        for (int v = 0; v < NV512; v++)
+            _mm512_storeu_ps(out + 16 * v, j->relu ? _mm512_max_ps(acc[m][v], zero) : acc[m][v]);
+    }
+}
+
+__attribute__((target("avx512f,avx512vl,avx512bw")))
+static void conv_avx512(const struct enn_conv_job *j)
+{
+    for (size_t q = 0; q < j->count; q += NR512) {
+        for (int o = 0; o < j->out_c; o += MR512) {
+            int mr = j->out_c - o < MR512 ? j->out_c - o : MR512;
+            const float *w = j->packed + (size_t)o * j->k;
+            switch (mr) {
+            case 8: block512(j, 8, w, o, q); break;
+            case 7: block512(j, 7, w, o, q); break;
+            case 6: block512(j, 6, w, o, q); break;
+            case 5: block512(j, 5, w, o, q); break;
+            case 4: block512(j, 4, w, o, q); break;
+            case 3: block512(j, 3, w, o, q); break;
+            case 2: block512(j, 2, w, o, q); break;
+            default: block512(j, 1, w, o, q); break;
             }
         }
     }
@@ -250,7 +308,9 @@ static void sigmoid(float *x, size_t n)
 /* Int8: 4 output channels x 16 positions in 8 accumulators. vpmaddubsw multiplies the
  * 7-bit activations by the weights and adds pairs into int16 (no saturation: 2 x 127 x
  * 127 < 32768), vpmaddwd with ones adds those pairs into int32: a 4-term dot product per
- * position per 32-bit lane. */
+ * position per 32-bit lane. Where the plan found that two steps' int16 sums cannot
+ * overflow (job->pairs, enn_qpairs_fit), they are added with vpaddw before the one
+ * vpmaddwd: three multiply ops for two steps instead of four, the ports' bottleneck. */
 static inline __m256i requant8(__m256i acc, __m256 scale, __m256 lo, __m256 hi)
 {
     __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), scale);
@@ -295,7 +355,27 @@ static void qconv(const struct enn_qconv_job *j)
             for (int m = 0; m < 4; m++)
                 acc[m][0] = acc[m][1] = _mm256_set1_epi32(j->bias[b + m]);
             const uint8_t *in = j->in + 4 * q;
-            for (size_t s = 0; s < j->steps; s++) {
+            size_t s = 0;
+            if (j->pairs)
+                for (; s + 2 <= j->steps; s += 2) {
+                    const uint8_t *xa = in + 4 * j->k_off[s], *xb = in + 4 * j->k_off[s + 1];
+                    const int8_t *ws = w + 16 * s;
+                    /* positions outer: 15 live vectors, where channels outer spill */
+                    for (int v = 0; v < 2; v++) {
+                        __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(xa + 32 * v));
+                        __m256i c = _mm256_loadu_si256((const __m256i *)(const void *)(xb + 32 * v));
+                        for (int m = 0; m < 4; m++) {
+                            int32_t wa, wc;
+                            memcpy(&wa, ws + 4 * m, 4);
+                            memcpy(&wc, ws + 16 + 4 * m, 4);
+                            __m256i sum16 = _mm256_add_epi16(
+                                _mm256_maddubs_epi16(a, _mm256_set1_epi32(wa)),
+                                _mm256_maddubs_epi16(c, _mm256_set1_epi32(wc)));
+                            acc[m][v] = _mm256_add_epi32(acc[m][v], _mm256_madd_epi16(sum16, ones));
+                        }
+                    }
+                }
+            for (; s < j->steps; s++) {
                 const uint8_t *x = in + 4 * j->k_off[s];
                 __m256i x0 = _mm256_loadu_si256((const __m256i *)(const void *)x);
                 __m256i x1 = _mm256_loadu_si256((const __m256i *)(const void *)(x + 32));
@@ -391,25 +471,40 @@ static void qdwconv3(const uint8_t *in, uint8_t *out, size_t count, size_t row,
     }
 }
 
+/* Eight positions per vector, four vectors per pass: the adds of one output chain
+ * through the inputs in order, so independent chains keep the adder busy. */
+static inline __m256i qsum_pack8(__m256 t, __m256 lo, __m256 hi, __m256i zv)
+{
+    t = _mm256_min_ps(_mm256_max_ps(t, lo), hi);
+    return _mm256_add_epi32(_mm256_cvtps_epi32(t), zv);   /* 0..127 */
+}
+
 static void qsum(const uint8_t *const *src, const int *zeros, const float *r, int n,
                  uint8_t *dst, size_t len, int zero)
 {
     const __m256 lo = _mm256_set1_ps((float)-zero), hi = _mm256_set1_ps((float)(127 - zero));
     const __m256i zv = _mm256_set1_epi32(zero);
-    const __m256i gather = _mm256_setr_epi32(0, 4, 0, 0, 0, 0, 0, 0);
+    const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
     size_t e = 0;
-    for (; e + 8 <= len; e += 8) {
-        __m256 t = _mm256_setzero_ps();
+    for (; e + 32 <= len; e += 32) {
+        __m256 t[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
+                       _mm256_setzero_ps()};
         for (int i = 0; i < n; i++) {
-            __m256i q = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)(src[i] + e)));
-            __m256 d = _mm256_cvtepi32_ps(_mm256_sub_epi32(q, _mm256_set1_epi32(zeros[i])));
-            t = _mm256_add_ps(t, _mm256_mul_ps(d, _mm256_set1_ps(r[i])));
+            const __m256i z = _mm256_set1_epi32(zeros[i]);
+            const __m256 ri = _mm256_set1_ps(r[i]);
+            for (int v = 0; v < 4; v++) {
+                __m256i q = _mm256_cvtepu8_epi32(
+                    _mm_loadl_epi64((const __m128i *)(const void *)(src[i] + e + 8 * v)));
+                __m256 d = _mm256_cvtepi32_ps(_mm256_sub_epi32(q, z));
+                t[v] = _mm256_add_ps(t[v], _mm256_mul_ps(d, ri));
+            }
         }
-        t = _mm256_min_ps(_mm256_max_ps(t, lo), hi);
-        __m256i v = _mm256_add_epi32(_mm256_cvtps_epi32(t), zv);   /* 0..127 */
-        v = _mm256_packus_epi16(_mm256_packs_epi32(v, v), v);      /* bytes 0-3 of each lane */
-        v = _mm256_permutevar8x32_epi32(v, gather);
-        _mm_storel_epi64((__m128i *)(void *)(dst + e), _mm256_castsi256_si128(v));
+        /* packs work within 128-bit lanes: the 32-bit groups come out holding positions
+           0-3 8-11 16-19 24-27 4-7 12-15 20-23 28-31, which the permute puts in order */
+        __m256i w01 = _mm256_packs_epi32(qsum_pack8(t[0], lo, hi, zv), qsum_pack8(t[1], lo, hi, zv));
+        __m256i w23 = _mm256_packs_epi32(qsum_pack8(t[2], lo, hi, zv), qsum_pack8(t[3], lo, hi, zv));
+        __m256i bytes = _mm256_packus_epi16(w01, w23);
+        _mm256_storeu_si256((__m256i *)(void *)(dst + e), _mm256_permutevar8x32_epi32(bytes, order));
     }
     if (e < len) {
         const uint8_t *tail[ENN_MAX_SUM];
@@ -420,11 +515,12 @@ static void qsum(const uint8_t *const *src, const int *zeros, const float *r, in
 }
 
 const struct enn_kernels enn_kernels_avx2 = {
-    "avx2", conv, dwconv3, maxpool2, upsample2, sigmoid, qconv, qdwconv3, qsum,
+    "avx2", MR, conv, dwconv3, maxpool2, upsample2, sigmoid, qconv, qdwconv3, qsum,
 };
 
-/* The AVX2 set with VNNI's int8 convolution. */
+/* The AVX2 set with AVX-512's float convolution and VNNI's int8 one. */
 const struct enn_kernels enn_kernels_avx512vnni = {
-    "avx512vnni", conv, dwconv3, maxpool2, upsample2, sigmoid, qconv_vnni, qdwconv3, qsum,
+    "avx512vnni", MR512, conv_avx512, dwconv3, maxpool2, upsample2, sigmoid, qconv_vnni,
+    qdwconv3, qsum,
 };
 #endif

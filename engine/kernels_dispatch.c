@@ -80,22 +80,37 @@ const struct enn_kernels *enn_kernels_select(char *err, size_t errlen)
     return atomic_load(&found);
 }
 
-size_t enn_packed_size(int out_c, size_t k)
+size_t enn_packed_size(int out_c, size_t k, int mr)
 {
-    /* + ENN_MR: NEON loads a whole MR-vector of weights even for a short last block */
-    return (size_t)out_c * k + ENN_MR;
+    /* + mr: NEON loads a whole block's vector of weights even for a short last block */
+    return (size_t)out_c * k + (size_t)mr;
 }
 
-void enn_pack_weights(const float *w, int out_c, size_t k, float *dst)
+void enn_pack_weights(const float *w, int out_c, size_t k, int block, float *dst)
 {
-    memset(dst, 0, enn_packed_size(out_c, k) * sizeof *dst);
-    for (int b = 0; b < out_c; b += ENN_MR) {
-        int mr = out_c - b < ENN_MR ? out_c - b : ENN_MR;
+    memset(dst, 0, enn_packed_size(out_c, k, block) * sizeof *dst);
+    for (int b = 0; b < out_c; b += block) {
+        int mr = out_c - b < block ? out_c - b : block;
         float *blk = dst + (size_t)b * k;
         for (size_t i = 0; i < k; i++)
             for (int m = 0; m < mr; m++)
                 blk[i * (size_t)mr + (size_t)m] = w[(size_t)(b + m) * k + i];
     }
+}
+
+bool enn_qpairs_fit(const int8_t *packed, int out_c, size_t steps)
+{
+    size_t quads = ((size_t)out_c + 3) / 4;
+    for (size_t b = 0; b < quads; b++)
+        for (size_t s = 0; s + 1 < steps; s += 2) {
+            const int8_t *w0 = packed + (b * steps + s) * 16, *w1 = w0 + 16;
+            for (int i = 0; i < 16; i += 2) {   /* output m = i / 4, byte pair i % 4 / 2 */
+                int sum = abs(w0[i]) + abs(w0[i + 1]) + abs(w1[i]) + abs(w1[i + 1]);
+                if (127 * sum > 32767)
+                    return false;
+            }
+        }
+    return true;
 }
 
 size_t enn_qpacked_size(int out_c, int in_c, int taps)

@@ -7,13 +7,14 @@
 #include <arm_neon.h>
 #include <string.h>
 
+#define MR 4
 #define NV 4
 #define NR (4 * NV)
 
 static inline __attribute__((always_inline)) void block(const struct enn_conv_job *j, int mr,
                                                         const float *w, int o, size_t q)
 {
-    float32x4_t acc[ENN_MR][NV];
+    float32x4_t acc[MR][NV];
     for (int m = 0; m < mr; m++)
         for (int v = 0; v < NV; v++)
             acc[m][v] = vdupq_n_f32(j->bias[o + m]);
@@ -24,7 +25,7 @@ static inline __attribute__((always_inline)) void block(const struct enn_conv_jo
         float32x4_t xv[NV];
         for (int v = 0; v < NV; v++)
             xv[v] = vld1q_f32(x + 4 * v);
-        /* reads ENN_MR floats even when mr is smaller: enn_packed_size leaves room */
+        /* reads MR floats even when mr is smaller: enn_packed_size leaves room */
         float32x4_t wk = vld1q_f32(w + k * (size_t)mr);
         for (int v = 0; v < NV; v++) {
             acc[0][v] = vfmaq_laneq_f32(acc[0][v], xv[v], wk, 0);
@@ -49,8 +50,8 @@ static void conv(const struct enn_conv_job *j)
     /* Positions outer, channel blocks inner, as in the AVX2 kernel: the input tile stays
        in L1 while every block of output channels uses it. */
     for (size_t q = 0; q < j->count; q += NR) {
-        for (int o = 0; o < j->out_c; o += ENN_MR) {
-            int mr = j->out_c - o < ENN_MR ? j->out_c - o : ENN_MR;
+        for (int o = 0; o < j->out_c; o += MR) {
+            int mr = j->out_c - o < MR ? j->out_c - o : MR;
             const float *w = j->packed + (size_t)o * j->k;
             switch (mr) {
             case 4: block(j, 4, w, o, q); break;
@@ -254,9 +255,11 @@ static inline __attribute__((always_inline)) void qstore(const struct enn_qconv_
 }
 
 /* ARMv8.0 (Jetson Nano, and Xavier's Carmel, which lacks sdot): smull gives 8 int16
- * products (2 positions x 4 channels), sadalp adds their pairs into int32; the last
- * pairwise add per position waits until the end of the block. 4 channels x 8 positions,
- * so that the 16 half-sums stay in registers. */
+ * products (2 positions x 4 channels), smlal adds the next step's products to them (two
+ * products of 7-bit activations and int8 weights fit int16: 2 x 127 x 127 < 32768), and
+ * sadalp adds their pairs into int32: three instructions per two steps where one step
+ * alone takes two. The last pairwise add per position waits until the end of the block.
+ * 4 channels x 8 positions, so that the 16 half-sums stay in registers. */
 static void qconv(const struct enn_qconv_job *j)
 {
     for (size_t q = 0; q < j->count; q += 8) {
@@ -267,7 +270,26 @@ static void qconv(const struct enn_qconv_job *j)
                 for (int v = 0; v < 4; v++)
                     half[m][v] = vdupq_n_s32(0);
             const uint8_t *in = j->in + 4 * q;
-            for (size_t s = 0; s < j->steps; s++) {
+            size_t s = 0;
+            for (; s + 2 <= j->steps; s += 2) {
+                const int8_t *xa = (const int8_t *)(in + 4 * j->k_off[s]);
+                const int8_t *xb = (const int8_t *)(in + 4 * j->k_off[s + 1]);
+                int8x16_t a0 = vld1q_s8(xa), a1 = vld1q_s8(xa + 16);
+                int8x16_t b0 = vld1q_s8(xb), b1 = vld1q_s8(xb + 16);
+                int32x4_t wsa = vreinterpretq_s32_s8(vld1q_s8(w + 16 * s));
+                int32x4_t wsb = vreinterpretq_s32_s8(vld1q_s8(w + 16 * s + 16));
+                for (int m = 0; m < 4; m++) {
+                    int8x16_t wa = vreinterpretq_s8_s32(vdupq_laneq_s32(wsa, m));
+                    int8x16_t wb = vreinterpretq_s8_s32(vdupq_laneq_s32(wsb, m));
+                    half[m][0] = vpadalq_s16(half[m][0], vmlal_s8(vmull_s8(vget_low_s8(a0), vget_low_s8(wa)),
+                                                                  vget_low_s8(b0), vget_low_s8(wb)));
+                    half[m][1] = vpadalq_s16(half[m][1], vmlal_high_s8(vmull_high_s8(a0, wa), b0, wb));
+                    half[m][2] = vpadalq_s16(half[m][2], vmlal_s8(vmull_s8(vget_low_s8(a1), vget_low_s8(wa)),
+                                                                  vget_low_s8(b1), vget_low_s8(wb)));
+                    half[m][3] = vpadalq_s16(half[m][3], vmlal_high_s8(vmull_high_s8(a1, wa), b1, wb));
+                }
+            }
+            for (; s < j->steps; s++) {
                 const int8_t *x = (const int8_t *)(in + 4 * j->k_off[s]);
                 int8x16_t x0 = vld1q_s8(x), x1 = vld1q_s8(x + 16);
                 int32x4_t ws = vreinterpretq_s32_s8(vld1q_s8(w + 16 * s));
@@ -392,10 +414,10 @@ static void qsum(const uint8_t *const *src, const int *zeros, const float *r, in
 }
 
 const struct enn_kernels enn_kernels_neon_dot = {
-    "neon-dot", conv, dwconv3, maxpool2, upsample2, sigmoid, qconv_dot, qdwconv3, qsum,
+    "neon-dot", MR, conv, dwconv3, maxpool2, upsample2, sigmoid, qconv_dot, qdwconv3, qsum,
 };
 
 const struct enn_kernels enn_kernels_neon = {
-    "neon", conv, dwconv3, maxpool2, upsample2, sigmoid, qconv, qdwconv3, qsum,
+    "neon", MR, conv, dwconv3, maxpool2, upsample2, sigmoid, qconv, qdwconv3, qsum,
 };
 #endif

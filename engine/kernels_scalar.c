@@ -5,11 +5,12 @@
 #include "kernels.h"
 #include "requant.h"
 
+#define MR 4
 #define NR 8
 
 static void block(const struct enn_conv_job *j, int mr, const float *w, int o, size_t q)
 {
-    float acc[ENN_MR][NR];
+    float acc[MR][NR];
     for (int m = 0; m < mr; m++)
         for (int v = 0; v < NR; v++)
             acc[m][v] = j->bias[o + m];
@@ -31,8 +32,8 @@ static void block(const struct enn_conv_job *j, int mr, const float *w, int o, s
 
 static void conv(const struct enn_conv_job *j)
 {
-    for (int o = 0; o < j->out_c; o += ENN_MR) {
-        int mr = j->out_c - o < ENN_MR ? j->out_c - o : ENN_MR;
+    for (int o = 0; o < j->out_c; o += MR) {
+        int mr = j->out_c - o < MR ? j->out_c - o : MR;
         const float *w = j->packed + (size_t)o * j->k;
         for (size_t q = 0; q < j->count; q += NR)
             block(j, mr, w, o, q);
@@ -141,6 +142,6 @@ void enn_qsum_scalar(const uint8_t *const *src, const int *zeros, const float *r
 }
 
 const struct enn_kernels enn_kernels_scalar = {
-    "scalar", conv, dwconv3, maxpool2, upsample2, sigmoid, enn_qconv_scalar, enn_qdwconv3_scalar,
+    "scalar", MR, conv, dwconv3, maxpool2, upsample2, sigmoid, enn_qconv_scalar, enn_qdwconv3_scalar,
     enn_qsum_scalar,
 };

@@ -33,7 +33,8 @@ struct value {
 };
 
 struct conv_plan {
-    const float *packed;  /* the plan's; per group: enn_packed_size(out_c / groups, k) floats */
+    const float *packed;  /* the plan's; per group: enn_packed_size(out_c / groups, k,
+                             conv_mr) floats */
     ptrdiff_t *k_off;     /* [k]: taps of one group, from its first input channel */
     size_t k;             /* (in_c / groups) * kernel * kernel */
     size_t group_packed;  /* floats between groups in packed */
@@ -251,13 +252,14 @@ struct enn_plan {
     size_t weight_bytes;
 };
 
-/* The layout of a conv's packed weights: one block per group. */
-static void conv_shape(const struct enn_node *n, struct conv_plan *c)
+/* The layout of a conv's packed weights for kernel set kern: one block per group. */
+static void conv_shape(const struct enn_node *n, const struct enn_kernels *kern,
+                       struct conv_plan *c)
 {
     int in_g = n->in.c / n->groups, out_g = n->out.c / n->groups;
     c->k = (size_t)in_g * (size_t)(n->kernel * n->kernel);
     c->depthwise = in_g == 1 && out_g == 1 && n->kernel == 3 && n->stride == 1;
-    c->group_packed = round_up(enn_packed_size(out_g, c->k), ALIGN_FLOATS);
+    c->group_packed = round_up(enn_packed_size(out_g, c->k, kern->conv_mr), ALIGN_FLOATS);
 }
 
 static int pack_convs(struct enn_plan *p)
@@ -268,7 +270,7 @@ static int pack_convs(struct enn_plan *p)
         if (n->op != ENN_OP_CONV)
             continue;
         struct conv_plan c;
-        conv_shape(n, &c);
+        conv_shape(n, p->kern, &c);
         if (c.depthwise)
             continue;   /* dwconv3 reads the model's weights as they are */
         int out_g = n->out.c / n->groups;
@@ -279,7 +281,7 @@ static int pack_convs(struct enn_plan *p)
         p->weight_bytes += floats * sizeof(float);
         for (int g = 0; g < n->groups; g++)
             enn_pack_weights(n->weights + (size_t)g * (size_t)out_g * c.k, out_g, c.k,
-                             packed + (size_t)g * c.group_packed);
+                             p->kern->conv_mr, packed + (size_t)g * c.group_packed);
     }
     return 0;
 }
@@ -343,7 +345,7 @@ static int conv_offsets_alloc(struct enn_net *net, const struct enn_plan *p)
         if (n->op != ENN_OP_CONV)
             continue;
         struct conv_plan *c = &net->convs[k - 1];
-        conv_shape(n, c);
+        conv_shape(n, p->kern, c);
         if (c->depthwise)
             continue;
         c->packed = p->packed[k - 1];

@@ -40,6 +40,7 @@ struct qconv {
     ptrdiff_t *k_off;     /* [steps], this context's */
     size_t steps;
     bool depthwise;       /* 3x3 stride 1, one channel per group */
+    bool pairs;           /* the plan's */
 };
 
 struct qplan {
@@ -306,6 +307,7 @@ static int pack_one(const struct enn_model *m, int k, struct qpack *c, size_t *b
                     n->qweights[(size_t)ch * 9 + (size_t)t];
     } else {
         enn_qpack_weights(n->qweights, n->out.c, n->in.c, kk, c->packed);
+        c->pairs = enn_qpairs_fit(c->packed, n->out.c, (size_t)((n->in.c + 3) / 4) * (size_t)kk);
     }
     *bytes += size;
     return 0;
@@ -354,6 +356,7 @@ static int convs_alloc(struct qnet *q, const struct qpack *packs)
         c->packed = packs[k - 1].packed;
         c->bias = packs[k - 1].bias;
         c->scale = packs[k - 1].scale;
+        c->pairs = packs[k - 1].pairs;
         c->depthwise = n->groups > 1;
         if (c->depthwise)
             continue;
@@ -590,7 +593,7 @@ static void run_conv(struct qnet *q, int k)
     struct enn_qconv_job job = {
         .out_c = n->out.c, .steps = c->steps, .packed = c->packed, .bias = c->bias,
         .scale = c->scale, .k_off = c->k_off, .in = src, .count = (size_t)out->s.h * pw,
-        .zero = zero, .lo = lo, .hi = hi,
+        .zero = zero, .lo = lo, .hi = hi, .pairs = c->pairs,
     };
     if (out->is_float) {
         q->acc_plane = round_up(job.count + ENN_MAX_OVERRUN, 16);

@@ -13,6 +13,7 @@ struct qpack {
     int8_t *packed;
     int32_t *bias;
     float *scale;
+    bool pairs;           /* enn_qpairs_fit */
 };
 
 /* Packs every conv of an int8 model (*bytes grows by what it holds). */

@@ -206,6 +206,10 @@ static void rand_qparam(float *scale, int *zero, bool relu)
     *zero = relu ? 0 : irand(20, 100);
 }
 
+/* Weights are drawn from -wmax..wmax: 127, or 63, where the x86 kernels add two steps
+ * in int16 (enn_qpairs_fit). */
+static int wmax = 127;
+
 /* A conv with random int8 weights; its output's qparams go into spec. */
 static void qconv(struct mb *b, struct qspec *q, const int *in, int n_in, int ci, int co,
                   int k, int s, int groups, int flags, bool float_out)
@@ -215,7 +219,7 @@ static void qconv(struct mb *b, struct qspec *q, const int *in, int n_in, int ci
     float ws[256];
     int32_t bias[256];
     for (size_t i = 0; i < n; i++)
-        w[i] = (int8_t)irand(-127, 127);
+        w[i] = (int8_t)irand(-wmax, wmax);
     for (int o = 0; o < co; o++) {
         ws[o] = frand(0.002f, 0.02f);
         bias[o] = irand(-3000, 3000);
@@ -369,6 +373,7 @@ static void test_classifiers_match_reference(void **state)
 {
     (void)state;
     for (int trial = 0; trial < 12; trial++) {
+        wmax = trial % 2 ? 63 : 127;
         int h = irand(5, 21), w = irand(5, 23);
         struct mb b;
         build_classifier(&b, h, w);
@@ -384,6 +389,7 @@ static void test_detectors_match_reference(void **state)
 {
     (void)state;
     for (int trial = 0; trial < 8; trial++) {
+        wmax = trial % 2 ? 63 : 127;
         int h = 4 * irand(2, 9), w = 4 * irand(2, 9);
         struct mb b;
         build_detector(&b, h, w);
@@ -393,6 +399,85 @@ static void test_detectors_match_reference(void **state)
         enn_model_free(m);
         mb_free(&b);
     }
+}
+
+/* Runs job through every set here into got, against the scalar kernel's want. */
+static void compare_qconv(struct enn_qconv_job job, uint8_t *want, uint8_t *got,
+                          const char *what)
+{
+    job.out = want;
+    enn_kernels_get("scalar")->qconv(&job);
+    for (size_t i = 0; i < sizeof ISAS / sizeof *ISAS; i++) {
+        const struct enn_kernels *k = enn_kernels_get(ISAS[i]);
+        if (!k)
+            continue;
+        job.out = got;
+        memset(got, 0, (size_t)(job.out_c + 3) / 4 * job.out_plane);
+        k->qconv(&job);
+        for (int o = 0; o < job.out_c; o++)
+            for (size_t q = 0; q < job.count; q++) {
+                size_t at = (size_t)(o / 4) * job.out_plane + 4 * q + (size_t)(o % 4);
+                if (got[at] != want[at])
+                    fail_msg("%s, %s: channel %d position %zu: %d, scalar %d", ISAS[i], what,
+                             o, q, got[at], want[at]);
+            }
+    }
+}
+
+/* Two steps' products summed in int16 (enn_qconv_job.pairs) at the very edge of what
+ * enn_qpairs_fit allows: every group of four weights at |w| sum 258 and activations at
+ * 127 make int16 sums of 32766, one short of overflow; and a weight one larger is refused.
+ * Then weights of +-127 with activations at 127, the edge for ARM's smull + smlal. */
+static void test_qconv_pairs_edge(void **state)
+{
+    (void)state;
+    enum { OUT_C = 7, IN_C = 6, TAPS = 9, COUNT = 45 };
+    size_t steps = (IN_C + 3) / 4 * TAPS, positions = COUNT + steps + ENN_MAX_OVERRUN;
+    int8_t w[OUT_C * IN_C * TAPS];
+    /* a group is channels 2i, 2i + 1 at two steps: 65 + 64 + 65 + 64 = 258, and one sign
+       per output channel, the worst case (127 x 258 = 32766) */
+    for (int o = 0; o < OUT_C; o++)
+        for (int c = 0; c < IN_C; c++)
+            for (int t = 0; t < TAPS; t++)
+                w[(o * IN_C + c) * TAPS + t] = (int8_t)((o % 3 == 1 ? -1 : 1) * (65 - c % 2));
+    int8_t *packed = calloc(enn_qpacked_size(OUT_C, IN_C, TAPS), 1);
+    enn_qpack_weights(w, OUT_C, IN_C, TAPS, packed);
+    bool fits = enn_qpairs_fit(packed, OUT_C, steps);
+    assert_true(fits);
+    ptrdiff_t k_off[2 * TAPS];
+    for (size_t s = 0; s < steps; s++)
+        k_off[s] = (ptrdiff_t)s;
+    int32_t bias[8] = {0, -5, 7, 100000, -100000, 3, 1, 0};
+    float scale[8] = {1e-5f, 2e-5f, 1e-4f, 3e-5f, 3e-5f, 1e-5f, 2e-4f, 1};
+    uint8_t *in = malloc(4 * positions);
+    size_t out_plane = 4 * (COUNT + ENN_MAX_OVERRUN);
+    uint8_t *want = calloc(2 * out_plane, 1), *got = calloc(2 * out_plane, 1);
+    struct enn_qconv_job job = {
+        .out_c = OUT_C, .steps = steps, .packed = packed, .bias = bias, .scale = scale,
+        .k_off = k_off, .in = in, .out_plane = out_plane, .count = COUNT,
+        .zero = 10, .lo = -10, .hi = 117, .pairs = fits,
+    };
+    for (int fill = 0; fill < 2; fill++) {   /* all 127, then random 0..127 */
+        for (size_t e = 0; e < 4 * positions; e++)
+            in[e] = (uint8_t)(fill ? irand(0, 127) : 127);
+        compare_qconv(job, want, got, fill ? "weights at the pairs bound, random input"
+                                           : "weights at the pairs bound, input 127");
+    }
+    /* one weight of one group one larger: 127 x 259 overflows int16 */
+    w[(2 * IN_C + 1) * TAPS + 5] = 65;
+    enn_qpack_weights(w, OUT_C, IN_C, TAPS, packed);
+    assert_false(enn_qpairs_fit(packed, OUT_C, steps));
+    for (size_t e = 0; e < sizeof w; e++)
+        w[e] = (int8_t)(e % 5 == 2 ? 127 : -127);
+    enn_qpack_weights(w, OUT_C, IN_C, TAPS, packed);
+    memset(in, 127, 4 * positions);
+    job.pairs = enn_qpairs_fit(packed, OUT_C, steps);
+    assert_false(job.pairs);
+    compare_qconv(job, want, got, "weights +-127, input 127");
+    free(packed);
+    free(in);
+    free(want);
+    free(got);
 }
 
 /* qsum on lengths that leave SIMD tails, against the scalar kernel. */
@@ -731,6 +816,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_classifiers_match_reference),
         cmocka_unit_test(test_detectors_match_reference),
+        cmocka_unit_test(test_qconv_pairs_edge),
         cmocka_unit_test(test_qsum_tails),
         cmocka_unit_test(test_classifier_equals_numpy_executor),
         cmocka_unit_test(test_yunet_equals_numpy_executor),

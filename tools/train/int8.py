@@ -27,7 +27,9 @@ sys.path.insert(0, os.path.join(HERE, "..", "convert"))
 import enn_reference as ref  # noqa: E402
 
 QMAX = 127              # 7-bit maps: q in 0..127
-WMAX = 127              # symmetric int8 weights: -127..127
+WMAX = 127              # symmetric int8 weights: -127..127 (--weight-bits 8)
+WMAX_7BIT = 63          # the default: x86 kernels then add two steps in int16
+                        # (enn_qpairs_fit in engine/kernels.h)
 F32 = np.float32
 
 
@@ -169,29 +171,32 @@ def input_qparam(model, margin=1e-3):
     raise ValueError("no input scale keeps pixels away from rounding ties")
 
 
-def quantise_weights(w, b, s_in):
-    """Per-output-channel symmetric int8 weights (scale = max|w| / 127) and int32 biases
-    in units of s_in * s_w[o]. A channel of zero weights gets scale 1 (any would do);
-    a scale is raised when the bias would not leave int32 room for the products."""
+def quantise_weights(w, b, s_in, qw=WMAX_7BIT):
+    """Per-output-channel symmetric int8 weights in -qw..qw (scale = max|w| / qw) and
+    int32 biases in units of s_in * s_w[o]. A channel of zero weights gets scale 1 (any
+    would do); a scale is raised when the bias would not leave int32 room for the
+    products."""
     out = w.shape[0]
     wmax = np.abs(w.reshape(out, -1)).max(axis=1)
-    s_w = np.where(wmax > 0, wmax / WMAX, 1.0).astype(F32)
+    s_w = np.where(wmax > 0, wmax / qw, 1.0).astype(F32)
     per = w.reshape(out, -1).shape[1]
     limit = 2**31 - 1 - per * WMAX * QMAX                 # room left for the bias
     need = np.abs(b) / (np.float64(s_in) * limit)
     s_w = np.maximum(s_w, F32(need * 1.001)).astype(F32)  # only ever for huge biases
     wq = np.rint(w / s_w.astype(np.float64)[:, None, None, None])
-    wq = np.clip(wq, -WMAX, WMAX).astype(np.int8)
+    wq = np.clip(wq, -qw, qw).astype(np.int8)
     bq = np.rint(b / (np.float64(s_in) * s_w.astype(np.float64)))
     if np.abs(bq).max(initial=0) > limit:
         raise ValueError("bias does not fit int32")
     return wq, s_w, bq.astype(np.int32)
 
 
-def quantise(model, ranges, input_q=None):
+def quantise(model, ranges, input_q=None, weight_bits=7):
     """The int8 model (a dict as enn_reference.load returns) of float model `model` for
     the calibrated ranges. input_q: the input's (scale, zero point), by default
-    input_qparam(model)."""
+    input_qparam(model). weight_bits 7 keeps weights in -63..63 (faster on x86 AVX2,
+    measured in docs/results.md), 8 uses -127..127."""
+    qw = {7: WMAX_7BIT, 8: WMAX}[weight_bits]
     nodes = model["nodes"]
     map_outputs = {vid for _, vid in model["outputs"] if nodes[vid - 1]["op"] in ref.MAP_OPS}
     qp = [input_q or input_qparam(model)]
@@ -206,7 +211,7 @@ def quantise(model, ranges, input_q=None):
             s_in = qp[ins[0]][0]
         if op == ref.OP_CONV:
             node["w"], node["w_scale"], node["b"] = quantise_weights(node["w"], node["b"],
-                                                                   s_in)
+                                                                   s_in, qw)
             if k in map_outputs:
                 qp.append((F32(1), 0))
             else:
