@@ -152,6 +152,9 @@ static void test_paper_shapes(void **state)
     one_case(27, 24, 24, 19, 3, 1, 1);
     one_case(27, 24, 24, 36, 3, 2, 1);
     one_case(64, 12, 12, 39, 3, 1, 1);
+    /* every remainder of the 8-channel blocks (avx512vnni's conv_mr) */
+    for (int co = 2; co <= 8; co++)
+        one_case(5, 13, 17, co + 8, co % 2 ? 1 : 3, 1, co % 3 != 0);
 }
 
 static void test_random_shapes(void **state)
