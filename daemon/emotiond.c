@@ -224,7 +224,10 @@ static void write_hello(void *user, struct json_out *j)
     const struct enn_model *m = pl_model_info(pm);
     struct proto_hello h = {.version = EMOTIOND_VERSION, .model = pl_model_name(pm),
                             .precision = enn_precision_name(m->precision),
-                            .source = pl_source_describe(d->pl), .info = m};
+                            .source = pl_source_describe(d->pl), .info = m,
+                            .preview = {.enabled = d->cfg.preview.enabled,
+                                        .width = d->cfg.preview.width,
+                                        .fps = d->cfg.preview.fps}};
     proto_hello(j, &h);
 }
 

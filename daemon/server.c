@@ -359,7 +359,7 @@ static void on_listen(void *user, uint32_t events)
         }
         int64_t now = mono_ns();
         *c = (struct client){.srv = s, .fd = fd, .id = ++s->next_id, .pid = cred.pid,
-                             .uid = cred.uid, .topics = PROTO_ALL_TOPICS, .out = out,
+                             .uid = cred.uid, .topics = PROTO_DEFAULT_TOPICS, .out = out,
                              .interest = EPOLLIN, .tokens = CMD_BURST, .tokens_ns = now,
                              .last_rx_ns = now, .next = s->clients};
         s->clients = c;
