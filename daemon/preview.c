@@ -65,10 +65,14 @@ void preview_scale_box(const float box[4], int frame_w, int frame_h, int thumb_w
                        int out[4])
 {
     double sx = (double)thumb_w / frame_w, sy = (double)thumb_h / frame_h;
-    out[0] = (int)lround(box[0] * sx);
-    out[1] = (int)lround(box[1] * sy);
-    out[2] = (int)lround(box[2] * sx);
-    out[3] = (int)lround(box[3] * sy);
+    /* a tracker's box may reach past the frame, or be garbage: clamped well outside the
+       picture (drawing clips), so that no sum below overflows */
+    double lim[4] = {frame_w, frame_h, frame_w, frame_h};
+    for (int i = 0; i < 4; i++) {
+        double v = isfinite(box[i]) ? box[i] : 0;
+        v = v < -2 * lim[i] ? -2 * lim[i] : v > 2 * lim[i] ? 2 * lim[i] : v;
+        out[i] = (int)lround(v * (i % 2 ? sy : sx));
+    }
 }
 
 /* Plans src -> dst (dst <= src); nothing to do when the sizes are those of the plan. */

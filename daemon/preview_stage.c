@@ -62,6 +62,8 @@ struct preview_stage {
     size_t jpeg_bytes;
     bool made, oversize;
     struct preview_renderer *renderer;     /* the thread's */
+    bool seen_done;                        /* preview_stage_result found DONE */
+    bool oversize_said, start_failed;      /* said once until a success or a reload */
 
     /* figures: the loop's alone */
     uint64_t sent, skipped, busy, oversize_total, made_in_window;
@@ -94,6 +96,7 @@ int preview_stage_create(struct pipeline *pl, struct preview_stage **out, char *
 void preview_stage_configure(struct preview_stage *s, const struct preview_settings *set)
 {
     s->set = *set;
+    s->oversize_said = s->start_failed = false;   /* a reload may have fixed either */
 }
 
 bool preview_stage_enabled(const struct preview_stage *s) { return s->set.enabled; }
@@ -205,19 +208,20 @@ static void *preview_main(void *arg)
     return NULL;
 }
 
-/* The buffers and the thread, at the first preview. */
-static bool start(struct preview_stage *s)
+/* The buffers and the thread, at the first preview: 0 or an errno value. */
+static int start(struct preview_stage *s)
 {
     if (s->started)
-        return true;
+        return 0;
     if (!s->msg && !(s->msg = malloc(PROTO_PREVIEW_MAX + 1)))
-        return false;
+        return ENOMEM;
     if (!s->renderer && !(s->renderer = preview_renderer_create()))
-        return false;
-    if (pthread_create(&s->thread, NULL, preview_main, s) != 0)
-        return false;
+        return ENOMEM;
+    int e = pthread_create(&s->thread, NULL, preview_main, s);
+    if (e)
+        return e;
     s->started = true;
-    return true;
+    return 0;
 }
 
 void preview_stage_offer(struct preview_stage *s, struct pl_result *r,
@@ -236,11 +240,13 @@ void preview_stage_offer(struct preview_stage *s, struct pl_result *r,
         s->last_taken_ns = r->ts_ns;
         return;
     }
-    if (!r->frame)                /* not kept (no subscriber): the next one kept is taken */
+    if (!r->frame || s->start_failed)   /* not kept (no subscriber): the next one is */
         return;
     s->last_taken_ns = r->ts_ns;
-    if (!start(s)) {
-        log_err("preview: cannot start: %s", strerror(errno ? errno : ENOMEM));
+    int e = start(s);
+    if (e) {                      /* said once; tried again after a reload */
+        log_err("preview: cannot start: %s; no previews until a reload", strerror(e));
+        s->start_failed = true;
         return;
     }
     struct preview_job *job = &s->job;
@@ -271,19 +277,26 @@ const char *preview_stage_result(struct preview_stage *s, size_t *len)
     pthread_mutex_lock(&s->lock);
     bool done = s->state == SLOT_DONE;
     pthread_mutex_unlock(&s->lock);
+    /* only a result seen here may be freed by preview_stage_done: one that turns DONE in
+       between stays for the next wake (its eventfd write is still pending) */
+    s->seen_done = done;
     if (!done)
         return NULL;
+    if (s->made && !s->oversize)
+        s->oversize_said = false;
     if (s->made) {
         s->made_in_window++;
         hist_add(&s->make_hist, s->make_ms);
         /* the histogram's range (0.001..100000) holds byte counts up to the cap */
         hist_add(&s->bytes_hist, (double)s->jpeg_bytes);
     }
-    if (s->oversize) {
-        s->oversize_total++;
+    if (s->oversize && !s->oversize_said) {   /* the rest: telemetry's oversize count */
+        s->oversize_said = true;
         log_warn("preview: %zu bytes of JPEG even at quality 10, over the %d-byte message "
                  "cap; not sent (lower [preview] width)", s->jpeg_bytes, PROTO_PREVIEW_MAX);
     }
+    if (s->oversize)
+        s->oversize_total++;
     *len = s->msg_len;
     return s->msg_len ? s->msg : NULL;
 }
@@ -292,6 +305,9 @@ void preview_stage_done(struct preview_stage *s, unsigned sent, unsigned skipped
 {
     s->sent += sent;
     s->skipped += skipped;
+    if (!s->seen_done)
+        return;
+    s->seen_done = false;
     pthread_mutex_lock(&s->lock);
     if (s->state == SLOT_DONE)
         s->state = SLOT_FREE;

@@ -105,6 +105,12 @@ static void test_sizes_and_box_scaling(void **state)
     assert_int_equal(b[1], 235);
     assert_int_equal(b[2], 15);
     assert_int_equal(b[3], 20);
+    /* garbage from a tracker: clamped to twice the frame, NaN to 0; no overflow in sums */
+    preview_scale_box((const float[4]){NAN, 1e30f, -INFINITY, 3e9f}, 640, 480, 320, 240, b);
+    assert_int_equal(b[0], 0);
+    assert_int_equal(b[1], 480);
+    assert_int_equal(b[2], 0);
+    assert_int_equal(b[3], 480);
 }
 
 /* Each thumbnail pixel is the mean of the frame area it covers, for a whole ratio and a
