@@ -44,6 +44,7 @@ struct dashboard {
     struct history history;
     struct preview preview;
     char *hello;                     /* the daemon's latest hello as sent, or NULL */
+    char *telemetry;                 /* the latest telemetry message as sent, or NULL */
     char *preview_meta;              /* the latest preview message without its picture */
     double started, next_try, backoff;
     bool down_logged, no_preview_topic_logged;
@@ -114,6 +115,8 @@ static void greet(void *user, struct sse_queue *q)
     if (d->hello)
         sse_push(q, d->hello, strlen(d->hello));
     push_json(q, history);
+    if (d->telemetry)                /* the figures of now, before the next message */
+        sse_push(q, d->telemetry, strlen(d->telemetry));
     if (d->preview_meta && d->preview.jpeg)
         sse_push(q, d->preview_meta, strlen(d->preview_meta));
     json_decref(state);
@@ -165,6 +168,7 @@ static void on_message(void *user, json_t *msg, const char *type, const char *li
         struct history_sample s;
         if (history_sample_of(msg, &s) == 0)
             history_add_sample(&d->history, &s);
+        set_text(&d->telemetry, line, len);
         broadcast(d, line, len);
     } else if (!strcmp(type, "preview")) {
         on_preview(d, msg);
@@ -208,6 +212,7 @@ static void daemon_lost(struct dashboard *d, const char *why)
     preview_clear(&d->preview);
     set_text(&d->preview_meta, NULL, 0);
     set_text(&d->hello, NULL, 0);
+    set_text(&d->telemetry, NULL, 0);
     d->backoff = RECONNECT_MIN_S;
     d->next_try = mono_s() + d->backoff;
     broadcast_state(d);
@@ -447,6 +452,7 @@ int main(int argc, char **argv)
     reader_free(d.rd);
     preview_clear(&d.preview);
     free(d.hello);
+    free(d.telemetry);
     free(d.preview_meta);
     assets_free(&d.assets);
     if (sig_fd >= 0)

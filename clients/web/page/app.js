@@ -88,6 +88,8 @@
   // ---- the time plots ----
 
   function addSample(s) {
+    const last = samples[samples.length - 1];
+    if (last && last.ts === s.ts) samples.pop();    // the history's newest, sent again live
     samples.push(s);
     const cut = s.ts - TELEMETRY_WINDOW_S;
     while (samples.length && (samples[0].ts < cut || samples[0].ts > s.ts)) samples.shift();

@@ -38,7 +38,17 @@ const Plot = (function () {
     return v.toFixed(2).replace(/0$/, "").replace(/\.0$/, "");
   }
 
-  // Axes, grid and the time ticks (one a minute, "-N min" before the right edge).
+  // The time shown: the window asked for, or less while there is less data (at least
+  // a minute), so that a fresh start does not sit in a corner.
+  function span(windowS, oldest, newest) {
+    return Math.min(windowS, Math.max(60, Math.ceil((newest - oldest) / 60) * 60));
+  }
+
+  function tickLabel(s) {
+    return s === 0 ? "now" : s % 60 ? "-" + s + " s" : "-" + s / 60 + " min";
+  }
+
+  // Axes, grid and the time ticks ("-N min", or every 15 s in a short window).
   function frame(g, w, h, t0, t1, ymax, unit) {
     const x0 = PAD.left, x1 = w - PAD.right, y0 = h - PAD.bottom, y1 = PAD.top;
     g.strokeStyle = GRID;
@@ -61,10 +71,11 @@ const Plot = (function () {
     g.fillText(unit, 0, 0);
     g.restore();
     g.textBaseline = "top";
-    for (let m = 0; t1 - m * 60 >= t0; m++) {
-      const x = x0 + (x1 - x0) * (t1 - m * 60 - t0) / (t1 - t0);
-      g.textAlign = m === 0 ? "right" : x - x0 < 20 ? "left" : "center";   // inside the plot
-      g.fillText(m ? "-" + m + " min" : "now", x, y0 + 4);
+    const step = t1 - t0 <= 60 ? 15 : t1 - t0 <= 180 ? 30 : 60;
+    for (let s = 0; t1 - s >= t0 - 0.001; s += step) {
+      const x = x0 + (x1 - x0) * (t1 - s - t0) / (t1 - t0);
+      g.textAlign = s === 0 ? "right" : x - x0 < 20 ? "left" : "center";   // inside the plot
+      g.fillText(tickLabel(s), x, y0 + 4);
     }
     return {
       x: (t) => x0 + (x1 - x0) * (t - t0) / (t1 - t0),
@@ -94,13 +105,14 @@ const Plot = (function () {
   }
 
   // series: [{name, color, points: [[t, v or null], ...], unit}]; a null breaks the
-  // line. Draws the last windowS seconds. Returns how many points it drew.
+  // line. Draws the last opts.windowS seconds at most. Returns how many points it drew.
   function lines(canvas, series, opts) {
     const { g, w, h } = context(canvas);
-    let t1 = -Infinity, vmax = 0, drawn = 0;
+    let t1 = -Infinity, tFirst = Infinity, vmax = 0, drawn = 0;
     for (const s of series)
       for (const [t, v] of s.points) {
         if (t > t1) t1 = t;
+        if (t < tFirst) tFirst = t;
         if (v !== null && v > vmax) vmax = v;
       }
     const any = series.some((s) => s.points.some((p) => p[1] !== null));
@@ -109,7 +121,7 @@ const Plot = (function () {
       canvas.dataset.points = "0";
       return 0;
     }
-    const t0 = t1 - opts.windowS;
+    const t0 = t1 - span(opts.windowS, tFirst, t1);
     const ax = frame(g, w, h, t0, t1, niceMax(vmax * 1.1), opts.unit);
     g.lineWidth = 1.6;
     for (const s of series) {
@@ -136,7 +148,7 @@ const Plot = (function () {
   }
 
   // buckets: [{start, n: [count per name]}], oldest first; one stacked bar each, in the
-  // last windowS seconds before the newest. Returns how many bars it drew.
+  // last opts.windowS seconds at most. Returns how many bars it drew.
   function stacked(canvas, buckets, names, colors, opts) {
     const { g, w, h } = context(canvas);
     if (!buckets.length) {
@@ -144,11 +156,13 @@ const Plot = (function () {
       canvas.dataset.points = "0";
       return 0;
     }
-    const t1 = buckets[buckets.length - 1].start + opts.bucketS, t0 = t1 - opts.windowS;
+    const t1 = buckets[buckets.length - 1].start + opts.bucketS;
+    const t0 = t1 - Math.max(120, span(opts.windowS, buckets[0].start, t1));
+    const windowS = t1 - t0;
     let max = 0;
     for (const b of buckets) max = Math.max(max, b.n.reduce((a, c) => a + c, 0));
     const ax = frame(g, w, h, t0, t1, niceMax(max), opts.unit);
-    const width = Math.max(1, (ax.x1 - ax.x0) * opts.bucketS / opts.windowS - 1);
+    const width = Math.max(1, (ax.x1 - ax.x0) * opts.bucketS / windowS - 1);
     const seen = new Set();
     let drawn = 0;
     for (const b of buckets) {
