@@ -70,6 +70,10 @@ static const struct key KEYS[] = {
     {"classify", "mirror", K_BOOL, C(classify.mirror), 0, 0, "false", NULL, true},
     {"classify", "precision", K_ENUM, C(classify.precision), 0, 0, "fp32", "fp32|int8", true},
     {"telemetry", "interval_s", K_DBL, C(telemetry.interval_s), 0.1, 3600, "1", NULL, true},
+    {"preview", "enabled", K_BOOL, C(preview.enabled), 0, 0, "false", NULL, true},
+    {"preview", "width", K_INT, C(preview.width), 64, 1280, "320", NULL, true},
+    {"preview", "fps", K_DBL, C(preview.fps), 0.1, 10, "2", NULL, true},
+    {"preview", "quality", K_INT, C(preview.quality), 10, 95, "75", NULL, true},
     /* emotiond-mqtt's (emotiond reads and ignores them; the bridge has no reload) */
     {"mqtt", "broker", K_STR, C(mqtt.broker), 0, 0, "mqtt://localhost", NULL, false},
     {"mqtt", "client_id", K_STR, C(mqtt.client_id), 0, 0, "", NULL, false},

@@ -55,6 +55,12 @@ struct config {
     struct {
         double interval_s;
     } telemetry;
+    struct {                   /* JPEG thumbnails for the `preview` topic (opt-in) */
+        bool enabled;
+        int width;             /* thumbnail width; its height keeps the frame's aspect */
+        double fps;            /* at most this many previews a second */
+        int quality;           /* JPEG quality */
+    } preview;
     struct {                   /* emotiond-mqtt, the fleet bridge (emotiond ignores it) */
         char broker[CONFIG_STR], client_id[128], username[128], password_file[CONFIG_STR];
         char ca_file[CONFIG_STR], prefix[CONFIG_STR], homeassistant_prefix[128];

@@ -27,6 +27,7 @@
 #include "log.h"
 #include "loop.h"
 #include "pipeline.h"
+#include "preview_stage.h"
 #include "protocol.h"
 #include "publish.h"
 #include "server.h"
@@ -53,6 +54,7 @@ struct daemon {
     struct ev_loop *loop;
     struct server *srv;
     struct pipeline *pl;
+    struct preview_stage *preview;
     struct telemetry tel;
     int sig_fd, timer_fd;
 
@@ -119,6 +121,15 @@ static void classify_model_path(const struct config *c, const struct config_prof
         snprintf(out, outlen, "%s", model);
 }
 
+static void configure_preview(struct daemon *d)
+{
+    struct preview_settings ps = {.enabled = d->cfg.preview.enabled,
+                                  .width = d->cfg.preview.width,
+                                  .fps = d->cfg.preview.fps,
+                                  .quality = d->cfg.preview.quality};
+    preview_stage_configure(d->preview, &ps);
+}
+
 /* The running settings: the config with the active profile's overrides. */
 static void apply_settings(struct daemon *d)
 {
@@ -139,6 +150,7 @@ static void apply_settings(struct daemon *d)
             log_info("model: %s", model);
     }
     publish_half_life(&d->pub, d->cfg.track.half_life_s);
+    configure_preview(d);
     int level = log_level_parse(d->cfg.daemon.log_level);
     if (level > 0)
         log_set_level((enum log_level)level);
@@ -184,11 +196,17 @@ static void reload(struct daemon *d)
     applied.n_profiles = next.n_profiles;
     struct reload_state st = {.applied = &applied, .next = &next};
     config_diff(&d->cfg, &next, reload_key, &st);
+    /* hello announces the preview: clients learn of a change as of a model's */
+    bool announce = applied.preview.enabled != d->cfg.preview.enabled ||
+                    applied.preview.width != d->cfg.preview.width ||
+                    applied.preview.fps != d->cfg.preview.fps;
     d->cfg = applied;
     /* the profile table may have changed under the current mode */
     const struct config_profile *p = config_profile_for(&d->cfg, d->mode.known ? d->mode.name : NULL);
     d->profile = p ? (int)(p - d->cfg.profiles) : -1;
     apply_settings(d);
+    if (announce)
+        srv_hello_all(d->srv);
     log_info("reloaded %s: %d change%s applied, %d need a restart",
              d->config_path ? d->config_path : "(built-in defaults)", st.changed,
              st.changed == 1 ? "" : "s", st.refused);
@@ -224,7 +242,10 @@ static void write_hello(void *user, struct json_out *j)
     const struct enn_model *m = pl_model_info(pm);
     struct proto_hello h = {.version = EMOTIOND_VERSION, .model = pl_model_name(pm),
                             .precision = enn_precision_name(m->precision),
-                            .source = pl_source_describe(d->pl), .info = m};
+                            .source = pl_source_describe(d->pl), .info = m,
+                            .preview = {.enabled = d->cfg.preview.enabled,
+                                        .width = d->cfg.preview.width,
+                                        .fps = d->cfg.preview.fps}};
     proto_hello(j, &h);
 }
 
@@ -257,6 +278,9 @@ static void publish_telemetry(struct daemon *d)
     };
     static struct proto_telemetry fields;
     tel_collect(&d->tel, &ctx, &fields);
+    struct proto_preview_stats preview;
+    preview_stage_stats(d->preview, &preview);   /* the window ends for it too */
+    fields.preview = d->cfg.preview.enabled ? &preview : NULL;
     struct json_out j;
     json_init(&j, d->telemetry, sizeof d->telemetry);
     proto_telemetry_fields(&j, &fields);
@@ -305,6 +329,19 @@ static void on_results(void *user, uint32_t events)
         }
         d->stop = true;
     }
+}
+
+/* A preview made: to the clients that asked for it, while [preview] is still enabled. */
+static void on_preview(void *user, uint32_t events)
+{
+    (void)events;
+    struct daemon *d = user;
+    size_t len;
+    const char *msg = preview_stage_result(d->preview, &len);
+    unsigned sent = 0, skipped = 0;
+    if (msg && d->cfg.preview.enabled)
+        srv_broadcast_preview(d->srv, msg, len, &sent, &skipped);
+    preview_stage_done(d->preview, sent, skipped);
 }
 
 static void on_signal(void *user, uint32_t events)
@@ -505,14 +542,20 @@ static int setup(struct daemon *d)
         log_err("%s", err);
         return -1;
     }
-    publish_init(&d->pub, d->pl, d->srv, d->cfg.track.half_life_s);
+    if (preview_stage_create(d->pl, &d->preview, err, sizeof err)) {
+        log_err("%s", err);
+        return -1;
+    }
+    configure_preview(d);
+    publish_init(&d->pub, d->pl, d->srv, d->preview, d->cfg.track.half_life_s);
     if (listen_fd < 0)
         log_info("serving %s", d->cfg.daemon.socket);
     if (tel_init(&d->tel, d->cfg.daemon.system_root) != 0)
         log_warn("board power: cannot read under %s", d->cfg.daemon.system_root);
     if (ev_add(d->loop, d->sig_fd, EPOLLIN, on_signal, d) ||
         ev_add(d->loop, d->timer_fd, EPOLLIN, on_tick, d) ||
-        ev_add(d->loop, pl_event_fd(d->pl), EPOLLIN, on_results, d)) {
+        ev_add(d->loop, pl_event_fd(d->pl), EPOLLIN, on_results, d) ||
+        ev_add(d->loop, preview_stage_event_fd(d->preview), EPOLLIN, on_preview, d)) {
         log_err("event loop: %s", strerror(errno));
         return -1;
     }
@@ -532,6 +575,7 @@ static void teardown(struct daemon *d)
 {
     sd_notify(0, "STOPPING=1");
     srv_close(d->srv);          /* socket removed first: clients see the end at once */
+    preview_stage_free(d->preview);   /* its frame back to the pool before the pool goes */
     pl_stop(d->pl);             /* threads joined, camera released */
     pl_free(d->pl);
     tel_close(&d->tel);

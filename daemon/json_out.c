@@ -1,5 +1,7 @@
 #include "json_out.h"
 
+#include "base64.h"
+
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -105,4 +107,19 @@ void json_int(struct json_out *j, long long v)
     char tmp[32];
     int n = snprintf(tmp, sizeof tmp, "%lld", v);
     put(j, tmp, (size_t)n);
+}
+
+void json_base64(struct json_out *j, const void *data, size_t len)
+{
+    size_t n = base64_encoded_len(len);
+    if (j->overflow || n + 2 + 1 > j->cap - j->len) {
+        j->overflow = true;
+        return;
+    }
+    char *at = j->buf + j->len;
+    at[0] = '"';
+    base64_encode(data, len, at + 1);
+    at[n + 1] = '"';
+    at[n + 2] = '\0';
+    j->len += n + 2;
 }

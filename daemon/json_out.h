@@ -19,5 +19,8 @@ void json_raw(struct json_out *j, const char *text);
 void json_str(struct json_out *j, const char *s);
 void json_num(struct json_out *j, double v, int decimals);   /* non-finite -> null */
 void json_int(struct json_out *j, long long v);
+/* A string holding data in base64 (RFC 4648, padded; its alphabet needs no escaping),
+ * encoded straight into the buffer. */
+void json_base64(struct json_out *j, const void *data, size_t len);
 
 #endif

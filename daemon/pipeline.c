@@ -105,6 +105,11 @@ void pl_release(struct pipeline *p, struct pl_result *r)
 {
     struct job *j = (struct job *)r;     /* r is the job's first member */
     struct pl_model *m = j->model;
+    if (j->frame) {                      /* kept for a preview that did not take it */
+        pl_release_frame(p, j->frame);
+        j->frame = NULL;
+        r->frame = NULL;
+    }
     pthread_mutex_lock(&p->lock);
     j->model = NULL;
     j->state = JOB_FREE;
@@ -112,6 +117,28 @@ void pl_release(struct pipeline *p, struct pl_result *r)
     pthread_cond_signal(&p->ring.freed);     /* locate, waiting for this job */
     pthread_mutex_unlock(&p->lock);
     model_unref(m);
+}
+
+void pl_keep_frames(struct pipeline *p, bool keep)
+{
+    if (atomic_load_explicit(&p->keep_frames, memory_order_relaxed) != keep)
+        atomic_store(&p->keep_frames, keep);
+}
+
+struct cap_frame *pl_take_frame(struct pipeline *p, struct pl_result *r)
+{
+    (void)p;
+    struct job *j = (struct job *)r;
+    struct cap_frame *f = j->frame;
+    j->frame = NULL;
+    r->frame = NULL;
+    return f;
+}
+
+void pl_return_frame(struct pipeline *p, struct cap_frame *f)
+{
+    if (f)
+        pl_release_frame(p, f);
 }
 
 void pl_record_publish(struct pipeline *p, double publish_ms, double latency_ms)
@@ -294,6 +321,7 @@ int pl_start(const struct pl_options *opts, const struct config *cfg, struct pip
     if (p->n_workers > PL_MAX_WORKERS)
         p->n_workers = PL_MAX_WORKERS;
     p->active_workers = p->n_workers;
+    atomic_init(&p->keep_frames, false);
     p->backpressure = opts->fps <= 0 && !cap_source_is_camera(p->spec) &&
                       strncmp(p->spec, "image:", 6);
     p->ring.n = p->n_workers + 2;
@@ -324,8 +352,9 @@ int pl_start(const struct pl_options *opts, const struct config *cfg, struct pip
         .height = cfg->capture.height,
         .max_width = cfg->capture.max_frame_width,
         .max_height = cfg->capture.max_frame_height,
-        /* the entrance, the frames being decoded, located and detected, one per job */
-        .pool_frames = ENTRANCE_SLOTS + 3 + p->ring.n,
+        /* the entrance, the frames being decoded, located and detected, one per job, and
+           one lent to the preview stage (untouched, so not resident, until it is used) */
+        .pool_frames = ENTRANCE_SLOTS + 3 + p->ring.n + 1,
         .once = opts->once,
         .timeout_ms = cfg->capture.timeout_ms,
         .max_timeouts = cfg->capture.max_timeouts,

@@ -45,6 +45,7 @@ struct pl_result {
     int n;
     struct face_result faces[FACES_MAX];   /* raw scores: the publisher smooths */
     const struct pl_model *model;
+    struct cap_frame *frame;      /* its pixels while pl_keep_frames is on, else NULL */
 };
 
 struct pl_stats {
@@ -80,6 +81,14 @@ int pl_event_fd(const struct pipeline *p);
  * take results until NULL each time it is readable. */
 struct pl_result *pl_next_result(struct pipeline *p);
 void pl_release(struct pipeline *p, struct pl_result *r);
+/* While on, each result keeps its frame until it is released (for previews); the
+ * workers give frames back at once otherwise. Publisher thread. */
+void pl_keep_frames(struct pipeline *p, bool keep);
+/* Takes r's frame (NULL when it kept none) for the caller, who gives it back with
+ * pl_return_frame, from any thread, soon: the pool holds one frame for it, and a source
+ * restart waits for it. */
+struct cap_frame *pl_take_frame(struct pipeline *p, struct pl_result *r);
+void pl_return_frame(struct pipeline *p, struct cap_frame *f);
 /* The publisher reports how long a result took from classified to written, and from
  * capture to written. */
 void pl_record_publish(struct pipeline *p, double publish_ms, double latency_ms);

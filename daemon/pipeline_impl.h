@@ -108,6 +108,7 @@ struct pipeline {
     bool reconfigure;
     struct config cfg;                  /* applied by the locate and detector threads */
     int active_workers;
+    atomic_bool keep_frames;            /* results keep their frames (previews) */
     double fps_cap;
     int64_t last_admitted_ns;
 
@@ -119,6 +120,7 @@ struct pipeline {
 };
 
 /* pipeline_stages.c */
+void pl_release_frame(struct pipeline *p, struct cap_frame *f);
 void *pl_capture_main(void *arg);
 void *pl_locate_main(void *arg);
 void *pl_detector_main(void *arg);

@@ -35,7 +35,7 @@ static double ms_since(int64_t t0) { return (double)(mono_ns() - t0) / 1e6; }
 
 /* ---- capture ---- */
 
-static void release_frame(struct pipeline *p, struct cap_frame *f)
+void pl_release_frame(struct pipeline *p, struct cap_frame *f)
 {
     cap_frame_unref(f);
     pthread_mutex_lock(&p->lock);
@@ -239,7 +239,7 @@ void *pl_detector_main(void *arg)
         stage_done(p, PL_DETECT, ms_since(t0));
         atomic_store(&p->busy_since[BUSY_DETECTOR], 0);
         int64_t ts = f->ts_ns;
-        release_frame(p, f);
+        pl_release_frame(p, f);
 
         pthread_mutex_lock(&p->lock);
         memcpy(box->found, found, (size_t)n * sizeof *found);
@@ -293,7 +293,7 @@ void *pl_locate_main(void *arg)
             pthread_cond_wait(&ring->freed, &p->lock);
         if (p->stopping) {
             pthread_mutex_unlock(&p->lock);
-            release_frame(p, f);
+            pl_release_frame(p, f);
             break;
         }
         atomic_store(&p->busy_since[BUSY_LOCATE], mono_ns());
@@ -376,8 +376,13 @@ void *pl_worker_main(void *arg)
         j->r.classified_ns = mono_ns();
         stage_done(p, PL_CLASSIFY, ms_since(t0));
         atomic_store(&p->busy_since[BUSY_WORKER0 + index], 0);
-        j->frame = NULL;
-        release_frame(p, f);
+        /* kept for the publisher while previews are wanted; back to the pool otherwise */
+        bool keep = atomic_load_explicit(&p->keep_frames, memory_order_relaxed);
+        j->r.frame = keep ? f : NULL;
+        if (!keep) {
+            j->frame = NULL;
+            pl_release_frame(p, f);
+        }
 
         pthread_mutex_lock(&p->lock);
         j->state = JOB_DONE;

@@ -6,7 +6,9 @@
 #include <stdio.h>
 #include <string.h>
 
-static const char *topic_names[] = {[PROTO_FRAME] = "frame", [PROTO_TELEMETRY] = "telemetry"};
+static const char *topic_names[] = {[PROTO_FRAME] = "frame", [PROTO_TELEMETRY] = "telemetry",
+                                    [PROTO_PREVIEW] = "preview"};
+#define TOPIC_LIST "frame, telemetry, preview"
 static const char *stage_names[PROTO_STAGES] = {"capture", "detect", "classify", "publish"};
 
 static void str_or_null(struct json_out *j, const char *s)
@@ -15,6 +17,14 @@ static void str_or_null(struct json_out *j, const char *s)
         json_str(j, s);
     else
         json_raw(j, "null");
+}
+
+/* A setting as the config file gives it: 2, 0.5 (not 2.00) */
+static void short_num(struct json_out *j, double v)
+{
+    char text[32];
+    snprintf(text, sizeof text, "%.6g", v);
+    json_raw(j, text);
 }
 
 /* ,"model":..,"precision":.. : the classifier in force (hello and telemetry) */
@@ -40,7 +50,16 @@ void proto_hello(struct json_out *j, const struct proto_hello *h)
     }
     json_raw(j, "],\"source\":");
     json_str(j, h->source);
-    json_raw(j, "}");
+    json_raw(j, ",\"preview\":{\"enabled\":");
+    if (h->preview.enabled) {
+        json_raw(j, "true,\"width\":");
+        json_int(j, h->preview.width);
+        json_raw(j, ",\"fps\":");
+        short_num(j, h->preview.fps);
+    } else {
+        json_raw(j, "false");
+    }
+    json_raw(j, "}}");
 }
 
 void proto_face(struct json_out *j, const struct enn_model *m, int id, const float box[4],
@@ -87,6 +106,41 @@ void proto_frame(struct json_out *j, const struct enn_model *m, uint64_t seq, do
         proto_face(j, m, faces[i].id, faces[i].box, faces[i].label, faces[i].scores);
     }
     json_raw(j, "]}");
+}
+
+void proto_preview(struct json_out *j, const struct proto_preview *p)
+{
+    json_raw(j, "{\"type\":\"preview\",\"seq\":");
+    json_int(j, (long long)p->seq);
+    json_raw(j, ",\"ts\":");
+    json_num(j, p->ts_unix, 3);
+    json_raw(j, ",\"width\":");
+    json_int(j, p->width);
+    json_raw(j, ",\"height\":");
+    json_int(j, p->height);
+    json_raw(j, ",\"frame_width\":");
+    json_int(j, p->frame_width);
+    json_raw(j, ",\"frame_height\":");
+    json_int(j, p->frame_height);
+    json_raw(j, ",\"faces\":[");
+    for (int i = 0; i < p->n_faces; i++) {
+        const struct proto_preview_face *f = &p->faces[i];
+        json_raw(j, i ? ",{\"id\":" : "{\"id\":");
+        json_int(j, f->id);
+        json_raw(j, ",\"box\":[");
+        for (int k = 0; k < 4; k++) {
+            json_raw(j, k ? "," : "");
+            json_int(j, f->box[k]);
+        }
+        json_raw(j, "],\"label\":");
+        json_str(j, f->label);
+        json_raw(j, ",\"confidence\":");
+        json_num(j, f->confidence, 3);
+        json_raw(j, "}");
+    }
+    json_raw(j, "],\"jpeg\":");
+    json_base64(j, p->jpeg, p->jpeg_len);
+    json_raw(j, "}");
 }
 
 /* "p50<suffix>":..,"p90<suffix>":..,"p99<suffix>":.. */
@@ -159,6 +213,31 @@ static void power(struct json_out *j, const struct proto_telemetry *t)
     json_num(j, t->images_per_s_per_w, 2);
 }
 
+static void preview_stats(struct json_out *j, const struct proto_preview_stats *p)
+{
+    json_raw(j, ",\"preview\":");
+    if (!p) {
+        json_raw(j, "null");
+        return;
+    }
+    json_raw(j, "{\"fps\":");
+    json_num(j, p->fps, 2);
+    const struct { const char *key; uint64_t n; } counts[] = {
+        {",\"sent\":", p->sent}, {",\"skipped\":", p->skipped}, {",\"busy\":", p->busy},
+        {",\"oversize\":", p->oversize}};
+    for (size_t i = 0; i < sizeof counts / sizeof *counts; i++) {
+        json_raw(j, counts[i].key);
+        json_int(j, (long long)counts[i].n);
+    }
+    json_raw(j, ",\"encode_p50_ms\":");
+    json_num(j, p->encode_p50_ms, 2);
+    json_raw(j, ",\"encode_p99_ms\":");
+    json_num(j, p->encode_p99_ms, 2);
+    json_raw(j, ",\"bytes_p50\":");
+    json_num(j, p->bytes_p50, 0);
+    json_raw(j, "}");
+}
+
 void proto_telemetry_fields(struct json_out *j, const struct proto_telemetry *t)
 {
     json_raw(j, "\"ts\":");
@@ -198,6 +277,7 @@ void proto_telemetry_fields(struct json_out *j, const struct proto_telemetry *t)
     model_fields(j, t->model, t->precision);
     json_raw(j, ",\"workers\":");
     json_int(j, t->workers);
+    preview_stats(j, t->preview);
 }
 
 void proto_telemetry(struct json_out *j, const char *fields)
@@ -229,7 +309,7 @@ void proto_subscribed(struct json_out *j, unsigned topics)
 {
     json_raw(j, "{\"type\":\"subscribed\",\"topics\":[");
     const char *sep = "";
-    for (unsigned b = PROTO_FRAME; b <= PROTO_TELEMETRY; b <<= 1)
+    for (unsigned b = PROTO_FRAME; b <= PROTO_PREVIEW; b <<= 1)
         if (topics & b) {
             json_raw(j, sep);
             json_str(j, topic_names[b]);
@@ -264,7 +344,8 @@ static void parse_subscribe(json_t *cmd, struct proto_command *out)
 {
     json_t *topics = json_object_get(cmd, "topics");
     if (!json_is_array(topics)) {
-        bad(out, "subscribe needs \"topics\": a list of %s", "\"frame\", \"telemetry\"");
+        bad(out, "subscribe needs \"topics\": a list of %s",
+            "\"frame\", \"telemetry\", \"preview\"");
         return;
     }
     unsigned mask = 0;
@@ -273,11 +354,11 @@ static void parse_subscribe(json_t *cmd, struct proto_command *out)
     json_array_foreach(topics, i, t) {
         const char *name = json_string_value(t);
         unsigned bit = 0;
-        for (unsigned b = PROTO_FRAME; name && b <= PROTO_TELEMETRY; b <<= 1)
+        for (unsigned b = PROTO_FRAME; name && b <= PROTO_PREVIEW; b <<= 1)
             if (!strcmp(name, topic_names[b]))
                 bit = b;
         if (!bit) {
-            bad(out, "unknown topic %s (topics: frame, telemetry)",
+            bad(out, "unknown topic %s (topics: " TOPIC_LIST ")",
                 name ? name : "(not a string)");
             return;
         }

@@ -4,9 +4,10 @@
 #include "protocol.h"
 
 void publish_init(struct publish *p, struct pipeline *pl, struct server *srv,
-                  double half_life_s)
+                  struct preview_stage *preview, double half_life_s)
 {
-    *p = (struct publish){.pl = pl, .srv = srv, .half_life_s = (float)half_life_s};
+    *p = (struct publish){.pl = pl, .srv = srv, .preview = preview,
+                          .half_life_s = (float)half_life_s};
 }
 
 void publish_half_life(struct publish *p, double half_life_s)
@@ -34,6 +35,9 @@ int publish_results(struct publish *p)
     static char msg[PROTO_MSG_MAX];
     struct pl_result *r;
     int n = 0;
+    /* frames are kept for previews only while one is enabled and someone subscribes */
+    pl_keep_frames(p->pl, preview_stage_enabled(p->preview) &&
+                              srv_subscribers(p->srv, PROTO_PREVIEW) > 0);
     while ((r = pl_next_result(p->pl))) {
         follow_model(p, r->model);
         faces_smooth(&p->smoother, r->faces, r->n, r->ts_ns);
@@ -44,6 +48,8 @@ int publish_results(struct publish *p)
                     r->height, r->faces, r->n);
         if (!j.overflow)
             srv_broadcast(p->srv, PROTO_FRAME, msg, j.len);
+        if (r->frame)
+            preview_stage_offer(p->preview, r, pl_model_info(r->model));
         int64_t done = mono_ns();
         pl_record_publish(p->pl, (double)(done - r->classified_ns) / 1e6,
                           (double)(done - r->ts_ns) / 1e6);

@@ -33,6 +33,9 @@
  * closes in a loop keep the loop in accept(), starving frames, signals and the rest. */
 #define ACCEPTS_PER_TURN 8
 #define SWEEP_PERIOD_MS 1000
+/* A preview is queued for a client only while its queue of other messages is under this
+ * share of the queue (a quarter): a client that is behind gets its frames first. */
+#define PREVIEW_BEHIND_DIVISOR 4
 
 struct client {
     struct server *srv;
@@ -43,6 +46,11 @@ struct client {
     int64_t last_rx_ns;          /* connect, or the last bytes it sent */
     char *out;
     size_t out_start, out_len;
+    /* The preview slot, beside the queue: previews never take room from other messages.
+       Written whole between two messages of the queue once started (pv_sending). */
+    char *pv;
+    size_t pv_cap, pv_start, pv_len;
+    bool pv_sending;
     char in[PROTO_LINE_MAX + 1];
     size_t in_len;
     uint64_t dropped_pending, dropped_total;
@@ -81,6 +89,7 @@ static void client_close(struct client *c, const char *why)
         }
     s->n_clients--;
     free(c->out);
+    free(c->pv);
     free(c);
 }
 
@@ -129,36 +138,60 @@ static void client_queue(struct client *c, const char *msg, size_t len)
 
 static void client_interest(struct client *c)
 {
-    uint32_t want = (c->read_closed ? 0 : EPOLLIN) | (c->out_len ? EPOLLOUT : 0);
+    uint32_t want = (c->read_closed ? 0 : EPOLLIN) | (c->out_len || c->pv_len ? EPOLLOUT : 0);
     if (want != c->interest && ev_modify(c->srv->loop, c->fd, want) == 0)
         c->interest = want;
 }
 
-/* Writes what the socket takes. False when the client was closed. */
+/* Sends from *start while *len lasts. 1: all sent; 0: the socket is full; -1: the client
+ * was closed. */
+static int send_some(struct client *c, const char *buf, size_t *start, size_t *len)
+{
+    while (*len) {
+        ssize_t n = send(c->fd, buf + *start, *len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        if (n < 0 && errno == EINTR)
+            continue;
+        if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+            return 0;
+        if (n <= 0) {
+            client_close(c, n < 0 ? strerror(errno) : "write failed");
+            return -1;
+        }
+        *start += (size_t)n;
+        *len -= (size_t)n;
+    }
+    return 1;
+}
+
+/* Writes what the socket takes: a preview begun goes out whole first, then the queue; a
+ * waiting preview starts only once the queue is empty (between two messages). False when
+ * the client was closed. */
 static bool client_flush(struct client *c)
 {
+    int rc = 1;
     for (;;) {
-        while (c->out_len) {
-            ssize_t n = send(c->fd, c->out + c->out_start, c->out_len, MSG_NOSIGNAL | MSG_DONTWAIT);
-            if (n < 0 && errno == EINTR)
-                continue;
-            if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK))
+        if (c->pv_sending) {
+            if ((rc = send_some(c, c->pv, &c->pv_start, &c->pv_len)) <= 0)
                 goto done;
-            if (n <= 0) {
-                client_close(c, n < 0 ? strerror(errno) : "write failed");
-                return false;
-            }
-            c->out_start += (size_t)n;
-            c->out_len -= (size_t)n;
+            c->pv_sending = false;
+            c->pv_start = 0;
         }
+        if ((rc = send_some(c, c->out, &c->out_start, &c->out_len)) <= 0)
+            goto done;
         c->out_start = 0;
-        if (!c->dropped_pending)
+        if (c->dropped_pending) {
+            char notice[NOTICE_MAX];     /* caught up: tell it what it missed */
+            client_append(c, notice, drop_notice(c, notice, sizeof notice));
+            c->dropped_pending = 0;
+            continue;
+        }
+        if (!c->pv_len)
             break;
-        char notice[NOTICE_MAX];     /* caught up: tell it what it missed */
-        client_append(c, notice, drop_notice(c, notice, sizeof notice));
-        c->dropped_pending = 0;
+        c->pv_sending = true;
     }
 done:
+    if (rc < 0)
+        return false;
     client_interest(c);
     return true;
 }
@@ -359,7 +392,7 @@ static void on_listen(void *user, uint32_t events)
         }
         int64_t now = mono_ns();
         *c = (struct client){.srv = s, .fd = fd, .id = ++s->next_id, .pid = cred.pid,
-                             .uid = cred.uid, .topics = PROTO_ALL_TOPICS, .out = out,
+                             .uid = cred.uid, .topics = PROTO_DEFAULT_TOPICS, .out = out,
                              .interest = EPOLLIN, .tokens = CMD_BURST, .tokens_ns = now,
                              .last_rx_ns = now, .next = s->clients};
         s->clients = c;
@@ -399,6 +432,51 @@ void srv_broadcast(struct server *s, enum proto_topic topic, const char *msg, si
         if (!(c->topics & topic))
             continue;
         client_queue(c, msg, len);
+        client_flush(c);
+    }
+}
+
+int srv_subscribers(const struct server *s, enum proto_topic topic)
+{
+    int n = 0;
+    for (const struct client *c = s->clients; c; c = c->next)
+        n += (c->topics & topic) != 0;
+    return n;
+}
+
+/* Puts a preview in a client's slot: false when its slot is taken (a preview not yet
+ * written whole) or it is behind on its other messages. */
+static bool client_take_preview(struct client *c, const char *msg, size_t len)
+{
+    if (c->pv_len || c->out_len >= c->srv->buffer / PREVIEW_BEHIND_DIVISOR)
+        return false;
+    if (len + 1 > c->pv_cap) {
+        char *pv = realloc(c->pv, len + 1);
+        if (!pv)
+            return false;
+        c->pv = pv;
+        c->pv_cap = len + 1;
+    }
+    memcpy(c->pv, msg, len);
+    c->pv[len] = '\n';
+    c->pv_start = 0;
+    c->pv_len = len + 1;
+    return true;
+}
+
+void srv_broadcast_preview(struct server *s, const char *msg, size_t len, unsigned *sent,
+                           unsigned *skipped)
+{
+    *sent = *skipped = 0;
+    for (struct client *c = s->clients, *next; c; c = next) {
+        next = c->next;
+        if (!(c->topics & PROTO_PREVIEW))
+            continue;
+        if (!client_take_preview(c, msg, len)) {
+            (*skipped)++;
+            continue;
+        }
+        (*sent)++;
         client_flush(c);
     }
 }

@@ -2,7 +2,8 @@
  * Newline-delimited JSON both ways. Each client has a bounded output buffer: a message
  * that does not fit is dropped for that client alone (counted, and the client is told
  * with a "dropped" message when it catches up), so a slow reader never delays the
- * pipeline or the other clients. Commands are parsed with jansson; bad ones get an
+ * pipeline or the other clients. Previews have a slot of their own beside it, one at a
+ * time, so that they never take the room of a frame. Commands are parsed with jansson; bad ones get an
  * "error" and the connection stays; a line over 4 KiB or a flood closes it. A bounded
  * number of connections is accepted per loop turn, so churning clients cannot starve
  * the loop; an optional limit per user, and an idle timeout for clients subscribed to
@@ -43,7 +44,15 @@ int srv_open(struct ev_loop *loop, const struct srv_config *cfg, const struct sr
 /* Queues one message (a JSON object without newline) for every client subscribed to
  * topic. Never blocks. */
 void srv_broadcast(struct server *s, enum proto_topic topic, const char *msg, size_t len);
-/* Sends a fresh hello to every client (the model changed). */
+/* Clients subscribed to topic. */
+int srv_subscribers(const struct server *s, enum proto_topic topic);
+/* Queues a preview message for the clients subscribed to `preview`, each in its preview
+ * slot beside its queue (docs/protocol.md, "Flow control"): skipped for a client whose
+ * last preview is not yet written whole or whose queue is a quarter full. Counts both.
+ * Never blocks. */
+void srv_broadcast_preview(struct server *s, const char *msg, size_t len, unsigned *sent,
+                           unsigned *skipped);
+/* Sends a fresh hello to every client (the model changed, or [preview]). */
 void srv_hello_all(struct server *s);
 int srv_clients(const struct server *s);
 /* Messages dropped for slow clients since start. */

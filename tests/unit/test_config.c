@@ -60,6 +60,56 @@ static void test_defaults(void **state)
     assert_false(c.classify.mirror);
     assert_string_equal(c.detect.backend, "yunet");
     assert_int_equal(c.n_profiles, 0);
+    assert_false(c.preview.enabled);     /* opt-in */
+    assert_int_equal(c.preview.width, 320);
+    assert_float_equal(c.preview.fps, 2, 1e-12);
+    assert_int_equal(c.preview.quality, 75);
+}
+
+/* [preview]: every key read, each bad value refused with the key and its range named. */
+static void test_preview_keys(void **state)
+{
+    (void)state;
+    write_conf("[telemetry]\ninterval_s = 1\n[preview]\nenabled = yes\nwidth = 640\n"
+               "fps = 0.5\nquality = 90\n");
+    struct config c;
+    config_defaults(&c);
+    char err[600];
+    if (config_load(path, &c, err, sizeof err))
+        fail_msg("%s", err);
+    unlink(path);
+    assert_true(c.preview.enabled);
+    assert_int_equal(c.preview.width, 640);
+    assert_float_equal(c.preview.fps, 0.5, 1e-12);
+    assert_int_equal(c.preview.quality, 90);
+    /* the edges of each range are allowed */
+    write_conf("[preview]\nwidth = 64\nfps = 10\nquality = 10\n");
+    config_defaults(&c);
+    if (config_load(path, &c, err, sizeof err))
+        fail_msg("%s", err);
+    unlink(path);
+    assert_int_equal(c.preview.width, 64);
+    write_conf("[preview]\nwidth = 1280\nfps = 0.1\nquality = 95\n");
+    if (config_load(path, &c, err, sizeof err))
+        fail_msg("%s", err);
+    unlink(path);
+    assert_int_equal(c.preview.width, 1280);
+    assert_int_equal(c.preview.quality, 95);
+
+    expect_error("[preview]\nenabled = sometimes\n",
+                 ":2: [preview] enabled: 'sometimes' is not a boolean (true/false)");
+    expect_error("[preview]\nwidth = 32\n", ":2: [preview] width: '32' is not an integer in 64..1280");
+    expect_error("[preview]\nwidth = 1281\n", "[preview] width: '1281' is not an integer in 64..1280");
+    expect_error("[preview]\nwidth = 320px\n", "[preview] width: '320px' is not an integer");
+    expect_error("[preview]\nfps = 0\n", ":2: [preview] fps: '0' is not a number in 0.1..10");
+    expect_error("[preview]\nfps = 30\n", "[preview] fps: '30' is not a number in 0.1..10");
+    expect_error("[preview]\nfps = inf\n", "[preview] fps: 'inf' is not a number");
+    expect_error("[preview]\nquality = 100\n", "[preview] quality: '100' is not an integer in 10..95");
+    expect_error("[preview]\nquality = 5\n", "[preview] quality: '5' is not an integer in 10..95");
+    expect_error("[preview]\nheight = 240\n", ":2: [preview] height: unknown key");
+    /* and as a flag would give it */
+    assert_int_equal(config_set(&c, "preview", "width", "2000", "--preview-width", err, sizeof err), -1);
+    assert_string_equal(err, "--preview-width: [preview] width: '2000' is not an integer in 64..1280");
 }
 
 static void test_file_and_flags(void **state)
@@ -302,6 +352,11 @@ static void test_live_keys(void **state)
     assert_false(config_is_live("daemon", "socket"));
     assert_false(config_is_live("daemon", "nonsense"));
     assert_true(config_is_live("profile.MODE_15W", "model"));
+    /* a dashboard is switched on and tuned without a restart */
+    assert_true(config_is_live("preview", "enabled"));
+    assert_true(config_is_live("preview", "width"));
+    assert_true(config_is_live("preview", "fps"));
+    assert_true(config_is_live("preview", "quality"));
 }
 
 struct example {
@@ -407,6 +462,7 @@ int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_defaults),
+        cmocka_unit_test(test_preview_keys),
         cmocka_unit_test(test_file_and_flags),
         cmocka_unit_test(test_errors_name_file_line_key),
         cmocka_unit_test(test_long_line_is_an_error),

@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "base64.h"
 #include "protocol.h"
 
 static char buf[PROTO_MSG_MAX];
@@ -83,6 +84,26 @@ static void test_hello(void **state)
     assert_string_equal(str(o, "source"), "file:\"odd\"\\name");
     assert_int_equal(json_array_size(at(o, "classes")), 3);
     assert_string_equal(str(o, "classes.1"), "happiness");
+    /* [preview] off: enabled false and nothing else */
+    assert_true(json_is_false(at(o, "preview.enabled")));
+    assert_int_equal(json_object_size(at(o, "preview")), 1);
+    json_decref(o);
+
+    /* on: its width and rate, written as the config gives them */
+    h.preview = (struct proto_preview_info){.enabled = true, .width = 320, .fps = 2};
+    json_init(&j, buf, sizeof buf);
+    proto_hello(&j, &h);
+    o = parse(&j, "hello");
+    assert_true(json_is_true(at(o, "preview.enabled")));
+    assert_int_equal((int)num(o, "preview.width"), 320);
+    assert_float_equal(num(o, "preview.fps"), 2, 1e-12);
+    assert_non_null(strstr(buf, "\"preview\":{\"enabled\":true,\"width\":320,\"fps\":2}"));
+    json_decref(o);
+    h.preview.fps = 0.1;
+    json_init(&j, buf, sizeof buf);
+    proto_hello(&j, &h);
+    o = parse(&j, "hello");
+    assert_float_equal(num(o, "preview.fps"), 0.1, 1e-12);
     json_decref(o);
 }
 
@@ -126,6 +147,73 @@ static void test_frame(void **state)
     json_decref(o);
 }
 
+/* The preview message: every field, the faces in thumbnail pixels, and the JPEG bytes
+ * back from the base64 exactly (every length modulo 3, so every padding). */
+static void test_preview(void **state)
+{
+    (void)state;
+    static uint8_t jpeg[3000], back[3000];
+    for (size_t i = 0; i < sizeof jpeg; i++)
+        jpeg[i] = (uint8_t)(i * 7919 >> 3);
+    struct proto_preview_face faces[2] = {
+        {.id = 3, .box = {106, 48, 70, 70}, .label = "happiness", .confidence = 0.91f},
+        {.id = 9, .box = {-4, 0, 20, 31}, .label = "neutral", .confidence = 0.5f}};
+    for (size_t len = sizeof jpeg - 2; len <= sizeof jpeg; len++) {
+        struct proto_preview p = {.seq = 1042, .ts_unix = 1764043200.125, .width = 320,
+                                  .height = 240, .frame_width = 640, .frame_height = 480,
+                                  .faces = faces, .n_faces = 2, .jpeg = jpeg, .jpeg_len = len};
+        static char big[PROTO_PREVIEW_MAX];
+        struct json_out j;
+        json_init(&j, big, sizeof big);
+        proto_preview(&j, &p);
+        json_t *o = parse(&j, "preview");
+        assert_int_equal((int)num(o, "seq"), 1042);
+        assert_float_equal(num(o, "ts"), 1764043200.125, 1e-6);
+        assert_int_equal((int)num(o, "width"), 320);
+        assert_int_equal((int)num(o, "height"), 240);
+        assert_int_equal((int)num(o, "frame_width"), 640);
+        assert_int_equal((int)num(o, "frame_height"), 480);
+        assert_int_equal(json_array_size(at(o, "faces")), 2);
+        assert_int_equal((int)num(o, "faces.0.id"), 3);
+        assert_int_equal((int)num(o, "faces.0.box.0"), 106);
+        assert_int_equal((int)num(o, "faces.0.box.3"), 70);
+        assert_int_equal((int)num(o, "faces.1.box.0"), -4);
+        assert_string_equal(str(o, "faces.0.label"), "happiness");
+        assert_float_equal(num(o, "faces.0.confidence"), 0.91, 1e-9);
+        assert_int_equal(json_object_size(at(o, "faces.1")), 4);   /* no scores */
+        const char *b64 = str(o, "jpeg");
+        assert_int_equal(strlen(b64), base64_encoded_len(len));
+        assert_int_equal(base64_decode(b64, strlen(b64), back, sizeof back), (long)len);
+        assert_memory_equal(back, jpeg, len);
+        json_decref(o);
+        /* the fields in the contract's order */
+        const char *order[] = {"\"type\"", "\"seq\"", "\"ts\"", "\"width\"", "\"height\"",
+                               "\"frame_width\"", "\"frame_height\"", "\"faces\"", "\"jpeg\""};
+        const char *last = big;
+        for (size_t k = 0; k < sizeof order / sizeof *order; k++) {
+            const char *at_k = strstr(last, order[k]);
+            if (!at_k)
+                fail_msg("%s missing or out of order", order[k]);
+            last = at_k;
+        }
+        /* a buffer one byte short overflows: nothing half-sent */
+        static char small[PROTO_PREVIEW_MAX];
+        size_t need = strlen(big);
+        json_init(&j, small, need);
+        proto_preview(&j, &p);
+        assert_true(j.overflow);
+    }
+    /* no face: an empty list */
+    struct proto_preview p = {.seq = 1, .width = 64, .height = 48, .frame_width = 64,
+                              .frame_height = 48, .jpeg = jpeg, .jpeg_len = 10};
+    struct json_out j;
+    json_init(&j, buf, sizeof buf);
+    proto_preview(&j, &p);
+    json_t *o = parse(&j, "preview");
+    assert_int_equal(json_array_size(at(o, "faces")), 0);
+    json_decref(o);
+}
+
 static void full_telemetry(struct proto_telemetry *t, struct board_power_mode *mode)
 {
     memset(t, 0, sizeof *t);
@@ -162,6 +250,10 @@ static void full_telemetry(struct proto_telemetry *t, struct board_power_mode *m
     t->model = "nano-b";
     t->precision = "int8";
     t->workers = 2;
+    static const struct proto_preview_stats preview = {
+        .fps = 2, .sent = 40, .skipped = 3, .busy = 1, .oversize = 0,
+        .encode_p50_ms = 2.5, .encode_p99_ms = NAN, .bytes_p50 = 9000};
+    t->preview = &preview;
 }
 
 static void check_telemetry_fields(json_t *o)
@@ -198,6 +290,14 @@ static void check_telemetry_fields(json_t *o)
     assert_string_equal(str(o, "model"), "nano-b");
     assert_string_equal(str(o, "precision"), "int8");
     assert_int_equal((int)num(o, "workers"), 2);
+    assert_float_equal(num(o, "preview.fps"), 2, 1e-9);
+    assert_int_equal((int)num(o, "preview.sent"), 40);
+    assert_int_equal((int)num(o, "preview.skipped"), 3);
+    assert_int_equal((int)num(o, "preview.busy"), 1);
+    assert_int_equal((int)num(o, "preview.oversize"), 0);
+    assert_float_equal(num(o, "preview.encode_p50_ms"), 2.5, 1e-9);
+    assert_true(json_is_null(at(o, "preview.encode_p99_ms")));
+    assert_float_equal(num(o, "preview.bytes_p50"), 9000, 1e-9);
 }
 
 /* The fields text of t (the daemon keeps it for status). */
@@ -232,7 +332,7 @@ static void test_telemetry(void **state)
     proto_telemetry(&j, fields_text(&t));
     o = parse(&j, "telemetry");
     const char *unknown[] = {"power_mode", "power", "images_per_s_per_w", "profile",
-                             "temperatures_c", "cpu_mhz", "precision"};
+                             "temperatures_c", "cpu_mhz", "precision", "preview"};
     for (size_t i = 0; i < sizeof unknown / sizeof *unknown; i++)
         if (!json_is_null(at(o, unknown[i])))
             fail_msg("%s should be null", unknown[i]);
@@ -272,7 +372,8 @@ static void test_subscribed_dropped_error(void **state)
 {
     (void)state;
     static const struct { unsigned topics; size_t n; const char *first; } cases[] = {
-        {PROTO_ALL_TOPICS, 2, "frame"}, {PROTO_TELEMETRY, 1, "telemetry"}, {0, 0, NULL}};
+        {PROTO_DEFAULT_TOPICS, 2, "frame"}, {PROTO_TELEMETRY, 1, "telemetry"},
+        {PROTO_PREVIEW, 1, "preview"}, {PROTO_EVERY_TOPIC, 3, "frame"}, {0, 0, NULL}};
     struct json_out j;
     for (size_t i = 0; i < sizeof cases / sizeof *cases; i++) {
         json_init(&j, buf, sizeof buf);
@@ -311,7 +412,12 @@ static void test_commands(void **state)
     assert_int_equal(c.cmd, PROTO_CMD_SUBSCRIBE);
     assert_int_equal(c.topics, PROTO_TELEMETRY);
     parse_cmd("{\"cmd\":\"subscribe\",\"topics\":[\"frame\",\"telemetry\"]}", &c);
-    assert_int_equal(c.topics, PROTO_ALL_TOPICS);
+    assert_int_equal(c.topics, PROTO_DEFAULT_TOPICS);
+    parse_cmd("{\"cmd\":\"subscribe\",\"topics\":[\"preview\"]}", &c);
+    assert_int_equal(c.cmd, PROTO_CMD_SUBSCRIBE);
+    assert_int_equal(c.topics, PROTO_PREVIEW);
+    parse_cmd("{\"cmd\":\"subscribe\",\"topics\":[\"telemetry\",\"preview\",\"frame\"]}", &c);
+    assert_int_equal(c.topics, PROTO_EVERY_TOPIC);
     parse_cmd("{\"cmd\":\"subscribe\",\"topics\":[]}", &c);
     assert_int_equal(c.cmd, PROTO_CMD_SUBSCRIBE);
     assert_int_equal(c.topics, 0);
@@ -325,11 +431,12 @@ static void test_commands(void **state)
         {"[1]", "a command is a JSON object, e.g. {\"cmd\":\"status\"}"},
         {"{\"topics\":[]}", "missing \"cmd\" (subscribe or status)"},
         {"{\"cmd\":\"subscibe\"}", "unknown command 'subscibe' (subscribe or status)"},
-        {"{\"cmd\":\"subscribe\"}", "subscribe needs \"topics\": a list of \"frame\", \"telemetry\""},
+        {"{\"cmd\":\"subscribe\"}",
+         "subscribe needs \"topics\": a list of \"frame\", \"telemetry\", \"preview\""},
         {"{\"cmd\":\"subscribe\",\"topics\":[\"frames\"]}",
-         "unknown topic frames (topics: frame, telemetry)"},
+         "unknown topic frames (topics: frame, telemetry, preview)"},
         {"{\"cmd\":\"subscribe\",\"topics\":[1]}",
-         "unknown topic (not a string) (topics: frame, telemetry)"},
+         "unknown topic (not a string) (topics: frame, telemetry, preview)"},
         {"{\"cmd\":\"status\",\"cmd\":\"status\"}", "invalid JSON: "},
     };
     for (size_t i = 0; i < sizeof bad / sizeof *bad; i++) {
@@ -377,6 +484,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_hello),
         cmocka_unit_test(test_frame),
+        cmocka_unit_test(test_preview),
         cmocka_unit_test(test_telemetry),
         cmocka_unit_test(test_status),
         cmocka_unit_test(test_subscribed_dropped_error),
