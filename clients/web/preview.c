@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "base64.h"
+#include "base64.h"      /* common/: the daemon encodes with the same code */
 
 const char *preview_state_name(enum preview_state s)
 {
@@ -34,8 +34,9 @@ json_t *preview_take(struct preview *p, json_t *msg, char *err, size_t errlen)
     json_t *b64 = json_object_get(msg, "jpeg");
     const char *text = json_string_value(b64);
     size_t len = json_string_length(b64);
-    struct preview_jpeg *j = text ? malloc(sizeof *j + base64_decoded_max(len)) : NULL;
-    long n = j ? base64_decode(text, len, j->data) : -1;
+    size_t cap = len / 4 * 3;            /* the most len characters decode to */
+    struct preview_jpeg *j = text ? malloc(sizeof *j + cap) : NULL;
+    long n = j ? base64_decode(text, len, j->data, cap) : -1;
     /* a JPEG starts with SOI (FF D8) */
     if (n < 4 || j->data[0] != 0xFF || j->data[1] != 0xD8) {
         snprintf(err, errlen, "%s", !text ? "a preview message without a \"jpeg\" string"

@@ -14,6 +14,10 @@
 #include "log.h"
 
 #define STREAM_BLOCK 8192          /* what libmicrohttpd asks of a stream at a time */
+/* The kernel's send buffer per connection (it doubles this): fixed, so that a browser
+ * that stops reading holds tens of kilobytes there, not the megabytes that autotuning
+ * grants on loopback; the events behind them wait in the stream's own bounded queue. */
+#define SEND_BUFFER (16 * 1024)
 #define STREAM_RETRY "retry: 2000\n\n"     /* a browser reconnects after 2 s */
 
 /* Only this origin, nothing inline, no framing; the page needs nothing more. */
@@ -275,6 +279,11 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
 {
     struct web_server *s = cls;
     if (code == MHD_CONNECTION_NOTIFY_STARTED) {
+        const union MHD_ConnectionInfo *ci =
+            MHD_get_connection_info(c, MHD_CONNECTION_INFO_CONNECTION_FD);
+        int sndbuf = SEND_BUFFER;
+        if (ci)
+            setsockopt(ci->connect_fd, SOL_SOCKET, SO_SNDBUF, &sndbuf, sizeof sndbuf);
         struct conn *t = calloc(1, sizeof *t);
         if (!t)
             return;              /* not tracked: only the idle timeout applies to it */
@@ -293,6 +302,15 @@ static void on_connection(void *cls, struct MHD_Connection *c, void **socket_con
         free(t);
         *socket_context = NULL;
     }
+}
+
+/* Paths are matched as they were sent, never percent-decoded: every path served is plain
+ * ASCII, so "%2e%2e" or "%00" can only miss (404), never reach something else. */
+static size_t keep_escapes(void *cls, struct MHD_Connection *c, char *uri)
+{
+    (void)cls;
+    (void)c;
+    return strlen(uri);
 }
 
 /* libmicrohttpd's own messages: kept for start-up errors, logged at debug level (under
@@ -372,6 +390,7 @@ struct web_server *web_server_start(const struct web_options *o, const struct as
         MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)WEB_CONNECTION_MEMORY,
         MHD_OPTION_LISTEN_BACKLOG_SIZE, 64u,
         MHD_OPTION_STRICT_FOR_CLIENT, 1,
+        MHD_OPTION_UNESCAPE_CALLBACK, keep_escapes, NULL,
         MHD_OPTION_NOTIFY_CONNECTION, on_connection, s,
         MHD_OPTION_NOTIFY_COMPLETED, on_completed, s,
         MHD_OPTION_END);

@@ -23,7 +23,7 @@
 #include "preview.h"
 #include "sse.h"
 
-#define WEB_STREAM_QUEUE (128 * 1024)      /* bytes of events held per browser */
+#define WEB_STREAM_QUEUE (64 * 1024)       /* bytes of events held per browser */
 #define WEB_CONNECTION_MEMORY (32 * 1024)  /* libmicrohttpd's pool per connection */
 
 /* What the server asks of the program. */

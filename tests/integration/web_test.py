@@ -288,17 +288,31 @@ class Preview(unittest.TestCase):
             img = cv2.imdecode(np.frombuffer(jpg, np.uint8), cv2.IMREAD_COLOR)
             self.assertIsNotNone(img, "/preview.jpg does not decode")
             self.assertEqual(img.shape[1], width)
-            # the frames are gray: coloured pixels are the drawn box and label, on the face
-            hsv = cv2.cvtColor(img, cv2.COLOR_BGR2HSV)
-            coloured = (hsv[:, :, 1] > 100) & (hsv[:, :, 2] > 80)
-            self.assertGreater(int(coloured.sum()), 50, "no box-coloured pixel in the preview")
+            # the daemon draws each face's box on the picture (in white on a gray one, a
+            # colour per label on a colour one): the box's edges stand out from what is
+            # just inside them
+            gray = cv2.cvtColor(img, cv2.COLOR_BGR2GRAY).astype(int)
             x, y, bw, bh = meta["faces"][0]["box"]
-            ys, xs = np.nonzero(coloured)
-            near = ((xs >= x - 4) & (xs <= x + bw + 4) & (ys >= y - 20) & (ys <= y + bh + 4)).mean()
-            self.assertGreater(near, 0.8, "the coloured pixels are not around the face's box")
+            h_img, w_img = gray.shape
+            rows = range(max(y + 3, 0), min(y + bh - 3, h_img))
+            self.assertGreater(len(rows), 10, "the face's box is not in the picture: %s" % meta)
+
+            def edge(x0):      # the brightest of the columns x0-2..x0+2, row by row
+                cols = slice(max(x0 - 2, 0), min(x0 + 3, w_img))
+                return np.array([gray[r, cols].max() for r in rows])
+
+            def stands_out(x0, inward):
+                line, inside = edge(x0), edge(x0 + inward)
+                return float((line >= 200).mean()), float((np.abs(line - inside) > 40).mean())
+            for x0, inward in ((x, 7), (x + bw - 1, -7)):
+                bright, contrast = stands_out(x0, inward)
+                self.assertGreater(bright, 0.9, "no box edge drawn at x=%d (%s)" % (x0, meta))
+                self.assertGreater(contrast, 0.5, "the box edge at x=%d does not stand out from "
+                                   "the face" % x0)
 
             b.navigate(w.url)
-            b.wait(lambda p: counts(p, "previews") >= 2, 15, "two preview pictures loaded")
+            b.wait(lambda p: counts(p, "previews") >= 2 and counts(p, "telemetryCount") >= 3,
+                   15, "two preview pictures loaded, three telemetry messages")
             self.assertTrue(b.visible("preview"))
             self.assertFalse(b.visible("preview-off"))
             self.assertEqual(b.js("document.getElementById('preview').naturalWidth"), width)

@@ -138,6 +138,13 @@ const Plot = (function () {
         drawn++;
       }
       g.stroke();
+      const last = s.points[s.points.length - 1];   // the newest, marked (alone, a dot)
+      if (last && last[1] !== null) {
+        g.fillStyle = s.color;
+        g.beginPath();
+        g.arc(ax.x(last[0]), ax.y(last[1]), 2.5, 0, 2 * Math.PI);
+        g.fill();
+      }
     }
     legend(g, ax.x0, series.map((s) => {
       const last = s.points.length ? s.points[s.points.length - 1][1] : null;
