@@ -331,8 +331,8 @@ static const struct flag FLAGS[] = {
 
 enum { O_CHECK = 1000, O_VERSION };
 
-/* Defaults, the file, the flags (in the order given): 0, 1 (bad), 2 (usage), or -1 to
- * go on. */
+/* Defaults, the file, the flags (in the order given): 0, 1 (a bad flag value, or any
+ * error with --check-config), 2 (usage), 78 (a bad file), or -1 to go on. */
 static int configure(int argc, char **argv, struct config *c, bool *check, char *origin,
                      size_t originlen)
 {
@@ -376,7 +376,7 @@ static int configure(int argc, char **argv, struct config *c, bool *check, char 
     snprintf(origin, originlen, "%s", path ? path : "built-in defaults");
     if (path && config_load(path, c, err, sizeof err)) {
         fprintf(stderr, "emotiond-web: %s\n", err);
-        return 1;
+        return *check ? 1 : EX_CONFIG;       /* restarting would not mend the file */
     }
     optind = 0;
     while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
