@@ -34,6 +34,10 @@
 #define RECONNECT_MIN_S 0.5          /* the daemon's socket: backoff from this ... */
 #define RECONNECT_MAX_S 5.0          /* ... doubling up to this */
 #define STATE_EVERY_S 2.0            /* the page's "web" message: state and heartbeat */
+/* JSON written here: 15 digits keep a Unix time's milliseconds (and "0.1" short); the
+ * history's columns, relative and many, take 6 (history.h) */
+#define JSON_OUT (JSON_COMPACT | JSON_REAL_PRECISION(15))
+#define JSON_HISTORY (JSON_COMPACT | JSON_REAL_PRECISION(6))
 #define SUBSCRIBE "{\"cmd\":\"subscribe\",\"topics\":[\"frame\",\"telemetry\",\"preview\"]}\n"
 
 struct dashboard {
@@ -65,7 +69,7 @@ static void broadcast(struct dashboard *d, const char *text, size_t len)
 
 static void broadcast_json(struct dashboard *d, json_t *j)
 {
-    char *text = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    char *text = json_dumps(j, JSON_OUT);
     if (text)
         broadcast(d, text, strlen(text));
     free(text);
@@ -99,9 +103,9 @@ static void broadcast_state(struct dashboard *d)
 
 /* ---- what the server asks ---- */
 
-static void push_json(struct sse_queue *q, json_t *j)
+static void push_json(struct sse_queue *q, json_t *j, size_t flags)
 {
-    char *text = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    char *text = json_dumps(j, flags);
     if (text)
         sse_push(q, text, strlen(text));
     free(text);
@@ -111,10 +115,10 @@ static void greet(void *user, struct sse_queue *q)
 {
     struct dashboard *d = user;
     json_t *state = state_json(d), *history = history_json(&d->history);
-    push_json(q, state);
+    push_json(q, state, JSON_OUT);
     if (d->hello)
         sse_push(q, d->hello, strlen(d->hello));
-    push_json(q, history);
+    push_json(q, history, JSON_HISTORY);
     if (d->telemetry)                /* the figures of now, before the next message */
         sse_push(q, d->telemetry, strlen(d->telemetry));
     if (d->preview_meta && d->preview.jpeg)
@@ -126,7 +130,7 @@ static void greet(void *user, struct sse_queue *q)
 static char *status_text(void *user)
 {
     json_t *j = state_json(user);
-    char *text = json_dumps(j, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    char *text = json_dumps(j, JSON_OUT);
     json_decref(j);
     return text;
 }
@@ -148,7 +152,7 @@ static void on_preview(struct dashboard *d, json_t *msg)
         log_warn("emotiond sent %s; skipped", err);
         return;
     }
-    char *text = json_dumps(meta, JSON_COMPACT | JSON_REAL_PRECISION(6));
+    char *text = json_dumps(meta, JSON_OUT);
     json_decref(meta);
     if (text) {
         broadcast(d, text, strlen(text));

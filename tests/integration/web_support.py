@@ -153,6 +153,13 @@ class Web(Proc):
         c.close()
         return r.status, {k.lower(): v for k, v in r.getheaders()}, data
 
+    def serves(self):
+        """Whether the page is served now (a refused connection is a no)."""
+        try:
+            return self.get("/")[0] == 200
+        except OSError:
+            return False
+
     def health(self):
         return json.loads(self.get("/healthz")[2])
 

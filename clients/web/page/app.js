@@ -64,7 +64,7 @@
     const was = body.dataset.daemon;
     showDaemon(m.daemon_connected, m.daemon_connected ? "" : "retrying " + m.daemon_socket);
     if (!m.daemon_connected && was !== "disconnected") {
-      setFaces([]);
+      facesPending = [];            // not the last frame's faces, waiting for a redraw
       previewFresh = false;
       showPreviewState(body.dataset.preview);
     }
