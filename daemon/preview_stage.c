@@ -95,6 +95,38 @@ void preview_stage_configure(struct preview_stage *s, const struct preview_setti
 bool preview_stage_enabled(const struct preview_stage *s) { return s->set.enabled; }
 int preview_stage_event_fd(const struct preview_stage *s) { return s->efd; }
 
+long preview_message(struct preview_renderer *r, uint64_t seq, double ts_unix, int frame_w,
+                     int frame_h, const struct preview_face *faces, int n, int quality,
+                     char *msg, size_t *jpeg_bytes, char *err, size_t errlen)
+{
+    preview_draw(r, faces, n);
+    int tw, th, channels;
+    const uint8_t *pixels;
+    preview_thumbnail(r, &tw, &th, &channels, &pixels);
+    struct proto_preview_face boxes[FACES_MAX];
+    n = n < FACES_MAX ? n : FACES_MAX;
+    for (int i = 0; i < n; i++) {
+        boxes[i] = (struct proto_preview_face){.id = faces[i].id, .label = faces[i].label,
+                                               .confidence = faces[i].confidence};
+        preview_scale_box(faces[i].box, frame_w, frame_h, tw, th, boxes[i].box);
+    }
+    struct proto_preview p = {.seq = seq, .ts_unix = ts_unix, .width = tw, .height = th,
+                              .frame_width = frame_w, .frame_height = frame_h,
+                              .faces = boxes, .n_faces = n};
+    /* the JPEG's budget: what the message leaves for base64 (4 characters per 3 bytes) */
+    struct json_out j;
+    json_init(&j, msg, PROTO_PREVIEW_MAX + 1);
+    proto_preview(&j, &p);
+    size_t budget = j.overflow ? 0 : (PROTO_PREVIEW_MAX - j.len) / 4 * 3;
+    int fits = preview_encode(r, quality, budget, &p.jpeg, &p.jpeg_len, err, errlen);
+    *jpeg_bytes = p.jpeg_len;
+    if (fits <= 0)
+        return fits;
+    json_init(&j, msg, PROTO_PREVIEW_MAX + 1);
+    proto_preview(&j, &p);
+    return j.overflow ? 0 : (long)j.len;
+}
+
 /* The thread's work on one job: the picture, then the message around it. */
 static void make(struct preview_stage *s, struct preview_job *job)
 {
@@ -111,43 +143,16 @@ static void make(struct preview_stage *s, struct preview_job *job)
         log_err("preview: out of memory");
         return;
     }
-    preview_draw(s->renderer, job->faces, job->n);
-
-    int tw, th, channels;
-    const uint8_t *pixels;
-    preview_thumbnail(s->renderer, &tw, &th, &channels, &pixels);
-    struct proto_preview_face faces[FACES_MAX];
-    for (int i = 0; i < job->n; i++) {
-        faces[i] = (struct proto_preview_face){.id = job->faces[i].id,
-                                               .label = job->faces[i].label,
-                                               .confidence = job->faces[i].confidence};
-        preview_scale_box(job->faces[i].box, frame_w, frame_h, tw, th, faces[i].box);
-    }
-    struct proto_preview p = {.seq = job->seq, .ts_unix = job->ts_unix, .width = tw,
-                              .height = th, .frame_width = frame_w, .frame_height = frame_h,
-                              .faces = faces, .n_faces = job->n};
-    /* the JPEG's budget: what the message leaves for base64 (4 characters per 3 bytes) */
-    struct json_out j;
-    json_init(&j, s->msg, PROTO_PREVIEW_MAX + 1);
-    proto_preview(&j, &p);
-    size_t budget = j.overflow ? 0 : (PROTO_PREVIEW_MAX - j.len) / 4 * 3;
     char err[TEXT_WHY];
-    int quality = preview_encode(s->renderer, job->quality, budget, &p.jpeg, &p.jpeg_len, err,
-                                 sizeof err);
-    if (quality < 0) {
+    long len = preview_message(s->renderer, job->seq, job->ts_unix, frame_w, frame_h, job->faces,
+                               job->n, job->quality, s->msg, &s->jpeg_bytes, err, sizeof err);
+    if (len < 0) {
         log_err("preview: %s", err);
         return;
     }
     s->made = true;
-    s->jpeg_bytes = p.jpeg_len;
-    if (quality == 0) {
-        s->oversize = true;
-    } else {
-        json_init(&j, s->msg, PROTO_PREVIEW_MAX + 1);
-        proto_preview(&j, &p);
-        s->msg_len = j.overflow ? 0 : j.len;
-        s->oversize = j.overflow;
-    }
+    s->oversize = len == 0;
+    s->msg_len = (size_t)len;
     s->make_ms = (double)(mono_ns() - t0) / 1e6;
 }
 

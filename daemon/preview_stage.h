@@ -20,6 +20,7 @@
 
 #include "model.h"
 #include "pipeline.h"
+#include "preview.h"
 #include "protocol.h"
 
 struct preview_settings {
@@ -53,5 +54,14 @@ void preview_stage_done(struct preview_stage *s, unsigned sent, unsigned skipped
 void preview_stage_stats(struct preview_stage *s, struct proto_preview_stats *out);
 /* Stops the thread and gives back a frame it holds; before pl_stop. */
 void preview_stage_free(struct preview_stage *s);
+
+/* What the thread does after the shrink (preview_shrink on r): draws the faces (boxes in
+ * frame pixels), encodes under the size cap and writes the preview message into msg
+ * (PROTO_PREVIEW_MAX + 1 bytes). Returns its length; 0 when it is over the cap even at
+ * quality 10; -1 with err. *jpeg_bytes: the size of the last JPEG made. Also the
+ * benchmark's (tools/bench/bench_preview.c). */
+long preview_message(struct preview_renderer *r, uint64_t seq, double ts_unix, int frame_w,
+                     int frame_h, const struct preview_face *faces, int n, int quality,
+                     char *msg, size_t *jpeg_bytes, char *err, size_t errlen);
 
 #endif

@@ -402,6 +402,11 @@ align_eyes = no
 mirror = on
 [telemetry]
 interval_s = 0.5
+[preview]
+enabled = true
+width = 640
+fps = 0.5
+quality = 90
 """)
     put("fuzz_config", "profiles.conf", b"""; profiles
 [profile.MODE_15W]
@@ -427,6 +432,8 @@ fps_cap = 7.5
 def protocol():
     put("fuzz_protocol", "subscribe", b'{"cmd":"subscribe","topics":["frame","telemetry"]}\n')
     put("fuzz_protocol", "status", b'{"cmd":"status"}\n')
+    put("fuzz_protocol", "preview", b'{"cmd":"subscribe","topics":["preview","frame"]}\n'
+        b'{"cmd":"subscribe","topics":["preview","previews"]}\n')
     put("fuzz_protocol", "session", b'{"cmd":"subscribe","topics":["frame"]}\n'
         b'{"cmd":"status"}\r\n{"cmd":"subscribe","topics":[]}\n  \n{"cmd":"status"}')
     put("fuzz_protocol", "errors", b'{"cmd":"subscibe"}\n[1,2]\n{"cmd":7}\n{bad json\n'

@@ -1,5 +1,6 @@
 #!/usr/bin/python3
-"""The real emotiond and emotionctl over real sockets (issue #7 and #8's done-when list).
+"""The real emotiond and emotionctl over real sockets (issue #7 and #8's done-when list;
+issue #23's preview topic).
 
     daemon_test.py EMOTIOND EMOTIONCTL SOURCE_DIR SHARED_DATA
 
@@ -12,7 +13,7 @@ build; no binfmt_misc needed), and EMOTIOND_TIME_SCALE=N stretches the waits and
 and divides the frame rates a test expects by N (emulated code is that much slower; 1, the
 default, is the native test). Test names after the four arguments run only those.
 """
-import json, os, shlex, shutil, signal, socket, subprocess, sys, tempfile, time, unittest
+import base64, json, os, shlex, shutil, signal, socket, subprocess, sys, tempfile, time, unittest
 
 EMU = shlex.split(os.environ.get("EMOTIOND_EMULATOR", ""))
 SLOW = float(os.environ.get("EMOTIOND_TIME_SCALE", "1"))
@@ -559,6 +560,8 @@ class Lifecycle(unittest.TestCase):
             shutil.copy(OTHER_MODEL, path)     # [classify] precision = int8 takes the sibling
         base = "[daemon]\nmodel = %s\n[telemetry]\ninterval_s = 2\n" % MODEL
         live = [("daemon", "model", other), ("daemon", "log_level", "debug"),
+                ("preview", "enabled", "true"), ("preview", "width", "160"),
+                ("preview", "fps", "5"), ("preview", "quality", "50"),
                 ("detect", "min_face", "2000"), ("detect", "max_faces", "4"),
                 ("detect", "interval", "2"), ("detect", "score_threshold", "0.95"),
                 ("detect", "nms_threshold", "0.4"), ("track", "min_iou", "0.5"),
@@ -584,7 +587,9 @@ class Lifecycle(unittest.TestCase):
             d.proc.send_signal(signal.SIGHUP)
             # [daemon] model with [classify] precision: the int8 sibling of the new model
             # (a copy of the fp32 file: the name says which file runs)
-            self.assertEqual(c.next("hello")["model"], "random-recon-int8")
+            hello = c.next("hello")
+            self.assertEqual(hello["model"], "random-recon-int8")
+            self.assertEqual(hello["preview"], {"enabled": True, "width": 160, "fps": 5})
             t1 = c.next("telemetry")["ts"]                  # [telemetry] interval_s
             self.assertLess(c.next("telemetry")["ts"] - t1, 0.8)
             # [detect] min_face 2000 (with the other detect and track keys): the face is
@@ -832,6 +837,211 @@ class Telemetry(unittest.TestCase):
             self.assertLess(t["stages"]["classify"]["fps"], 13 / SLOW)
             self.assertGreater(t["capped"], 0)
             self.assertIn("applying profile MODE_10W_2CORE", d.stderr())
+
+
+def jpeg_sof(data):
+    """(height, width, components) of a baseline JPEG, checking SOI, EOI and that its one
+    frame header is SOF0 (baseline), 8-bit."""
+    assert data[:2] == b"\xff\xd8" and data[-2:] == b"\xff\xd9", (data[:4], data[-4:])
+    at, sof = 2, None
+    while at + 4 <= len(data):
+        assert data[at] == 0xFF, "not a marker at %d" % at
+        marker, seg = data[at + 1], int.from_bytes(data[at + 2:at + 4], "big")
+        if marker == 0xDA:
+            break
+        assert marker not in (0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD,
+                              0xCE, 0xCF), "SOF%d: not baseline" % (marker - 0xC0)
+        if marker == 0xC0:
+            assert data[at + 4] == 8
+            sof = (int.from_bytes(data[at + 5:at + 7], "big"),
+                   int.from_bytes(data[at + 7:at + 9], "big"), data[at + 9])
+        at += 2 + seg
+    assert sof, "no SOF0"
+    return sof
+
+
+def preview_picture(msg):
+    """The preview's JPEG, checked as the protocol says, decoded (gray or BGR)."""
+    import numpy as np
+    data = base64.b64decode(msg["jpeg"], validate=True)
+    h, w, components = jpeg_sof(data)
+    assert (w, h) == (msg["width"], msg["height"]), ((w, h), msg["width"], msg["height"])
+    img = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_UNCHANGED)
+    assert img is not None and img.shape[:2] == (h, w), img.shape
+    assert components == (1 if img.ndim == 2 else 3)
+    return img
+
+
+PREVIEW_ON = "[preview]\nenabled = true\n"
+
+
+def collect(client, seconds, until=None):
+    """Messages for `seconds` (or until until(msgs) is true), as (arrival, message)."""
+    got, end = [], time.monotonic() + seconds
+    while time.monotonic() < end and not (until and until(got)):
+        m = client.msg()
+        if m is None:
+            break
+        got.append((time.monotonic(), m))
+    return got
+
+
+class Preview(unittest.TestCase):
+    """The preview topic (docs/protocol.md): opt-in twice, rate-limited, a decodable JPEG
+    with the boxes drawn, never at another client's expense."""
+
+    def test_enabled_and_subscribed(self):
+        with Daemon("--fps", "30", config=PREVIEW_ON) as d:
+            c = d.client(["frame", "preview", "telemetry"])
+            self.assertEqual(c.hello["preview"], {"enabled": True, "width": 320, "fps": 2})
+            msgs = [m for _, m in collect(c, 4.2 * SLOW)]
+            previews, frame_of, latest = [], [], {}   # the clip loops: seq starts again
+            for m in msgs:
+                if m["type"] == "frame":
+                    latest[m["seq"]] = m
+                elif m["type"] == "preview":
+                    previews.append(m)
+                    frame_of.append(latest.get(m["seq"]))  # its frame message came first
+            self.assertGreaterEqual(len(previews), 5 if SLOW == 1 else 2, len(msgs))
+            # the plain thumbnail of the clip's frame, to tell drawn pixels from the picture
+            import numpy as np
+            first = open(ASTRONAUT_CLIP, "rb").read()
+            first = first[:first.index(b"\xff\xd9") + 2]
+            plain = cv2.resize(cv2.imdecode(np.frombuffer(first, np.uint8), cv2.IMREAD_GRAYSCALE),
+                               (320, 240), interpolation=cv2.INTER_AREA)
+            with_faces = 0
+            for p, f in zip(previews, frame_of):
+                self.assertEqual(list(p), ["type", "seq", "ts", "width", "height", "frame_width",
+                                           "frame_height", "faces", "jpeg"])
+                self.assertIsNotNone(f, "no frame message before preview %d" % p["seq"])
+                self.assertEqual(p["ts"], f["ts"])
+                self.assertEqual((p["width"], p["height"], p["frame_width"], p["frame_height"]),
+                                 (320, 240, 640, 480))
+                img = preview_picture(p)
+                self.assertEqual(img.ndim, 2, "the pipeline is gray: so is the preview")
+                self.assertEqual(len(p["faces"]), len(f["faces"]))
+                for pf, ff in zip(p["faces"], f["faces"]):
+                    self.assertEqual((pf["id"], pf["label"], pf["confidence"]),
+                                     (ff["id"], ff["label"], ff["confidence"]))
+                    for k in range(4):
+                        self.assertLessEqual(abs(pf["box"][k] - ff["box"][k] / 2), 1, (pf, ff))
+                    x, y, w, h = pf["box"]
+                    edge = [(x, yy) for yy in range(y + 4, y + h - 4)] + \
+                           [(xx, y + h - 1) for xx in range(x + 4, x + w - 4)]
+                    drawn = sum(int(img[b, a]) for a, b in edge) / len(edge)
+                    under = sum(int(plain[b, a]) for a, b in edge) / len(edge)
+                    self.assertGreater(drawn, 215, (pf["box"], drawn))
+                    self.assertGreater(drawn, under + 30, (pf["box"], drawn, under))
+                    with_faces += 1
+            self.assertGreater(with_faces, 0, "no preview showed the face")
+            # at most fps a second: consecutive previews' frames at least 1/fps apart
+            ts = [p["ts"] for p in previews]
+            for a, b in zip(ts, ts[1:]):
+                self.assertGreaterEqual(b - a, 0.5 - 0.005, ts)
+            tel = [m for m in msgs if m["type"] == "telemetry"][-1]["preview"]
+            self.assertGreater(tel["sent"], 0, tel)
+            self.assertGreater(tel["encode_p50_ms"], 0, tel)
+            self.assertLessEqual(tel["fps"], 2 * 1.25 / SLOW + 1, tel)
+            self.assertEqual((tel["skipped"], tel["oversize"]), (0, 0), tel)
+            self.assertEqual(d.stop()[0], 0, d.stderr())
+
+    def test_disabled_subscribing_is_accepted_and_nothing_is_sent(self):
+        with Daemon("--fps", "30") as d:
+            c = d.client()
+            self.assertEqual(c.hello["preview"], {"enabled": False})
+            c.send({"cmd": "subscribe", "topics": ["frame", "preview", "telemetry"]})
+            self.assertEqual(c.next("subscribed")["topics"], ["frame", "telemetry", "preview"])
+            msgs = [m for _, m in collect(c, 2.5 * SLOW)]
+            types = [m["type"] for m in msgs]
+            self.assertNotIn("preview", types)
+            self.assertGreater(types.count("frame"), 10 / SLOW)
+            self.assertIsNone([m for m in msgs if m["type"] == "telemetry"][-1]["preview"])
+
+    def test_enabled_but_not_subscribed_nothing_is_made(self):
+        with Daemon("--fps", "30", config=PREVIEW_ON) as d:
+            default = d.client()                      # frame and telemetry, not preview
+            tel_only = d.client(["telemetry"])
+            msgs = [m for _, m in collect(default, 2.5 * SLOW)]
+            self.assertNotIn("preview", [m["type"] for m in msgs])
+            self.assertGreater([m["type"] for m in msgs].count("frame"), 10 / SLOW)
+            tel = [m for m in msgs if m["type"] == "telemetry"][-1]["preview"]
+            # nothing drawn or encoded while nobody asks
+            self.assertEqual((tel["fps"], tel["sent"], tel["busy"]), (0, 0, 0), tel)
+            self.assertIsNone(tel["encode_p50_ms"])
+            self.assertNotIn("preview", [m["type"] for _, m in collect(tel_only, 0.5)])
+
+    def test_enabled_live_by_sighup(self):
+        with Daemon("--fps", "30", config="[telemetry]\ninterval_s = 1\n") as d:
+            c = d.client(["preview", "telemetry"])
+            self.assertFalse(c.hello["preview"]["enabled"])
+            self.assertNotIn("preview", [m["type"] for _, m in collect(c, 1.2)])
+            with open(d.conf, "w") as f:
+                f.write(PREVIEW_ON + "width = 160\nfps = 4\nquality = 60\n")
+            d.proc.send_signal(signal.SIGHUP)
+            hello = c.next("hello")
+            self.assertEqual(hello["preview"], {"enabled": True, "width": 160, "fps": 4})
+            p = c.next("preview")
+            self.assertEqual((p["width"], p["height"]), (160, 120))
+            self.assertEqual(preview_picture(p).shape, (120, 160))
+            # quality alone is not in hello: applied without one
+            with open(d.conf, "w") as f:
+                f.write(PREVIEW_ON + "width = 160\nfps = 4\nquality = 20\n")
+            d.proc.send_signal(signal.SIGHUP)
+            after = [m for _, m in collect(c, 1.5 * SLOW)]
+            self.assertNotIn("hello", [m["type"] for m in after])
+            self.assertIn("preview", [m["type"] for m in after])
+            self.assertIn("reload: [preview] quality = 20", d.stderr())
+            with open(d.conf, "w") as f:
+                f.write("[preview]\nenabled = false\n")
+            d.proc.send_signal(signal.SIGHUP)
+            self.assertEqual(c.next("hello")["preview"], {"enabled": False})
+            self.assertNotIn("preview", [m["type"] for _, m in collect(c, 1.5 * SLOW)])
+            self.assertEqual(d.stop()[0], 0, d.stderr())
+
+    def test_bad_preview_config_names_the_key(self):
+        conf = os.path.join(TMP, "preview-bad.conf")
+        for text, says in (("fps = 0", "[preview] fps: '0' is not a number in 0.1..10"),
+                           ("width = 2000", "[preview] width: '2000' is not an integer in 64..1280"),
+                           ("quality = 99", "[preview] quality: '99' is not an integer in 10..95"),
+                           ("enabled = perhaps", "[preview] enabled: 'perhaps' is not a boolean")):
+            with open(conf, "w") as f:
+                f.write("[preview]\n%s\n" % text)
+            out = subprocess.run([*EMOTIOND, "--check-config", "-c", conf, "--model", MODEL],
+                                 capture_output=True, text=True, timeout=10 * SLOW)
+            self.assertEqual(out.returncode, 1, out.stderr)
+            self.assertIn("preview-bad.conf:2: " + says, out.stderr)
+
+    @native_only("needs frames published faster than a stalled client's buffers take "
+                 "(100 frames/s asked); emulated, the daemon publishes about 1 a second")
+    def test_slow_preview_client_costs_another_no_frame(self):
+        clip = os.path.join(TMP, "long.mjpeg")
+        write_clip(clip, [cv2.imread(os.path.join(SRC, "samples/astronaut.pgm"))], 800)
+        # big previews, often: 640 px at quality 95, 10 a second
+        conf = PREVIEW_ON + "width = 640\nfps = 10\nquality = 95\n"
+        with Daemon("--fps", "100", config=conf, source="file:" + clip) as d:
+            stalled = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
+            stalled.connect(d.sock)
+            stalled.sendall(b'{"cmd":"subscribe","topics":["frame","preview"]}\n')
+            fast = d.client(["frame", "preview"])
+            got = collect(fast, 5)
+            fast.send({"cmd": "status"})
+            st = fast.next("status")
+            types = [m["type"] for _, m in got]
+            self.assertNotIn("dropped", types)        # the fast one lost nothing of its own
+            seqs = [m["seq"] for _, m in got if m["type"] == "frame"]
+            self.assertGreater(len(seqs), 200, len(seqs))
+            missing = sum(b - a - 1 for a, b in zip(seqs, seqs[1:]) if b > a)
+            self.assertLessEqual(missing, st["drops"]["pipeline"], (missing, st["drops"]))
+            self.assertGreater(types.count("preview"), 10)
+            for _, m in got:
+                if m["type"] == "preview":
+                    self.assertLessEqual(len(json.dumps(m, separators=(",", ":"))), 65536)
+            # the stalled one: its own frames dropped, its previews skipped, nobody else's
+            self.assertGreater(st["drops"]["clients"], 0, st["drops"])
+            self.assertGreater(st["preview"]["skipped"], 0, st["preview"])
+            stalled.close()
+            self.assertEqual(d.stop()[0], 0, d.stderr())
 
 
 class Precision(unittest.TestCase):

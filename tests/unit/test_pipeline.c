@@ -2,7 +2,8 @@
 /* The daemon's pipeline with its real threads: results come out in frame order; a
  * camera that is unplugged mid-stream is reopened and frames flow again; a publisher
  * that stops taking results makes the entrance drop (newest wins, counted) instead of
- * anything growing; a finite source with `once` finishes; stop is quick. */
+ * anything growing; a finite source with `once` finishes; stop is quick; frames are kept
+ * with their results only while asked (previews), and one lent out costs no frame. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -145,6 +146,63 @@ static void test_once_finishes(void **state)
     stop_quickly(p);
 }
 
+/* Results carry their frames only while pl_keep_frames is on; a frame taken for a
+ * preview is the result's own and stays untouched until given back; while it is lent out
+ * with the publisher stalled (every job holding its frame) the only drops are the
+ * entrance's, never an empty pool (the pool counts a frame for the lender; this case
+ * leaves a spare even without it, the detector busy on an older frame would not). */
+static void test_frames_kept_for_previews(void **state)
+{
+    (void)state;
+    struct pipeline *p = start("image:" SOURCE_DIR "/samples/astronaut.pgm", 200, false, NULL);
+    struct pl_result *r = NULL;
+    int seen = 0;
+    for (int round = 0; round < 200 && seen < 3; round++) {   /* off: no frame kept */
+        poll(&(struct pollfd){.fd = pl_event_fd(p), .events = POLLIN}, 1, 20);
+        while ((r = pl_next_result(p))) {
+            assert_null(r->frame);
+            assert_null(pl_take_frame(p, r));
+            pl_release(p, r);
+            seen++;
+        }
+    }
+    assert_true(seen >= 3);
+    pl_keep_frames(p, true);
+    struct cap_frame *lent = NULL;
+    uint64_t lent_seq = 0;
+    for (int round = 0; round < 400 && !lent; round++) {
+        poll(&(struct pollfd){.fd = pl_event_fd(p), .events = POLLIN}, 1, 20);
+        while ((r = pl_next_result(p))) {
+            if (r->frame && !lent) {       /* results classified before the switch have none */
+                assert_int_equal(r->frame->width, 512);
+                assert_int_equal(r->frame->height, 512);
+                assert_int_equal(r->frame->seq, r->seq);
+                assert_int_equal(r->frame->fmt, CAP_GRAY8);
+                lent_seq = r->seq;
+                lent = pl_take_frame(p, r);
+                assert_null(r->frame);
+                assert_null(pl_take_frame(p, r));
+            }
+            pl_release(p, r);
+        }
+    }
+    assert_non_null(lent);
+    struct pl_stats st;
+    pl_take_stats(p, &st);
+    uint64_t empty_before = st.source.pool_empty, drops_before = st.drops_pipeline;
+    struct timespec nap = {0, 600000000};
+    nanosleep(&nap, NULL);        /* the publisher stalls, a frame lent out */
+    pl_take_stats(p, &st);
+    assert_true(st.drops_pipeline > drops_before);       /* the entrance drops ... */
+    assert_int_equal(st.source.pool_empty, empty_before); /* ... the pool never runs dry */
+    assert_int_equal(lent->seq, lent_seq);               /* and the lent frame is untouched */
+    pl_return_frame(p, lent);
+    pl_keep_frames(p, false);
+    uint64_t last = 0;
+    assert_true(drain(p, 200, &last, NULL) > 0);
+    stop_quickly(p);
+}
+
 static void test_model_switch(void **state)
 {
     (void)state;
@@ -209,6 +267,7 @@ int main(void)
         cmocka_unit_test(test_camera_unplugged_and_back),
         cmocka_unit_test(test_stalled_publisher_drops_at_the_entrance),
         cmocka_unit_test(test_once_finishes),
+        cmocka_unit_test(test_frames_kept_for_previews),
         cmocka_unit_test(test_model_switch),
         cmocka_unit_test(test_long_busy_stage_is_unhealthy),
     };
