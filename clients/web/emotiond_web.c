@@ -81,10 +81,12 @@ static json_t *state_json(struct dashboard *d)
     struct web_server_stats st = {0};
     if (d->srv)
         web_server_stats(d->srv, &st);
-    return json_pack("{ss ss sb ss sI sI sf sI sI sI sI sI sI sI ss sI}", "type", "web",
+    return json_pack("{ss ss sb ss sI sI sI sI sf sI sI sI sI sI sI sI ss sI}", "type", "web",
                      "version", EMOTIOND_VERSION, "daemon_connected", reader_fd(d->rd) >= 0,
                      "daemon_socket", d->o.socket, "daemon_connects", (json_int_t)d->connects,
-                     "daemon_dropped", (json_int_t)d->daemon_dropped, "uptime_s",
+                     "daemon_messages", (json_int_t)d->messages, "daemon_garbage",
+                     (json_int_t)reader_garbage(d->rd), "daemon_dropped",
+                     (json_int_t)d->daemon_dropped, "uptime_s",
                      mono_s() - d->started, "rss_kb", (json_int_t)selfstat_rss_kb(),
                      "connections", (json_int_t)st.connections, "streams",
                      (json_int_t)st.streams, "stream_drops", (json_int_t)st.stream_drops,

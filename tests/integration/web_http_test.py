@@ -141,6 +141,8 @@ class Requests(unittest.TestCase):
         self.assertEqual(h["cache-control"], "no-store")
         health = json.loads(body)
         self.assertTrue(health["daemon_connected"])
+        self.assertGreater(health["daemon_messages"], 0)
+        self.assertEqual(health["daemon_garbage"], 0)
         self.assertGreater(health["rss_kb"], 0)
         # no preview from this daemon: nothing to show, and nothing on disk
         status, h, body = self.web.get("/preview.jpg")

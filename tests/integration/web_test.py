@@ -231,8 +231,11 @@ class Dashboard(unittest.TestCase):
                 b.wait(lambda p: p.get("daemon") == "connected" and counts(p, "frames") > 0,
                        15, "the daemon back")
                 self.assertEqual(d.stop(), 0)
-            b.wait(lambda p: p.get("daemon") == "disconnected", 10, "the daemon gone")
-            self.assertEqual(counts(b.data(), "faces"), 0)        # no stale faces
+            # no stale faces: the table empties (a bug would keep the last frame's)
+            b.wait(lambda p: p.get("daemon") == "disconnected" and counts(p, "faces") == 0, 10,
+                   "the daemon gone, its faces with it")
+            time.sleep(0.6)                     # two redraws later, still none
+            self.assertEqual(counts(b.data(), "faces"), 0)
             with Daemon(sock=sock, fps=15):
                 b.wait(lambda p: p.get("daemon") == "connected" and counts(p, "hellos") >= 2,
                        15, "the daemon back again")

@@ -64,7 +64,8 @@
     const was = body.dataset.daemon;
     showDaemon(m.daemon_connected, m.daemon_connected ? "" : "retrying " + m.daemon_socket);
     if (!m.daemon_connected && was !== "disconnected") {
-      facesPending = [];            // not the last frame's faces, waiting for a redraw
+      facesPending = null;          // not the last frame's faces, waiting for a redraw
+      setFaces([]);
       previewFresh = false;
       showPreviewState(body.dataset.preview);
     }
