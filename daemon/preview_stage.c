@@ -19,6 +19,10 @@
 #include "textsize.h"
 
 #define PREVIEW_NICE 10
+/* Frames are kept from this long before a preview is due: a frame finishes at least as
+ * late as it was captured, and the publisher runs every few ms while frames flow (with a
+ * slow source, the preview may take the frame after the one due). */
+#define PREVIEW_LEAD_NS 100000000LL
 
 /* The slot: FREE -> POSTED (the loop) -> MAKING (the thread) -> DONE (the thread) -> FREE
  * (the loop, once the message is handed on). */
@@ -93,6 +97,22 @@ void preview_stage_configure(struct preview_stage *s, const struct preview_setti
 }
 
 bool preview_stage_enabled(const struct preview_stage *s) { return s->set.enabled; }
+
+static int64_t interval_ns(const struct preview_stage *s)
+{
+    return (int64_t)(1e9 / s->set.fps);
+}
+
+bool preview_stage_wants_frames(struct preview_stage *s, int64_t now_ns)
+{
+    if (!s->set.enabled ||
+        (s->last_taken_ns && now_ns < s->last_taken_ns + interval_ns(s) - PREVIEW_LEAD_NS))
+        return false;
+    pthread_mutex_lock(&s->lock);
+    bool free_slot = s->state == SLOT_FREE;
+    pthread_mutex_unlock(&s->lock);
+    return free_slot;
+}
 int preview_stage_event_fd(const struct preview_stage *s) { return s->efd; }
 
 long preview_message(struct preview_renderer *r, uint64_t seq, double ts_unix, int frame_w,
@@ -203,19 +223,22 @@ static bool start(struct preview_stage *s)
 void preview_stage_offer(struct preview_stage *s, struct pl_result *r,
                          const struct enn_model *model)
 {
-    if (!s->set.enabled || !r->frame)
+    if (!s->set.enabled)
         return;
-    int64_t interval = (int64_t)(1e9 / s->set.fps);
+    int64_t interval = interval_ns(s);
     if (s->last_taken_ns && r->ts_ns >= s->last_taken_ns && r->ts_ns - s->last_taken_ns < interval)
         return;
-    s->last_taken_ns = r->ts_ns;
     pthread_mutex_lock(&s->lock);
     bool free_slot = s->state == SLOT_FREE;
     pthread_mutex_unlock(&s->lock);
-    if (!free_slot) {
+    if (!free_slot) {             /* this period's preview is not made */
         s->busy++;
+        s->last_taken_ns = r->ts_ns;
         return;
     }
+    if (!r->frame)                /* not kept (no subscriber): the next one kept is taken */
+        return;
+    s->last_taken_ns = r->ts_ns;
     if (!start(s)) {
         log_err("preview: cannot start: %s", strerror(errno ? errno : ENOMEM));
         return;

@@ -3,10 +3,12 @@
  * a thread of its own; the event loop then hands the message to the server.
  *
  * Why a thread: the publisher runs on the event loop, which also serves every client;
- * shrinking, drawing and encoding there (2-3 ms at 320 px on a 2-core x86 box, tens of
- * ms at 1280) would delay every frame message behind it. The hand-off is one slot: a
+ * shrinking, drawing and encoding there (0.7 ms at 320 px gray on a 2-core x86 box, 4-5
+ * at 640 px colour, several times that on an ARM core) would delay every frame message
+ * behind it. The hand-off is one slot: a
  * frame due while the previous preview is still being made is not taken (counted
- * `busy`), so nothing queues. The thread holds a reference to the frame (no copy) only
+ * `busy`), so nothing queues. The pipeline keeps frames with their results only from
+ * shortly before a preview is due until one is taken (preview_stage_wants_frames). The thread holds a reference to the frame (no copy) only
  * until it is shrunk, then gives it back to the pipeline's pool; the pool has a frame
  * for it, so the camera never waits. The thread runs at a lower priority (nice 10) than
  * the pipeline: on a busy box previews thin out, frames do not.
@@ -38,10 +40,15 @@ int preview_stage_create(struct pipeline *pl, struct preview_stage **out, char *
 /* [preview] as it is now (live on reload). */
 void preview_stage_configure(struct preview_stage *s, const struct preview_settings *set);
 bool preview_stage_enabled(const struct preview_stage *s);
+/* Whether results should keep their frames now (pl_keep_frames): enabled, the slot free
+ * and the next preview due within a short lead, so that only the few frames around each
+ * preview are held back from the pool. The caller adds: and a client subscribes. */
+bool preview_stage_wants_frames(struct preview_stage *s, int64_t now_ns);
 /* Readable (eventfd) when a preview message is ready. */
 int preview_stage_event_fd(const struct preview_stage *s);
-/* A published result, in frame order: its frame (r->frame, kept by the pipeline while
- * previews are wanted) is taken for a preview when one is due and the slot is free. */
+/* Every published result, in frame order: its frame (r->frame, kept by the pipeline while
+ * previews are wanted) is taken for a preview when one is due and the slot is free; a
+ * preview due while the slot is taken is not made (counted busy). */
 void preview_stage_offer(struct preview_stage *s, struct pl_result *r,
                          const struct enn_model *model);
 /* The message made, or NULL (none ready, or over the size cap even at quality 10);

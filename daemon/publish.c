@@ -35,8 +35,8 @@ int publish_results(struct publish *p)
     static char msg[PROTO_MSG_MAX];
     struct pl_result *r;
     int n = 0;
-    /* frames are kept for previews only while one is enabled and someone subscribes */
-    pl_keep_frames(p->pl, preview_stage_enabled(p->preview) &&
+    /* frames are kept for previews only around the next one due, while someone wants it */
+    pl_keep_frames(p->pl, preview_stage_wants_frames(p->preview, mono_ns()) &&
                               srv_subscribers(p->srv, PROTO_PREVIEW) > 0);
     while ((r = pl_next_result(p->pl))) {
         follow_model(p, r->model);
@@ -48,7 +48,7 @@ int publish_results(struct publish *p)
                     r->height, r->faces, r->n);
         if (!j.overflow)
             srv_broadcast(p->srv, PROTO_FRAME, msg, j.len);
-        if (r->frame)
+        if (preview_stage_enabled(p->preview))
             preview_stage_offer(p->preview, r, pl_model_info(r->model));
         int64_t done = mono_ns();
         pl_record_publish(p->pl, (double)(done - r->classified_ns) / 1e6,

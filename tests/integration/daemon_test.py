@@ -1023,23 +1023,37 @@ class Preview(unittest.TestCase):
             stalled.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 4096)
             stalled.connect(d.sock)
             stalled.sendall(b'{"cmd":"subscribe","topics":["frame","preview"]}\n')
-            fast = d.client(["frame", "preview"])
-            got = collect(fast, 5)
-            fast.send({"cmd": "status"})
-            st = fast.next("status")
+            fast = d.client(["frame", "preview", "telemetry"])
+            got, asked, st = [], 0, None
+            start = time.monotonic()
+            while True:   # until the stalled one has lost frames and skipped previews
+                m = fast.msg()
+                now = time.monotonic() - start
+                if m["type"] == "status":
+                    st = m
+                    # (before the first telemetry a status has none of these fields)
+                    if st.get("drops", {}).get("clients", 0) > 0 and \
+                            (st.get("preview") or {}).get("skipped", 0) > 0 and \
+                            sum(t == "frame" for t in (x["type"] for _, x in got)) > 30:
+                        break
+                else:
+                    got.append((now, m))
+                self.assertLess(now, 60, "the stalled client never lost a message: %s" % st)
+                if now > asked + 0.5:
+                    fast.send({"cmd": "status"})
+                    asked = now
             types = [m["type"] for _, m in got]
             self.assertNotIn("dropped", types)        # the fast one lost nothing of its own
+            # any frame missing was dropped by the pipeline before publishing (the entrance,
+            # newest wins), as a telemetry newer than the last frame counted says
+            pipeline_drops = fast.next("telemetry")["drops"]["pipeline"]
             seqs = [m["seq"] for _, m in got if m["type"] == "frame"]
-            self.assertGreater(len(seqs), 200, len(seqs))
             missing = sum(b - a - 1 for a, b in zip(seqs, seqs[1:]) if b > a)
-            self.assertLessEqual(missing, st["drops"]["pipeline"], (missing, st["drops"]))
-            self.assertGreater(types.count("preview"), 10)
+            self.assertLessEqual(missing, pipeline_drops, (missing, pipeline_drops))
+            self.assertGreater(types.count("preview"), 0)
             for _, m in got:
                 if m["type"] == "preview":
                     self.assertLessEqual(len(json.dumps(m, separators=(",", ":"))), 65536)
-            # the stalled one: its own frames dropped, its previews skipped, nobody else's
-            self.assertGreater(st["drops"]["clients"], 0, st["drops"])
-            self.assertGreater(st["preview"]["skipped"], 0, st["preview"])
             stalled.close()
             self.assertEqual(d.stop()[0], 0, d.stderr())
 

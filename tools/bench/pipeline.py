@@ -16,7 +16,8 @@ previews); one line (medians of the runs):
   preview: width=320 fps=2 encode_ms_p50=.. encode_ms_p99=.. bytes_p50=.. pipeline_fps_off=..
   pipeline_fps_on=.. p99_ms_off=.. p99_ms_on=.. (unpaced) p99_ms_off_30fps=.. p99_ms_on_30fps=..
   cpu_ms_per_frame_off_30fps=.. cpu_ms_per_frame_on_30fps=.. (the daemon's CPU time per
-  frame: less at the mercy of other work on the box than wall-clock figures) runs=U,P
+  frame: less at the mercy of other work on the box than wall-clock figures)
+  rss_mb_off_30fps=.. rss_mb_on_30fps=.. (peak resident memory) runs=U,P
   bytes_p50_received=.. (the JPEGs the client got) daemon_encode_ms_p50=.. (the daemon's
   telemetry, median of its windows' p50)
 PIPELINE_PREVIEW_RUNS sets the unpaced repeats.
@@ -107,7 +108,7 @@ def run(detector, pace, mirror, preview=None):
     cpu_ms = (usage.ru_utime + usage.ru_stime) * 1000 / max(n, 1)
     if preview is not None:
         return {"fps": fps, "p99": lat[min(n - 1, int(n * 0.99))], "jpeg_bytes": jpeg_bytes,
-                "encode_p50": encode_p50, "cpu_ms": cpu_ms}
+                "encode_p50": encode_p50, "cpu_ms": cpu_ms, "rss_mb": usage.ru_maxrss / 1024}
     print("pipeline: build=%s detector=%s pace=%s mirror=%s fps=%.0f p50_ms=%.2f p99_ms=%.2f cpu_ms_per_frame=%.2f "
           "rss_mb=%.1f frames=%d faces_per_frame=%.2f"
           % (build, detector, pace or "max", "on" if mirror else "off", fps, lat[n // 2], lat[min(n - 1, int(n * 0.99))], cpu_ms,
@@ -139,6 +140,7 @@ def preview_cost():
     fps = {k: median([r["fps"] for r in rs]) for k, rs in runs.items()}
     p99 = {k: median([r["p99"] for r in rs]) for k, rs in runs.items()}
     cpu = {k: median([r["cpu_ms"] for r in rs]) for k, rs in runs.items()}
+    rss = {k: median([r["rss_mb"] for r in rs]) for k, rs in runs.items()}
     sizes = [b for k in ((0, True), (30, True)) for r in runs[k] for b in r["jpeg_bytes"]]
     daemon_ms = [e for k in ((0, True), (30, True)) for r in runs[k] for e in r["encode_p50"]]
     tool = subprocess.run([preview_tool, clip, "--count", "400"], capture_output=True, text=True,
@@ -148,11 +150,12 @@ def preview_cost():
     print("preview: width=%s fps=2 encode_ms_p50=%s encode_ms_p99=%s bytes_p50=%s "
           "pipeline_fps_off=%.0f pipeline_fps_on=%.0f p99_ms_off=%.2f p99_ms_on=%.2f "
           "p99_ms_off_30fps=%.2f p99_ms_on_30fps=%.2f cpu_ms_per_frame_off_30fps=%.2f "
-          "cpu_ms_per_frame_on_30fps=%.2f runs=%d,%d bytes_p50_received=%.0f "
-          "daemon_encode_ms_p50=%.2f"
+          "cpu_ms_per_frame_on_30fps=%.2f rss_mb_off_30fps=%.1f rss_mb_on_30fps=%.1f "
+          "runs=%d,%d bytes_p50_received=%.0f daemon_encode_ms_p50=%.2f"
           % (enc["width"], enc["ms_p50"], enc["ms_p99"], enc["bytes_p50"], fps[0, False],
              fps[0, True], p99[0, False], p99[0, True], p99[30, False], p99[30, True],
-             cpu[30, False], cpu[30, True], len(runs[0, True]), len(runs[30, True]),
+             cpu[30, False], cpu[30, True], rss[30, False], rss[30, True],
+             len(runs[0, True]), len(runs[30, True]),
              median(sizes), median(daemon_ms)), flush=True)
 
 
