@@ -93,6 +93,17 @@ static const struct key KEYS[] = {
      NULL, false},
     {"mqtt", "log_level", K_ENUM, C(mqtt.log_level), 0, 0, "info", "error|warning|info|debug",
      false},
+    /* emotiond-web's (emotiond reads and ignores them; the dashboard has no reload) */
+    {"web", "bind", K_STR, C(web.bind), 0, 0, "127.0.0.1", NULL, false},
+    {"web", "port", K_INT, C(web.port), 1, 65535, "8737", NULL, false},
+    {"web", "allowed_hosts", K_STR, C(web.allowed_hosts), 0, 0, "", NULL, false},
+    {"web", "web_root", K_STR, C(web.web_root), 0, 0, "/usr/share/emotiond/web", NULL, false},
+    {"web", "max_clients", K_INT, C(web.max_clients), 2, 1024, "32", NULL, false},
+    {"web", "max_clients_per_ip", K_INT, C(web.max_clients_per_ip), 1, 1024, "16", NULL, false},
+    {"web", "max_streams", K_INT, C(web.max_streams), 1, 256, "8", NULL, false},
+    {"web", "timeout_s", K_INT, C(web.timeout_s), 1, 3600, "10", NULL, false},
+    {"web", "log_level", K_ENUM, C(web.log_level), 0, 0, "info", "error|warning|info|debug",
+     false},
 };
 
 /* Keys of a [profile.MODE_NAME] section: applied live when the board enters that mode. */
@@ -468,12 +479,20 @@ static int diff_key(const struct key *k, const char *section, const void *a, con
     return 1;
 }
 
+/* Sections that other programs read from the shared file; the daemon has nothing of
+ * them to apply on a reload. */
+static bool another_programs(const char *section)
+{
+    return !strcmp(section, "mqtt") || !strcmp(section, "web");
+}
+
 int config_diff(const struct config *old, const struct config *new, config_diff_fn *fn,
                 void *user)
 {
     int n = 0;
     for (size_t i = 0; i < N(KEYS); i++)
-        n += diff_key(&KEYS[i], KEYS[i].section, old, new, fn, user);
+        if (!another_programs(KEYS[i].section))
+            n += diff_key(&KEYS[i], KEYS[i].section, old, new, fn, user);
     for (int p = 0; p < new->n_profiles; p++) {
         const struct config_profile *was = config_profile_for(old, new->profiles[p].mode);
         char section[sizeof new->profiles[p].mode + 8];

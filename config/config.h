@@ -69,6 +69,10 @@ struct config {
         double faces_interval_s, summary_s, reconnect_max_s;
         bool telemetry, homeassistant;
     } mqtt;
+    struct {                   /* emotiond-web, the local dashboard (emotiond ignores it) */
+        char bind[64], allowed_hosts[CONFIG_STR], web_root[CONFIG_STR], log_level[16];
+        int port, max_clients, max_clients_per_ip, max_streams, timeout_s;
+    } web;
     struct config_profile profiles[CONFIG_MAX_PROFILES];
     int n_profiles;
 };
@@ -85,7 +89,8 @@ int config_set(struct config *c, const char *section, const char *key, const cha
                const char *origin, char *err, size_t errlen);
 /* The effective configuration, as a file that config_load reads back. */
 void config_print(const struct config *c, FILE *out);
-/* One section of it ("mqtt": what emotiond-mqtt --check-config shows). */
+/* One section of it ("mqtt", "web": what emotiond-mqtt and emotiond-web --check-config
+ * show). */
 void config_print_section(const struct config *c, const char *section, FILE *out);
 /* The profile for a power mode's name, or NULL when none is configured for it. */
 const struct config_profile *config_profile_for(const struct config *c, const char *mode);
@@ -100,7 +105,8 @@ struct config_change {
 typedef void config_diff_fn(const struct config_change *change, void *user);
 /* Calls fn for each key whose value in new differs from old, in config_print's order
  * (every key of a profile old lacks counts as changed; a profile new lacks is not a
- * change of any key). Returns how many. */
+ * change of any key). Returns how many. The sections of the other programs ([mqtt] of
+ * emotiond-mqtt, [web] of emotiond-web) are not compared: the daemon applies none. */
 int config_diff(const struct config *old, const struct config *new, config_diff_fn *fn,
                 void *user);
 /* Copies one key's value (not a profile's) from src into dst; -1 if unknown. */

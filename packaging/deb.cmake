@@ -1,8 +1,9 @@
 # The Debian package (`scripts/package`, or `cpack -G DEB` in a build configured with
 # -DCMAKE_INSTALL_PREFIX=/usr): what `cmake --install` lays out, plus a conffile
 # /etc/emotiond/emotiond.conf and maintainer scripts for the user, /run/emotiond and
-# systemd. Depends are read from the binaries (dpkg-shlibdeps), so OpenCV is among them
-# only in a build with it (-DEMOTIOND_WITH_OPENCV=ON, the default).
+# systemd. Depends are read from the binaries (dpkg-shlibdeps): libmicrohttpd12 for
+# emotiond-web, libmosquitto1 for emotiond-mqtt, and OpenCV only in a build with it
+# (-DEMOTIOND_WITH_OPENCV=ON, the default).
 # A cross build (packaging/toolchains/*.cmake) makes the package of its target
 # architecture, Depends read from that architecture's libraries (its :ARCH -dev packages
 # installed; scripts/package --arch does it).
@@ -40,8 +41,10 @@ set(CPACK_DEBIAN_PACKAGE_DESCRIPTION "Captures a V4L2 camera, finds faces, class
 with an EmotionNet Nano network on its own SIMD engine, and publishes
 per-face labels as newline-delimited JSON on a local Unix socket, with
 telemetry that knows the board's power mode (Jetson nvpmodel). Includes
-emotionctl, the client, and emotiond-mqtt, a bridge to an MQTT broker for
-fleets (its service is disabled until enabled).
+emotionctl, the client; emotiond-mqtt, a bridge to an MQTT broker for
+fleets; and emotiond-web, a local dashboard in the browser (live plots,
+current faces, an opt-in camera preview). Their services are disabled
+until enabled.
 
 The shipped expression models were trained on research-only datasets (CK+,
 FER2013) and inherit that restriction; the face detector (YuNet) is MIT.")

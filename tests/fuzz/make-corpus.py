@@ -407,6 +407,16 @@ enabled = true
 width = 640
 fps = 0.5
 quality = 90
+[web]
+bind = ::1
+port = 9000
+allowed_hosts = kiosk.lan, 10.0.0.7
+web_root = /srv/page
+max_clients = 8
+max_clients_per_ip = 4
+max_streams = 2
+timeout_s = 5
+log_level = debug
 """)
     put("fuzz_config", "profiles.conf", b"""; profiles
 [profile.MODE_15W]

@@ -89,7 +89,7 @@ version=$(field Version)
 [ "$(field Architecture)" = "$arch" ] || fail "Architecture: $(field Architecture), not $arch"
 [ "$(basename "$deb")" = "emotiond_${version}_$arch.deb" ] || fail "file name $(basename "$deb")"
 field Maintainer | grep -q '@localhost' && fail "Maintainer on localhost: $(field Maintainer)"
-for dep in adduser libc6 libturbojpeg0 libjansson4 libmosquitto1; do
+for dep in adduser libc6 libturbojpeg0 libjansson4 libmosquitto1 libmicrohttpd12; do
   field Depends | grep -q "$dep" || fail "Depends lacks $dep: $(field Depends)"
 done
 if [ "$opencv" = opencv ]; then
@@ -111,14 +111,21 @@ fi
 
 dpkg-deb -c "$deb" | awk '{print $6}' >"$tmp/files"
 doc=./usr/share/doc/emotiond
-for f in ./usr/sbin/emotiond ./usr/bin/emotionctl ./usr/bin/emotiond-mqtt \
+for f in ./usr/sbin/emotiond ./usr/bin/emotionctl ./usr/bin/emotiond-mqtt ./usr/bin/emotiond-web \
          ./etc/emotiond/emotiond.conf ./lib/systemd/system/emotiond-mqtt.service \
+         ./lib/systemd/system/emotiond-web.service \
          ./lib/systemd/system/emotiond.service ./lib/systemd/system/emotiond.socket \
          ./usr/lib/sysusers.d/emotiond.conf ./usr/lib/tmpfiles.d/emotiond.conf \
-         $doc/protocol.md $doc/mqtt.md $doc/emotiond.conf.example $doc/copyright $doc/changelog.gz \
-         ./usr/share/man/man8/emotiond.8.gz ./usr/share/man/man1/emotionctl.1.gz \
-         ./usr/share/man/man5/emotiond.conf.5.gz ./usr/share/man/man1/emotiond-mqtt.1.gz; do
+         $doc/protocol.md $doc/mqtt.md $doc/web.md $doc/emotiond.conf.example $doc/copyright \
+         $doc/changelog.gz ./usr/share/man/man8/emotiond.8.gz ./usr/share/man/man1/emotionctl.1.gz \
+         ./usr/share/man/man5/emotiond.conf.5.gz ./usr/share/man/man1/emotiond-mqtt.1.gz \
+         ./usr/share/man/man1/emotiond-web.1.gz; do
   grep -qx "$f" "$tmp/files" || fail "package lacks $f"
+done
+# the dashboard's page, every file of it (emotiond-web serves exactly these)
+for f in "$src"/clients/web/page/*; do
+  grep -qx "./usr/share/emotiond/web/$(basename "$f")" "$tmp/files" ||
+    fail "package lacks the page's $(basename "$f")"
 done
 for m in "$src"/models/*.enn; do
   grep -qx "./usr/share/emotiond/models/$(basename "$m")" "$tmp/files" ||
@@ -155,7 +162,8 @@ gz_9n "$root/usr/share/doc/emotiond/changelog.gz"
 zcat "$root/usr/share/doc/emotiond/changelog.gz" >"$tmp/changelog"
 [[ $(head -1 "$tmp/changelog") == "emotiond ($version) "* ]] ||
   fail "the changelog's latest entry is not $version"
-for page in man8/emotiond.8 man1/emotionctl.1 man5/emotiond.conf.5 man1/emotiond-mqtt.1; do
+for page in man8/emotiond.8 man1/emotionctl.1 man5/emotiond.conf.5 man1/emotiond-mqtt.1 \
+            man1/emotiond-web.1; do
   gz=$root/usr/share/man/$page.gz
   gz_9n "$gz"
   zcat "$gz" >"$tmp/$(basename "$page")"
@@ -184,6 +192,17 @@ grep -Eq '(deb-systemd-helper (enable|unmask)|systemctl (enable|start)).*emotion
   fail "emotiond-mqtt --version does not say $version"
 "${run[@]}" "$root/usr/sbin/emotiond" --version | grep -qx "emotiond $version" ||
   fail "emotiond --version does not say $version"
+# the dashboard: the same for its unit, and it validates the packaged conffile with the
+# packaged page (the conffile's web_root is /usr/share/emotiond/web: here under $root)
+web_exec=$(sed -n 's/^ExecStart=\([^ ]*\).*/\1/p' "$root/lib/systemd/system/emotiond-web.service")
+[ "$web_exec" = /usr/bin/emotiond-web ] || fail "emotiond-web.service's ExecStart is $web_exec"
+grep -Eq '(deb-systemd-helper (enable|unmask)|systemctl (enable|start)).*emotiond-web' \
+  "$tmp/control/postinst" && fail "postinst enables or starts emotiond-web.service"
+"${run[@]}" "$root/usr/bin/emotiond-web" --check-config -c "$root/etc/emotiond/emotiond.conf" \
+  --web-root "$root/usr/share/emotiond/web" >/dev/null ||
+  fail "emotiond-web --check-config rejects the packaged conffile or page"
+"${run[@]}" "$root/usr/bin/emotiond-web" --version | grep -q "^emotiond-web $version " ||
+  fail "emotiond-web --version does not say $version"
 # the default model path, as the conffile documents it (test_config holds the file to
 # the daemon's own defaults); the conffile validates with that model from the package
 model=$(sed -n '/^\[daemon\]/,/^\[/s/^# model = //p' "$root/etc/emotiond/emotiond.conf")
@@ -202,11 +221,11 @@ echo "packaged binaries run: $out"
 
 # The man pages document what the packaged programs accept: every long option of their
 # usage, and every key --check-config prints (a profile section included), in its section.
-for page in emotiond.8 emotionctl.1 emotiond.conf.5 emotiond-mqtt.1; do   # roff's \- as plain -
+for page in emotiond.8 emotionctl.1 emotiond.conf.5 emotiond-mqtt.1 emotiond-web.1; do   # roff's \- as plain -
   sed 's/\\-/-/g' "$tmp/$page" >"$tmp/$page.txt"
 done
 for prog in usr/sbin/emotiond:emotiond.8 usr/bin/emotionctl:emotionctl.1 \
-            usr/bin/emotiond-mqtt:emotiond-mqtt.1; do
+            usr/bin/emotiond-mqtt:emotiond-mqtt.1 usr/bin/emotiond-web:emotiond-web.1; do
   "${run[@]}" "$root/${prog%%:*}" --help >"$tmp/help"
   for opt in $(grep -o -- '--[a-z][a-z-]*' "$tmp/help" | sort -u); do
     grep -q -- "$opt" "$tmp/${prog#*:}.txt" || fail "${prog#*:} does not document $opt"

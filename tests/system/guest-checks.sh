@@ -388,6 +388,44 @@ else
   fail crash-no-core "emotiond is not running: nothing to crash"
 fi
 
+# ---- 9c. the dashboard: emotiond-web.service, once enabled, serves the page -----------
+# Disabled by the package; enabled, it runs as its own user, listens on 127.0.0.1:8737
+# only (/proc/net/tcp: 0100007F:2221, nothing on 0.0.0.0 or ::), serves the page, and
+# its /healthz says the daemon is connected. The guest has no curl: bash's /dev/tcp.
+web_get() {   # path: the whole response of an HTTP/1.0 GET on 127.0.0.1:8737
+  local fd
+  exec {fd}<>/dev/tcp/127.0.0.1/8737 2>/dev/null || return 1
+  printf 'GET %s HTTP/1.0\r\nHost: localhost\r\n\r\n' "$1" >&"$fd"
+  timeout 10 cat <&"$fd"
+  exec {fd}>&-
+}
+web_connected() { web_get /healthz | grep -q '"daemon_connected":true'; }
+listening_on() { grep -hE "^ *[0-9]+: $1:2221 [0-9A-F:]+ 0A " /proc/net/tcp /proc/net/tcp6 2>/dev/null | wc -l; }
+if systemctl is-enabled -q emotiond-web 2>/dev/null; then
+  fail web "emotiond-web.service is enabled by the package (it should wait to be enabled)"
+elif ! systemctl cat emotiond-web >/dev/null 2>&1; then
+  skip web "this package has no emotiond-web.service"
+else
+  t0=$(now_ms)
+  if timeout 60 systemctl enable --now emotiond-web >"$work/web.err" 2>&1 &&
+     wait_for 60 web_connected; then
+    t1=$(now_ms)
+    page=$(web_get /)
+    user=$(stat -c %U "/proc/$(systemctl show -p MainPID --value emotiond-web)")   # no procps
+    loop=$(listening_on 0100007F) any=$(( $(listening_on 00000000) + $(listening_on 00000000000000000000000000000000) ))
+    if head -1 <<<"$page" | grep -q ' 200 ' && grep -q '<canvas' <<<"$page" &&
+       [ "$user" = emotiond-web ] && [ "$loop" -ge 1 ] && [ "$any" -eq 0 ]; then
+      pass web "systemctl enable --now emotiond-web: the page served on 127.0.0.1:8737 only, as user $user, the daemon connected $(secs $((t1 - t0))) s after enabling; $(web_get /healthz | json_num rss_kb) kB resident"
+    else
+      fail web "the page: $(head -1 <<<"$page"); user ${user:-?}; listening on loopback $loop, on any address $any"
+    fi
+  else
+    fail web "emotiond-web did not serve a connected dashboard within 60 s: $(systemctl show -p ActiveState,SubState,StatusText --value emotiond-web | tr '\n' ' ') $(tr '\n' ' ' <"$work/web.err")"
+    journalctl -u emotiond-web -n 15 --no-pager 2>&1 | sed 's/^/  journal: /'
+  fi
+  systemctl disable --now emotiond-web >/dev/null 2>&1
+fi
+
 # ---- 10. systemd-analyze security ---------------------------------------------------
 if out=$(systemd-analyze security emotiond --no-pager 2>&1); then
   exposure=$(grep -E 'Overall exposure level' <<<"$out" | sed -E 's/.*: //')

@@ -149,6 +149,46 @@ static void test_file_and_flags(void **state)
     assert_non_null(strstr(err, "--fps: [capture] fps: 'fast' is not a number"));
 }
 
+/* [web], emotiond-web's section: its defaults (loopback only), a file, bad values. */
+static void test_web_section(void **state)
+{
+    (void)state;
+    struct config c;
+    config_defaults(&c);
+    assert_string_equal(c.web.bind, "127.0.0.1");
+    assert_int_equal(c.web.port, 8737);
+    assert_string_equal(c.web.allowed_hosts, "");
+    assert_string_equal(c.web.web_root, "/usr/share/emotiond/web");
+    assert_int_equal(c.web.max_clients, 32);
+    assert_int_equal(c.web.max_clients_per_ip, 16);
+    assert_int_equal(c.web.max_streams, 8);
+    assert_int_equal(c.web.timeout_s, 10);
+    assert_string_equal(c.web.log_level, "info");
+    write_conf("[daemon]\nsocket = /tmp/e.sock\n[web]\nbind = ::1\nport = 9001\n"
+               "allowed_hosts = kiosk.lan, 10.0.0.7\nweb_root = /srv/page\nmax_clients = 8\n"
+               "max_clients_per_ip = 4\nmax_streams = 2\ntimeout_s = 5\nlog_level = debug\n");
+    char err[600];
+    if (config_load(path, &c, err, sizeof err))
+        fail_msg("%s", err);
+    unlink(path);
+    assert_string_equal(c.daemon.socket, "/tmp/e.sock");
+    assert_string_equal(c.web.bind, "::1");
+    assert_int_equal(c.web.port, 9001);
+    assert_string_equal(c.web.allowed_hosts, "kiosk.lan, 10.0.0.7");
+    assert_string_equal(c.web.web_root, "/srv/page");
+    assert_int_equal(c.web.max_clients, 8);
+    assert_int_equal(c.web.max_clients_per_ip, 4);
+    assert_int_equal(c.web.max_streams, 2);
+    assert_int_equal(c.web.timeout_s, 5);
+    assert_string_equal(c.web.log_level, "debug");
+    expect_error("[web]\nport = 0\n", ":2: [web] port: '0' is not an integer in 1..65535");
+    expect_error("[web]\nport = 80x\n", "[web] port");
+    expect_error("[web]\nmax_streams = 0\n", "[web] max_streams");
+    expect_error("[web]\ntimeout_s = 0\n", "[web] timeout_s");
+    expect_error("[web]\nlog_level = loud\n", "'loud' is not one of error|warning|info|debug");
+    expect_error("[web]\nroot = /srv\n", ":2: [web] root: unknown key");
+}
+
 static void test_errors_name_file_line_key(void **state)
 {
     (void)state;
@@ -374,6 +414,9 @@ static void test_diff(void **state)
     assert_int_equal(config_set(&b, "telemetry", "interval_s", "0.3", "t", err, sizeof err), 0);
     assert_int_equal(config_set(&b, "classify", "mirror", "true", "t", err, sizeof err), 0);
     assert_int_equal(config_set(&b, "profile.M", "fps_cap", "5", "t", err, sizeof err), 0);
+    /* the other programs' sections: nothing for the daemon to apply or warn about */
+    assert_int_equal(config_set(&b, "web", "port", "9000", "t", err, sizeof err), 0);
+    assert_int_equal(config_set(&b, "mqtt", "qos", "2", "t", err, sizeof err), 0);
     assert_int_equal(config_diff(&a, &b, record, &s), 8);
     assert_string_equal(s.line[0], "detect width=400 restart");
     assert_string_equal(s.line[1], "classify mirror=true live");
@@ -429,6 +472,7 @@ int main(void)
         cmocka_unit_test(test_print_reads_back),
         cmocka_unit_test(test_live_keys),
         cmocka_unit_test(test_diff),
+        cmocka_unit_test(test_web_section),
         cmocka_unit_test(test_example_documents_every_key),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);

@@ -11,7 +11,8 @@
 #include "ctl_connect.h"
 #include "log.h"
 
-/* per read: a few dozen frames, then the broker gets its turn (fairness under a flood) */
+/* per read: a few dozen frames, then the program's other sockets get their turn (the
+ * broker, the browsers: fairness under a flood) */
 #define READ_CHUNK 16384
 
 struct reader {
@@ -93,7 +94,7 @@ static void message(struct reader *r, char *line, size_t len, reader_fn fn, void
 
 int reader_read(struct reader *r, reader_fn fn, void *user, char *err, size_t errlen)
 {
-    for (int round = 0; round < 4; round++) {    /* then the broker's turn */
+    for (int round = 0; round < 4; round++) {    /* then the other sockets' turn */
         size_t room = READER_LINE_MAX - r->len;
         ssize_t n = read(r->fd, r->buf + r->len, room < READ_CHUNK ? room : READ_CHUNK);
         if (n < 0 && errno == EINTR)

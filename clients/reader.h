@@ -1,9 +1,9 @@
-/* The daemon's side of the bridge: a non-blocking client of emotiond's socket (protocol
- * 1, docs/protocol.md) that hands over each message as a parsed object. Garbage (not
- * JSON, not an object, no "type", a line over READER_LINE_MAX) is logged, counted and
- * skipped; the connection stays. */
-#ifndef EMOTIOND_MQTT_READER_H
-#define EMOTIOND_MQTT_READER_H
+/* The daemon's side of a client program (emotiond-mqtt, emotiond-web): a non-blocking
+ * client of emotiond's socket (protocol 1, docs/protocol.md) that hands over each message
+ * as a parsed object. Garbage (not JSON, not an object, no "type", a line over
+ * READER_LINE_MAX) is logged, counted and skipped; the connection stays. */
+#ifndef EMOTIOND_CLIENT_READER_H
+#define EMOTIOND_CLIENT_READER_H
 
 #include <jansson.h>
 #include <stddef.h>

@@ -1,0 +1,208 @@
+"""What emotiond-web's integration tests share (web_test.py, the browser; web_http_test.py,
+bad HTTP): the real emotiond on a clip of the sample photo, emotiond-web on 127.0.0.1 and
+a free port, HTTP and event-stream clients, the RSS of a process. Standard library, plus
+Debian's python3-opencv where a clip or a JPEG is needed.
+
+EMOTIOND_EMULATOR ("qemu-aarch64 -cpu max") runs both programs through that command (a
+cross build); EMOTIOND_TIME_SCALE=N stretches waits and slows the pace by N.
+"""
+import http.client, json, os, shlex, shutil, signal, socket, subprocess, tempfile, time
+
+EMU = shlex.split(os.environ.get("EMOTIOND_EMULATOR", ""))
+SLOW = float(os.environ.get("EMOTIOND_TIME_SCALE", "1"))
+TMP = tempfile.mkdtemp(prefix="emotiond-web-test-")
+
+
+def setup(emotiond, web, src):
+    """Paths of the two programs and the source tree; call once from the script."""
+    global EMOTIOND, WEB, SRC, MODEL, PHOTO, PAGE
+    EMOTIOND, WEB, SRC = emotiond, web, src
+    MODEL = os.path.join(SRC, "tests/fixtures/nano-b-quick.enn")
+    PHOTO = os.path.join(SRC, "samples/astronaut.pgm")
+    PAGE = os.path.join(SRC, "clients/web/page")
+
+
+def board(name):
+    """A fixture tree for --system-root: xavier-nx-l4t32 (power mode and watts), bare."""
+    return os.path.join(SRC, "tests/fixtures/boards", name)
+
+
+def free_port():
+    s = socket.socket()
+    s.bind(("127.0.0.1", 0))
+    port = s.getsockname()[1]
+    s.close()
+    return port
+
+
+def wait_for(cond, timeout, what):
+    deadline = time.monotonic() + timeout * SLOW
+    while time.monotonic() < deadline:
+        v = cond()
+        if v:
+            return v
+        time.sleep(0.05)
+    raise AssertionError("timed out after %g s waiting for %s" % (timeout * SLOW, what))
+
+
+def clip(frames=60):
+    """A Motion-JPEG clip of the sample photo (one face), as a camera would send it."""
+    path = os.path.join(TMP, "astronaut-%d.mjpeg" % frames)
+    if not os.path.exists(path):
+        import cv2
+        ok, jpg = cv2.imencode(".jpg", cv2.imread(PHOTO), [cv2.IMWRITE_JPEG_QUALITY, 90])
+        assert ok
+        with open(path, "wb") as f:
+            f.write(jpg.tobytes() * frames)
+    return path
+
+
+def rss_kb(pid):
+    with open("/proc/%d/status" % pid) as f:
+        for line in f:
+            if line.startswith("VmRSS:"):
+                return int(line.split()[1])
+    return -1
+
+
+class Proc:
+    def stderr(self):
+        self.log.flush()
+        with open(self.log.name) as f:
+            return f.read()
+
+    def stop(self, timeout=10):
+        self.proc.send_signal(signal.SIGTERM)
+        return self.proc.wait(timeout * SLOW)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.log.close()
+
+
+class Daemon(Proc):
+    """emotiond on the clip (paced at fps) with a socket of its own; config: the text of a
+    config file (e.g. "[preview]\\nenabled = true\\n")."""
+
+    def __init__(self, sock=None, fps=15, config=None, system_root=None, source=None):
+        self.sock = sock or os.path.join(TMP, "d%d.sock" % time.monotonic_ns())
+        self.log = open(os.path.join(TMP, "daemon-%d.log" % time.monotonic_ns()), "w")
+        cmd = [*EMU, EMOTIOND, "--socket", self.sock, "--model", MODEL,
+               "--source", source or "file:" + clip(), "--fps", "%g" % (fps / SLOW)]
+        if config:
+            conf = os.path.join(TMP, "emotiond-%d.conf" % time.monotonic_ns())
+            with open(conf, "w") as f:
+                f.write(config)
+            cmd += ["-c", conf]
+        if system_root:
+            cmd += ["--system-root", system_root]
+        self.proc = subprocess.Popen(cmd, stderr=self.log)
+        wait_for(lambda: os.path.exists(self.sock) or self.proc.poll() is not None, 20,
+                 "emotiond's socket")
+        if self.proc.poll() is not None:
+            raise AssertionError("emotiond did not start: " + self.stderr())
+
+    def hello(self):
+        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.settimeout(10 * SLOW)
+        s.connect(self.sock)
+        line = s.makefile("rb").readline()
+        s.close()
+        return json.loads(line)
+
+
+class Web(Proc):
+    """emotiond-web on 127.0.0.1 and a free port, serving the source tree's page."""
+
+    def __init__(self, sock, *args, config=None, env=None, wait=True):
+        self.port = free_port()
+        self.log = open(os.path.join(TMP, "web-%d.log" % time.monotonic_ns()), "w")
+        cmd = [*EMU, WEB, "--socket", sock, "--port", str(self.port), "--web-root", PAGE]
+        if config:
+            conf = os.path.join(TMP, "web-%d.conf" % time.monotonic_ns())
+            with open(conf, "w") as f:
+                f.write(config)
+            cmd[len(EMU) + 1:len(EMU) + 1] = ["-c", conf]
+        self.proc = subprocess.Popen(cmd + list(args), stderr=self.log,
+                                     env=dict(os.environ, **(env or {})))
+        self.url = "http://127.0.0.1:%d/" % self.port
+        if wait:
+            wait_for(self.listening, 20, "emotiond-web on port %d" % self.port)
+
+    def listening(self):
+        if self.proc.poll() is not None:
+            raise AssertionError("emotiond-web exited %d: %s" % (self.proc.returncode,
+                                                                 self.stderr()))
+        try:
+            socket.create_connection(("127.0.0.1", self.port), 0.2).close()
+            return True
+        except OSError:
+            return False
+
+    def get(self, path, headers=None, method="GET", body=None):
+        """(status, headers dict with lower-case names, body bytes)."""
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10 * SLOW)
+        c.request(method, path, body=body, headers=headers or {})
+        r = c.getresponse()
+        data = r.read()
+        c.close()
+        return r.status, {k.lower(): v for k, v in r.getheaders()}, data
+
+    def serves(self):
+        """Whether the page is served now (a refused connection is a no)."""
+        try:
+            return self.get("/")[0] == 200
+        except OSError:
+            return False
+
+    def health(self):
+        return json.loads(self.get("/healthz")[2])
+
+    def rss_kb(self):
+        return rss_kb(self.proc.pid)
+
+
+class Events:
+    """An /events stream read as a browser would: each data line's JSON, in order."""
+
+    def __init__(self, web, timeout=10):
+        self.c = http.client.HTTPConnection("127.0.0.1", web.port, timeout=timeout * SLOW)
+        self.c.request("GET", "/events")
+        self.r = self.c.getresponse()
+        self.status = self.r.status
+        self.headers = {k.lower(): v for k, v in self.r.getheaders()}
+        self.fields = []          # non-data lines (retry: ...)
+
+    def next(self, type_=None, limit=5000):
+        """The next message (of type_, skipping others); None when the stream ends."""
+        for _ in range(limit):
+            data = []
+            while True:
+                line = self.r.readline()
+                if not line:
+                    return None
+                line = line.decode().rstrip("\n")
+                if not line:
+                    break
+                if line.startswith("data: "):
+                    data.append(line[6:])
+                else:
+                    self.fields.append(line)
+            if not data:
+                continue
+            m = json.loads("\n".join(data))
+            if type_ is None or m.get("type") == type_:
+                return m
+        raise AssertionError("no %s message in %d" % (type_, limit))
+
+    def close(self):
+        self.c.close()
+
+
+def cleanup():
+    shutil.rmtree(TMP, ignore_errors=True)
