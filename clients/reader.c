@@ -82,10 +82,11 @@ static void message(struct reader *r, char *line, size_t len, reader_fn fn, void
     const char *type = json_string_value(json_object_get(msg, "type"));
     if (!type) {
         r->garbage++;
-        log_warn("emotiond sent %s: %.60s%s", !msg ? "a line that is not JSON"
+        /* the line is not NUL-terminated: print at most its own bytes */
+        log_warn("emotiond sent %s: %.*s%s", !msg ? "a line that is not JSON"
                  : !json_is_object(msg) ? "JSON that is not an object"
                                         : "an object without a \"type\"",
-                 line, len > 60 ? "..." : "");
+                 (int)(len < 60 ? len : 60), line, len > 60 ? "..." : "");
     } else {
         fn(user, msg, type, line, len);
     }

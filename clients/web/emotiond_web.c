@@ -292,7 +292,10 @@ static int run(struct dashboard *d, int sig_fd)
         }
         if (fds[0].revents & POLLIN) {
             struct signalfd_siginfo si;
-            if (read(sig_fd, &si, sizeof si) == sizeof si) {
+            bool got = read(sig_fd, &si, sizeof si) == sizeof si;
+            if (got && si.ssi_signo == SIGHUP) {
+                log_info("SIGHUP: nothing to reload (restart emotiond-web to read its config)");
+            } else if (got) {
                 log_info("%s: stopping", strsignal((int)si.ssi_signo));
                 sd_notify(0, "STOPPING=1");
                 return 0;
@@ -431,6 +434,7 @@ int main(int argc, char **argv)
     sigemptyset(&mask);
     sigaddset(&mask, SIGTERM);
     sigaddset(&mask, SIGINT);
+    sigaddset(&mask, SIGHUP);   /* its default would end the process, and systemd would not restart it */
     sigprocmask(SIG_BLOCK, &mask, NULL);
     signal(SIGPIPE, SIG_IGN);
     int sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);

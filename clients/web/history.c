@@ -1,6 +1,7 @@
 #include "history.h"
 
 #include <math.h>
+#include <stdbool.h>
 #include <string.h>
 
 const char *const HISTORY_LABEL_NAMES[HISTORY_LABELS] = {
@@ -18,10 +19,17 @@ static double num(json_t *j)
     return json_is_number(j) ? json_number_value(j) : NAN;
 }
 
+/* Unix seconds a daemon can plausibly send (2001..5138): beyond them the bucket loop
+ * below would not advance and the integer conversions would overflow. */
+static bool plausible_ts(double ts)
+{
+    return isfinite(ts) && ts > 1e9 && ts < 1e11;
+}
+
 int history_sample_of(json_t *t, struct history_sample *s)
 {
     json_t *ts = json_object_get(t, "ts");
-    if (!json_is_number(ts))
+    if (!json_is_number(ts) || !plausible_ts(json_number_value(ts)))
         return -1;
     json_t *stages = json_object_get(t, "stages"), *lat = json_object_get(t, "latency_ms");
     json_t *drops = json_object_get(t, "drops");
@@ -73,7 +81,7 @@ static size_t label_index(const char *label)
  * than any so far; NULL when ts is older than every bucket kept. */
 static struct history_bucket *bucket_for(struct history *h, double ts)
 {
-    if (!isfinite(ts) || ts < HISTORY_BUCKET_S)
+    if (!plausible_ts(ts))
         return NULL;
     double start = floor(ts / HISTORY_BUCKET_S) * HISTORY_BUCKET_S;
     if (start > h->newest_bucket) {

@@ -285,9 +285,14 @@
       if (handle) handle(m);
     };
     es.onerror = () => {
-      // the browser retries by itself (retry: 2000); say what is known meanwhile
+      // the browser retries by itself after a network error (retry: 2000), but a refusal
+      // (503 when all streams are taken, 403) closes the stream for good: start again
       body.dataset.stream = "lost";
       showDaemon(false, "emotiond-web itself is not answering");
+      if (es.readyState === EventSource.CLOSED) {
+        es.close();
+        setTimeout(connect, 5000);
+      }
     };
   }
 
