@@ -43,6 +43,7 @@ struct conn {
 
 struct web_server {
     struct MHD_Daemon *mhd;
+    bool stopping;             /* web_server_stop runs: no new stream may suspend */
     const struct web_options *o;
     const struct assets *assets;
     struct web_handlers h;
@@ -92,7 +93,7 @@ static ssize_t stream_read(void *cls, uint64_t pos, char *buf, size_t max)
 {
     (void)pos;
     struct stream *st = cls;
-    if (st->ending)
+    if (st->ending || st->srv->stopping)
         return MHD_CONTENT_READER_END_OF_STREAM;
     size_t n = sse_take(st->q, buf, max);
     if (n)
@@ -121,6 +122,8 @@ static enum MHD_Result open_stream(struct web_server *s, struct MHD_Connection *
 {
     if (head)
         return MHD_queue_response(c, MHD_HTTP_OK, s->events_head);
+    if (s->stopping)
+        return reject(s, c, MHD_HTTP_SERVICE_UNAVAILABLE, s->r503);
     if (s->n_streams >= (unsigned)s->o->max_streams) {
         log_info("refused an event stream: %u open (max_streams)", s->n_streams);
         return reject(s, c, MHD_HTTP_SERVICE_UNAVAILABLE, s->r503);
@@ -471,7 +474,10 @@ void web_server_stop(struct web_server *s)
     if (!s)
         return;
     if (s->mhd) {
-        /* every stream ends its response; none may stay suspended when the daemon stops */
+        /* every stream ends its response; none may stay suspended when the daemon stops
+           (libmicrohttpd aborts on one), and none opened meanwhile (a browser reconnecting)
+           may suspend */
+        s->stopping = true;
         for (struct stream *st = s->streams; st; st = st->next) {
             st->ending = true;
             if (st->suspended) {
@@ -481,6 +487,11 @@ void web_server_stop(struct web_server *s)
         }
         for (int i = 0; i < 3 && s->streams; i++)
             MHD_run(s->mhd);
+        for (struct stream *st = s->streams; st; st = st->next)
+            if (st->suspended) {
+                st->suspended = false;
+                MHD_resume_connection(st->conn);
+            }
         MHD_stop_daemon(s->mhd);
     }
     free_responses(s);
