@@ -49,7 +49,8 @@ struct enn_qconv_job {
     int out_c;
     size_t steps;
     const int8_t *packed;    /* output quad b: [steps][4 outputs][4 inputs] */
-    const int32_t *bias;     /* [out_c rounded up to 4] */
+    const int32_t *bias;     /* [out_c rounded up to 4], 0 past out_c: spare lanes of an
+                                output quad hold the zero point */
     const float *scale;      /* [out_c rounded up to 4] */
     const ptrdiff_t *k_off;  /* [steps], in positions (4 bytes) */
     const uint8_t *in;
@@ -59,20 +60,36 @@ struct enn_qconv_job {
     size_t acc_plane;
     size_t count;
     int zero, lo, hi;        /* lo, hi: the clamp before adding zero */
-    bool pairs;              /* steps 2p and 2p + 1 may be summed in int16 first: set
-                                only where enn_qpairs_fit holds; a kernel may ignore it */
+    /* Where products may be summed in int16 before widening (x86's vpmaddubsw results),
+     * set only where enn_qgroups_fit holds; a kernel may ignore both: steps 4g .. 4g + 3
+     * for 4g < quad_steps (a multiple of 4), and when pairs, steps quad_steps + 2p and
+     * quad_steps + 2p + 1 after them. */
+    size_t quad_steps;
+    bool pairs;
 };
 
 /* Packs int8 weights [out_c][in_c][taps] into enn_qconv_job.packed (zero padding to
- * quads); dst holds enn_qpacked_size bytes. */
+ * quads), steps in the given order (the i-th packed step is natural step order[i], where
+ * step s is input quad s / taps at tap s % taps), or the natural one when order is NULL;
+ * dst holds enn_qpacked_size bytes. */
 size_t enn_qpacked_size(int out_c, int in_c, int taps);
-void enn_qpack_weights(const int8_t *w, int out_c, int in_c, int taps, int8_t *dst);
-/* Whether packed weights let a kernel add two steps' byte-pair products in int16 before
- * widening (x86's vpmaddubsw results, two steps' worth: four products a lane): true when,
- * for every output channel, step pair (2p, 2p + 1) and input byte pair, 127 times the sum
- * of the four |w| is at most 32767, so that no activation (0..127) can overflow the
- * int16. Weights within +-63 always pass (tools/train/quantize makes such by default). */
-bool enn_qpairs_fit(const int8_t *packed, int out_c, size_t steps);
+void enn_qpack_weights(const int8_t *w, int out_c, int in_c, int taps, const uint32_t *order,
+                       int8_t *dst);
+/* Whether a kernel may add the byte-pair products of `group` consecutive packed steps in
+ * int16 before widening, for each group in steps [first, first + n) (n a multiple of
+ * group) of packed weights with `steps` steps in all: true when, for every output
+ * channel, group and input byte pair, the positive weights sum to at most 258 and the
+ * negative ones to at least -258. Then, with activations 0..127, the exact sum lies in
+ * -32766..32766: int16 adds on the way may wrap, the result does not. Weights within
+ * +-63 always pass for group 2 (tools/train/quantize makes such by default). */
+bool enn_qgroups_fit(const int8_t *packed, int out_c, size_t steps, size_t first, size_t n,
+                     int group);
+/* An order of a conv's steps (for enn_qpack_weights) whose first steps form as many
+ * groups of four that pass enn_qgroups_fit as a greedy pass finds; the others follow in
+ * their natural order. Writes the permutation of 0 .. steps - 1 (steps = in_c rounded up
+ * to quads, times taps) to order and returns how many steps those groups hold. Plans do
+ * this once per model. */
+size_t enn_qorder_steps(const int8_t *w, int out_c, int in_c, int taps, uint32_t *order);
 
 /* The memory-bound ops work on one channel plane at a time. Planes are zero-bordered
  * (see engine/net.c) and `row` is the padded row length. maxpool2 and upsample2 take

@@ -308,9 +308,10 @@ static void sigmoid(float *x, size_t n)
 /* Int8: 4 output channels x 16 positions in 8 accumulators. vpmaddubsw multiplies the
  * 7-bit activations by the weights and adds pairs into int16 (no saturation: 2 x 127 x
  * 127 < 32768), vpmaddwd with ones adds those pairs into int32: a 4-term dot product per
- * position per 32-bit lane. Where the plan found that two steps' int16 sums cannot
- * overflow (job->pairs, enn_qpairs_fit), they are added with vpaddw before the one
- * vpmaddwd: three multiply ops for two steps instead of four, the ports' bottleneck. */
+ * position per 32-bit lane. Where the plan found that the int16 sums of four steps (or
+ * two) cannot overflow (enn_qgroups_fit), they are added with vpaddw before the one
+ * vpmaddwd and vpaddd: 9 vector ops for four steps instead of 12, the ports' bottleneck.
+ * The plan orders steps so that most of them form such groups (enn_qorder_steps). */
 static inline __m256i requant8(__m256i acc, __m256 scale, __m256 lo, __m256 hi)
 {
     __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(acc), scale);
@@ -318,14 +319,15 @@ static inline __m256i requant8(__m256i acc, __m256 scale, __m256 lo, __m256 hi)
     return _mm256_cvtps_epi32(f);   /* round to nearest even (MXCSR's default) */
 }
 
-/* A block's accumulators (4 output channels x nv vectors of 8 positions) to memory: raw,
- * or requantised into interleaved bytes (channel m's byte at bits 8m of each position's
- * 32-bit lane). */
+/* A block's accumulators (mr of its 4 output channels x nv vectors of 8 positions) to
+ * memory: raw, or requantised into interleaved bytes (channel m's byte at bits 8m of each
+ * position's 32-bit lane; the zero point in the lanes of channels past out_c). */
 static inline __attribute__((always_inline)) void qstore(const struct enn_qconv_job *j, int b,
-                                                         size_t q, __m256i acc[4][4], int nv)
+                                                         int mr, size_t q, __m256i acc[4][4],
+                                                         int nv)
 {
     if (j->acc_out) {
-        for (int m = 0; m < 4 && b + m < j->out_c; m++)
+        for (int m = 0; m < mr; m++)
             for (int v = 0; v < nv; v++)
                 _mm256_storeu_si256((__m256i *)(void *)(j->acc_out + (size_t)(b + m) * j->acc_plane +
                                                         q + 8 * (size_t)v), acc[m][v]);
@@ -333,10 +335,13 @@ static inline __attribute__((always_inline)) void qstore(const struct enn_qconv_
     }
     const __m256 lo = _mm256_set1_ps((float)j->lo), hi = _mm256_set1_ps((float)j->hi);
     const __m256i zero = _mm256_set1_epi32(j->zero);
+    uint32_t spare = 0;   /* the zero point in the lanes of channels mr..3 */
+    for (int m = mr; m < 4; m++)
+        spare |= (uint32_t)j->zero << (8 * m);
     uint8_t *out = j->out + (size_t)(b / 4) * j->out_plane + 4 * q;
     for (int v = 0; v < nv; v++) {
-        __m256i r = _mm256_setzero_si256();
-        for (int m = 0; m < 4; m++) {
+        __m256i r = _mm256_set1_epi32((int32_t)spare);
+        for (int m = 0; m < mr; m++) {
             __m256i qv = _mm256_add_epi32(
                 requant8(acc[m][v], _mm256_set1_ps(j->scale[b + m]), lo, hi), zero);
             r = _mm256_or_si256(r, _mm256_sllv_epi32(qv, _mm256_set1_epi32(8 * m)));
@@ -345,52 +350,95 @@ static inline __attribute__((always_inline)) void qstore(const struct enn_qconv_
     }
 }
 
-static void qconv(const struct enn_qconv_job *j)
+static inline __m256i load256(const uint8_t *p)
+{
+    return _mm256_loadu_si256((const __m256i *)(const void *)p);
+}
+
+static inline __m256i weights4(const int8_t *w)
+{
+    int32_t w4;
+    memcpy(&w4, w, 4);
+    return _mm256_set1_epi32(w4);
+}
+
+/* One block of mr (a constant at each call) output channels by 16 positions. */
+static inline __attribute__((always_inline)) void qblock(const struct enn_qconv_job *j, int b,
+                                                         int mr, size_t q)
 {
     const __m256i ones = _mm256_set1_epi16(1);
-    for (size_t q = 0; q < j->count; q += 16) {
-        for (int b = 0; b < j->out_c; b += 4) {
-            const int8_t *w = j->packed + (size_t)b * j->steps * 4;
-            __m256i acc[4][4];
-            for (int m = 0; m < 4; m++)
-                acc[m][0] = acc[m][1] = _mm256_set1_epi32(j->bias[b + m]);
-            const uint8_t *in = j->in + 4 * q;
-            size_t s = 0;
-            if (j->pairs)
-                for (; s + 2 <= j->steps; s += 2) {
-                    const uint8_t *xa = in + 4 * j->k_off[s], *xb = in + 4 * j->k_off[s + 1];
-                    const int8_t *ws = w + 16 * s;
-                    /* positions outer: 15 live vectors, where channels outer spill */
-                    for (int v = 0; v < 2; v++) {
-                        __m256i a = _mm256_loadu_si256((const __m256i *)(const void *)(xa + 32 * v));
-                        __m256i c = _mm256_loadu_si256((const __m256i *)(const void *)(xb + 32 * v));
-                        for (int m = 0; m < 4; m++) {
-                            int32_t wa, wc;
-                            memcpy(&wa, ws + 4 * m, 4);
-                            memcpy(&wc, ws + 16 + 4 * m, 4);
-                            __m256i sum16 = _mm256_add_epi16(
-                                _mm256_maddubs_epi16(a, _mm256_set1_epi32(wa)),
-                                _mm256_maddubs_epi16(c, _mm256_set1_epi32(wc)));
-                            acc[m][v] = _mm256_add_epi32(acc[m][v], _mm256_madd_epi16(sum16, ones));
-                        }
-                    }
-                }
-            for (; s < j->steps; s++) {
-                const uint8_t *x = in + 4 * j->k_off[s];
-                __m256i x0 = _mm256_loadu_si256((const __m256i *)(const void *)x);
-                __m256i x1 = _mm256_loadu_si256((const __m256i *)(const void *)(x + 32));
-                const int8_t *ws = w + 16 * s;
-                for (int m = 0; m < 4; m++) {
-                    int32_t w4;
-                    memcpy(&w4, ws + 4 * m, 4);
-                    __m256i wv = _mm256_set1_epi32(w4);
-                    acc[m][0] = _mm256_add_epi32(
-                        acc[m][0], _mm256_madd_epi16(_mm256_maddubs_epi16(x0, wv), ones));
-                    acc[m][1] = _mm256_add_epi32(
-                        acc[m][1], _mm256_madd_epi16(_mm256_maddubs_epi16(x1, wv), ones));
+    const size_t quad_steps = j->quad_steps & ~(size_t)3;
+    const int8_t *w = j->packed + (size_t)b * j->steps * 4;
+    __m256i acc[4][4];
+    for (int m = 0; m < mr; m++)
+        acc[m][0] = acc[m][1] = _mm256_set1_epi32(j->bias[b + m]);
+    const uint8_t *in = j->in + 4 * q;
+    size_t s = 0;
+    for (; s < quad_steps; s += 4) {
+        const uint8_t *x[4];
+        for (int i = 0; i < 4; i++)
+            x[i] = in + 4 * j->k_off[s + i];
+        for (int v = 0; v < 2; v++) {
+            /* weights broadcast again for each vector of positions: hoisted, the 16 of
+               them spill with the accumulators */
+            const int8_t *ws = w + 16 * s;
+            __asm__ volatile("" : "+r"(ws));
+            __m256i xv[4];
+            for (int i = 0; i < 4; i++)
+                xv[i] = load256(x[i] + 32 * v);
+            for (int m = 0; m < mr; m++) {
+                __m256i p01 = _mm256_add_epi16(
+                    _mm256_maddubs_epi16(xv[0], weights4(ws + 4 * m)),
+                    _mm256_maddubs_epi16(xv[1], weights4(ws + 16 + 4 * m)));
+                __m256i p23 = _mm256_add_epi16(
+                    _mm256_maddubs_epi16(xv[2], weights4(ws + 32 + 4 * m)),
+                    _mm256_maddubs_epi16(xv[3], weights4(ws + 48 + 4 * m)));
+                acc[m][v] = _mm256_add_epi32(
+                    acc[m][v], _mm256_madd_epi16(_mm256_add_epi16(p01, p23), ones));
+            }
+        }
+    }
+    if (j->pairs)
+        for (; s + 2 <= j->steps; s += 2) {
+            const uint8_t *xa = in + 4 * j->k_off[s], *xb = in + 4 * j->k_off[s + 1];
+            const int8_t *ws = w + 16 * s;
+            /* positions outer: 15 live vectors, where channels outer spill */
+            for (int v = 0; v < 2; v++) {
+                __m256i a = load256(xa + 32 * v), c = load256(xb + 32 * v);
+                for (int m = 0; m < mr; m++) {
+                    __m256i sum16 = _mm256_add_epi16(
+                        _mm256_maddubs_epi16(a, weights4(ws + 4 * m)),
+                        _mm256_maddubs_epi16(c, weights4(ws + 16 + 4 * m)));
+                    acc[m][v] = _mm256_add_epi32(acc[m][v], _mm256_madd_epi16(sum16, ones));
                 }
             }
-            qstore(j, b, q, acc, 2);
+        }
+    for (; s < j->steps; s++) {
+        const uint8_t *x = in + 4 * j->k_off[s];
+        __m256i x0 = load256(x), x1 = load256(x + 32);
+        const int8_t *ws = w + 16 * s;
+        for (int m = 0; m < mr; m++) {
+            __m256i wv = weights4(ws + 4 * m);
+            acc[m][0] = _mm256_add_epi32(acc[m][0],
+                                         _mm256_madd_epi16(_mm256_maddubs_epi16(x0, wv), ones));
+            acc[m][1] = _mm256_add_epi32(acc[m][1],
+                                         _mm256_madd_epi16(_mm256_maddubs_epi16(x1, wv), ones));
+        }
+    }
+    qstore(j, b, mr, q, acc, 2);
+}
+
+static void qconv(const struct enn_qconv_job *j)
+{
+    for (size_t q = 0; q < j->count; q += 16) {
+        /* a last block of fewer than 4 channels computes only those */
+        for (int b = 0; b < j->out_c; b += 4) {
+            switch (j->out_c - b) {
+            case 1: qblock(j, b, 1, q); break;
+            case 2: qblock(j, b, 2, q); break;
+            case 3: qblock(j, b, 3, q); break;
+            default: qblock(j, b, 4, q); break;
+            }
         }
     }
 }
@@ -413,17 +461,15 @@ static void qconv_vnni(const struct enn_qconv_job *j)
                 const uint8_t *x = in + 4 * j->k_off[s];
                 __m256i xv[4];
                 for (int v = 0; v < 4; v++)
-                    xv[v] = _mm256_loadu_si256((const __m256i *)(const void *)(x + 32 * v));
+                    xv[v] = load256(x + 32 * v);
                 const int8_t *ws = w + 16 * s;
                 for (int m = 0; m < 4; m++) {
-                    int32_t w4;
-                    memcpy(&w4, ws + 4 * m, 4);
-                    __m256i wv = _mm256_set1_epi32(w4);
+                    __m256i wv = weights4(ws + 4 * m);
                     for (int v = 0; v < 4; v++)
                         acc[m][v] = _mm256_dpbusd_epi32(acc[m][v], xv[v], wv);
                 }
             }
-            qstore(j, b, q, acc, 4);
+            qstore(j, b, j->out_c - b < 4 ? j->out_c - b : 4, q, acc, 4);
         }
     }
 }

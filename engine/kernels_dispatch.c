@@ -97,37 +97,3 @@ void enn_pack_weights(const float *w, int out_c, size_t k, int block, float *dst
                 blk[i * (size_t)mr + (size_t)m] = w[(size_t)(b + m) * k + i];
     }
 }
-
-bool enn_qpairs_fit(const int8_t *packed, int out_c, size_t steps)
-{
-    size_t quads = ((size_t)out_c + 3) / 4;
-    for (size_t b = 0; b < quads; b++)
-        for (size_t s = 0; s + 1 < steps; s += 2) {
-            const int8_t *w0 = packed + (b * steps + s) * 16, *w1 = w0 + 16;
-            for (int i = 0; i < 16; i += 2) {   /* output m = i / 4, byte pair i % 4 / 2 */
-                int sum = abs(w0[i]) + abs(w0[i + 1]) + abs(w1[i]) + abs(w1[i + 1]);
-                if (127 * sum > 32767)
-                    return false;
-            }
-        }
-    return true;
-}
-
-size_t enn_qpacked_size(int out_c, int in_c, int taps)
-{
-    size_t quads_out = ((size_t)out_c + 3) / 4, quads_in = ((size_t)in_c + 3) / 4;
-    return quads_out * quads_in * (size_t)taps * 16;
-}
-
-void enn_qpack_weights(const int8_t *w, int out_c, int in_c, int taps, int8_t *dst)
-{
-    memset(dst, 0, enn_qpacked_size(out_c, in_c, taps));
-    size_t steps = ((size_t)in_c + 3) / 4 * (size_t)taps;
-    for (int o = 0; o < out_c; o++)
-        for (int c = 0; c < in_c; c++)
-            for (int t = 0; t < taps; t++) {
-                size_t s = (size_t)(c / 4) * (size_t)taps + (size_t)t;
-                dst[((size_t)(o / 4) * steps + s) * 16 + (size_t)(o % 4) * 4 + (size_t)(c % 4)] =
-                    w[((size_t)o * (size_t)in_c + (size_t)c) * (size_t)taps + (size_t)t];
-            }
-}

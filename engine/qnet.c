@@ -37,8 +37,9 @@ struct qconv {
     const int8_t *packed; /* the plan's (pack_one) */
     const int32_t *bias;  /* zero-point correction folded in; padded to quads */
     const float *scale;   /* requantisation, or dequantisation for a float output */
-    ptrdiff_t *k_off;     /* [steps], this context's */
-    size_t steps;
+    ptrdiff_t *k_off;     /* [steps] in the plan's order, this context's */
+    const uint32_t *order;
+    size_t steps, quad_steps;
     bool depthwise;       /* 3x3 stride 1, one channel per group */
     bool pairs;           /* the plan's */
 };
@@ -187,10 +188,11 @@ static void plan_offsets(struct qnet *q)
             continue;
         const struct qvalue *in = &q->cur.values[n->inputs[0]];
         int kk = n->kernel * n->kernel, pad = n->kernel / 2;
-        for (size_t s = 0; s < c->steps; s++) {
+        for (size_t i = 0; i < c->steps; i++) {
+            size_t s = c->order[i];
             int j = (int)(s / (size_t)kk), t = (int)(s % (size_t)kk);
             int ky = t / n->kernel, kx = t % n->kernel;
-            c->k_off[s] = n->stride == 1
+            c->k_off[i] = n->stride == 1
                 ? (ptrdiff_t)((size_t)j * in->plane / 4) + (ptrdiff_t)(ky - pad) *
                       (ptrdiff_t)in->pw + (kx - pad)
                 : (ptrdiff_t)(s * q->cur.panel_stride);
@@ -306,8 +308,16 @@ static int pack_one(const struct enn_model *m, int k, struct qpack *c, size_t *b
                 c->packed[(size_t)(ch / 4) * 36 + (size_t)t * 4 + (size_t)(ch % 4)] =
                     n->qweights[(size_t)ch * 9 + (size_t)t];
     } else {
-        enn_qpack_weights(n->qweights, n->out.c, n->in.c, kk, c->packed);
-        c->pairs = enn_qpairs_fit(c->packed, n->out.c, (size_t)((n->in.c + 3) / 4) * (size_t)kk);
+        size_t steps = (size_t)((n->in.c + 3) / 4) * (size_t)kk;
+        if (!(c->order = malloc(steps * sizeof *c->order)))
+            return -1;
+        c->quad_steps = enn_qorder_steps(n->qweights, n->out.c, n->in.c, kk, c->order);
+        enn_qpack_weights(n->qweights, n->out.c, n->in.c, kk, c->order, c->packed);
+        if (!enn_qgroups_fit(c->packed, n->out.c, steps, 0, c->quad_steps, 4))
+            c->quad_steps = 0;   /* (enn_qorder_steps only forms groups that fit) */
+        size_t rest = (steps - c->quad_steps) / 2 * 2;
+        c->pairs = enn_qgroups_fit(c->packed, n->out.c, steps, c->quad_steps, rest, 2);
+        *bytes += steps * sizeof *c->order;
     }
     *bytes += size;
     return 0;
@@ -340,6 +350,7 @@ void qnet_pack_free(const struct enn_model *m, struct qpack *packs)
         free(packs[k].packed);
         free(packs[k].bias);
         free(packs[k].scale);
+        free(packs[k].order);
     }
     free(packs);
 }
@@ -356,6 +367,8 @@ static int convs_alloc(struct qnet *q, const struct qpack *packs)
         c->packed = packs[k - 1].packed;
         c->bias = packs[k - 1].bias;
         c->scale = packs[k - 1].scale;
+        c->order = packs[k - 1].order;
+        c->quad_steps = packs[k - 1].quad_steps;
         c->pairs = packs[k - 1].pairs;
         c->depthwise = n->groups > 1;
         if (c->depthwise)
@@ -593,7 +606,7 @@ static void run_conv(struct qnet *q, int k)
     struct enn_qconv_job job = {
         .out_c = n->out.c, .steps = c->steps, .packed = c->packed, .bias = c->bias,
         .scale = c->scale, .k_off = c->k_off, .in = src, .count = (size_t)out->s.h * pw,
-        .zero = zero, .lo = lo, .hi = hi, .pairs = c->pairs,
+        .zero = zero, .lo = lo, .hi = hi, .quad_steps = c->quad_steps, .pairs = c->pairs,
     };
     if (out->is_float) {
         q->acc_plane = round_up(job.count + ENN_MAX_OVERRUN, 16);

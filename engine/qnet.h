@@ -8,12 +8,14 @@
 
 struct qnet;
 /* One conv's share of a plan: packed weights, biases with the input zero point folded in,
- * requantisation scales. */
+ * requantisation scales, and where its kernel may sum in int16. */
 struct qpack {
     int8_t *packed;
     int32_t *bias;
     float *scale;
-    bool pairs;           /* enn_qpairs_fit */
+    uint32_t *order;      /* the packed steps' order (enn_qorder_steps) */
+    size_t quad_steps;    /* enn_qconv_job.quad_steps, pairs */
+    bool pairs;
 };
 
 /* Packs every conv of an int8 model (*bytes grows by what it holds). */

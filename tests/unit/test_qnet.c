@@ -207,7 +207,7 @@ static void rand_qparam(float *scale, int *zero, bool relu)
 }
 
 /* Weights are drawn from -wmax..wmax: 127, or 63, where the x86 kernels add two steps
- * in int16 (enn_qpairs_fit). */
+ * in int16 (enn_qgroups_fit). */
 static int wmax = 127;
 
 /* A conv with random int8 weights; its output's qparams go into spec. */
@@ -424,60 +424,145 @@ static void compare_qconv(struct enn_qconv_job job, uint8_t *want, uint8_t *got,
     }
 }
 
-/* Two steps' products summed in int16 (enn_qconv_job.pairs) at the very edge of what
- * enn_qpairs_fit allows: every group of four weights at |w| sum 258 and activations at
- * 127 make int16 sums of 32766, one short of overflow; and a weight one larger is refused.
- * Then weights of +-127 with activations at 127, the edge for ARM's smull + smlal. */
-static void test_qconv_pairs_edge(void **state)
+/* A qconv job over IN_C x TAPS steps at positions 0.. with unit tap offsets, weights
+ * packed in the given order (NULL: natural), compared on every set against scalar with
+ * activations all 127 and then random. */
+enum { EDGE_OUT_C = 7, EDGE_IN_C = 6, EDGE_TAPS = 9, EDGE_COUNT = 45 };
+#define EDGE_STEPS ((EDGE_IN_C + 3) / 4 * EDGE_TAPS)
+
+static void compare_edge(const int8_t *w, const uint32_t *order, size_t quad_steps, bool pairs,
+                         const char *what)
 {
-    (void)state;
-    enum { OUT_C = 7, IN_C = 6, TAPS = 9, COUNT = 45 };
-    size_t steps = (IN_C + 3) / 4 * TAPS, positions = COUNT + steps + ENN_MAX_OVERRUN;
-    int8_t w[OUT_C * IN_C * TAPS];
-    /* a group is channels 2i, 2i + 1 at two steps: 65 + 64 + 65 + 64 = 258, and one sign
-       per output channel, the worst case (127 x 258 = 32766) */
-    for (int o = 0; o < OUT_C; o++)
-        for (int c = 0; c < IN_C; c++)
-            for (int t = 0; t < TAPS; t++)
-                w[(o * IN_C + c) * TAPS + t] = (int8_t)((o % 3 == 1 ? -1 : 1) * (65 - c % 2));
-    int8_t *packed = calloc(enn_qpacked_size(OUT_C, IN_C, TAPS), 1);
-    enn_qpack_weights(w, OUT_C, IN_C, TAPS, packed);
-    bool fits = enn_qpairs_fit(packed, OUT_C, steps);
-    assert_true(fits);
-    ptrdiff_t k_off[2 * TAPS];
-    for (size_t s = 0; s < steps; s++)
-        k_off[s] = (ptrdiff_t)s;
+    size_t positions = EDGE_COUNT + EDGE_STEPS + ENN_MAX_OVERRUN;
+    int8_t *packed = calloc(enn_qpacked_size(EDGE_OUT_C, EDGE_IN_C, EDGE_TAPS), 1);
+    enn_qpack_weights(w, EDGE_OUT_C, EDGE_IN_C, EDGE_TAPS, order, packed);
+    ptrdiff_t k_off[EDGE_STEPS];
+    for (size_t i = 0; i < EDGE_STEPS; i++)
+        k_off[i] = (ptrdiff_t)(order ? order[i] : i);
     int32_t bias[8] = {0, -5, 7, 100000, -100000, 3, 1, 0};
     float scale[8] = {1e-5f, 2e-5f, 1e-4f, 3e-5f, 3e-5f, 1e-5f, 2e-4f, 1};
     uint8_t *in = malloc(4 * positions);
-    size_t out_plane = 4 * (COUNT + ENN_MAX_OVERRUN);
+    size_t out_plane = 4 * (EDGE_COUNT + ENN_MAX_OVERRUN);
     uint8_t *want = calloc(2 * out_plane, 1), *got = calloc(2 * out_plane, 1);
     struct enn_qconv_job job = {
-        .out_c = OUT_C, .steps = steps, .packed = packed, .bias = bias, .scale = scale,
-        .k_off = k_off, .in = in, .out_plane = out_plane, .count = COUNT,
-        .zero = 10, .lo = -10, .hi = 117, .pairs = fits,
+        .out_c = EDGE_OUT_C, .steps = EDGE_STEPS, .packed = packed, .bias = bias,
+        .scale = scale, .k_off = k_off, .in = in, .out_plane = out_plane,
+        .count = EDGE_COUNT, .zero = 10, .lo = -10, .hi = 117, .quad_steps = quad_steps,
+        .pairs = pairs,
     };
+    char label[160];
     for (int fill = 0; fill < 2; fill++) {   /* all 127, then random 0..127 */
         for (size_t e = 0; e < 4 * positions; e++)
             in[e] = (uint8_t)(fill ? irand(0, 127) : 127);
-        compare_qconv(job, want, got, fill ? "weights at the pairs bound, random input"
-                                           : "weights at the pairs bound, input 127");
+        snprintf(label, sizeof label, "%s, %s", what, fill ? "random input" : "input 127");
+        compare_qconv(job, want, got, label);
     }
-    /* one weight of one group one larger: 127 x 259 overflows int16 */
-    w[(2 * IN_C + 1) * TAPS + 5] = 65;
-    enn_qpack_weights(w, OUT_C, IN_C, TAPS, packed);
-    assert_false(enn_qpairs_fit(packed, OUT_C, steps));
-    for (size_t e = 0; e < sizeof w; e++)
-        w[e] = (int8_t)(e % 5 == 2 ? 127 : -127);
-    enn_qpack_weights(w, OUT_C, IN_C, TAPS, packed);
-    memset(in, 127, 4 * positions);
-    job.pairs = enn_qpairs_fit(packed, OUT_C, steps);
-    assert_false(job.pairs);
-    compare_qconv(job, want, got, "weights +-127, input 127");
     free(packed);
     free(in);
     free(want);
     free(got);
+}
+
+static bool groups_fit(const int8_t *w, const uint32_t *order, size_t first, size_t n, int group)
+{
+    int8_t *packed = calloc(enn_qpacked_size(EDGE_OUT_C, EDGE_IN_C, EDGE_TAPS), 1);
+    enn_qpack_weights(w, EDGE_OUT_C, EDGE_IN_C, EDGE_TAPS, order, packed);
+    bool fits = enn_qgroups_fit(packed, EDGE_OUT_C, EDGE_STEPS, first, n, group);
+    free(packed);
+    return fits;
+}
+
+#define EDGE_W(o, c, t) w[((o) * EDGE_IN_C + (c)) * EDGE_TAPS + (t)]
+
+/* Products summed in int16 (enn_qconv_job.quad_steps, pairs) at the very edge of what
+ * enn_qgroups_fit allows: each group's positive weights per output channel and byte pair
+ * sum to 258 (and so do its negative ones where signs mix), so activations at 127 give
+ * int16 sums of +-32766; one weight more is refused. Then weights of +-127 with
+ * activations at 127, the edge for ARM's smull + smlal. */
+static void test_qconv_int16_groups_edge(void **state)
+{
+    (void)state;
+    int8_t w[EDGE_OUT_C * EDGE_IN_C * EDGE_TAPS];
+    /* pairs: channels 2i, 2i + 1 at two steps, 65 + 64 + 65 + 64 = 258, one sign per
+       output channel */
+    for (int o = 0; o < EDGE_OUT_C; o++)
+        for (int c = 0; c < EDGE_IN_C; c++)
+            for (int t = 0; t < EDGE_TAPS; t++)
+                EDGE_W(o, c, t) = (int8_t)((o % 3 == 1 ? -1 : 1) * (65 - c % 2));
+    assert_true(groups_fit(w, NULL, 0, EDGE_STEPS, 2));
+    assert_false(groups_fit(w, NULL, 0, 16, 4));
+    compare_edge(w, NULL, 0, true, "pairs at the bound");
+    EDGE_W(2, 1, 5) = 65;   /* 259 */
+    assert_false(groups_fit(w, NULL, 0, EDGE_STEPS, 2));
+
+    /* groups of four steps (natural steps 0-15; 16 and 17 a pair), per output channel
+       and byte pair: one sign, seven weights of 32 and one of 34; or, in output channels
+       0, 3 and 6, mixed signs: 65 + 64 + 65 + 64 positive and as much negative */
+    for (int o = 0; o < EDGE_OUT_C; o++)
+        for (int c = 0; c < EDGE_IN_C; c++)
+            for (int t = 0; t < EDGE_TAPS; t++) {
+                int s = c / 4 * EDGE_TAPS + t;
+                if (o % 3 == 0) {
+                    bool positive = (c % 2 == 0) == (s % 4 < 2);
+                    EDGE_W(o, c, t) = (int8_t)((positive ? 1 : -1) * (s % 2 ? 64 : 65));
+                } else {
+                    EDGE_W(o, c, t) = (int8_t)((o % 3 == 1 ? -1 : 1) *
+                                               (32 + (s % 4 == 0 && c % 2 == 0 ? 2 : 0)));
+                }
+            }
+    assert_true(groups_fit(w, NULL, 0, 16, 4));
+    assert_true(groups_fit(w, NULL, 16, 2, 2));
+    compare_edge(w, NULL, 16, true, "groups of four at the bound");
+    EDGE_W(0, 0, 1) = (int8_t)(EDGE_W(0, 0, 1) > 0 ? EDGE_W(0, 0, 1) + 1 : EDGE_W(0, 0, 1) - 1);
+    assert_false(groups_fit(w, NULL, 0, 16, 4));
+
+    for (size_t e = 0; e < sizeof w; e++)
+        w[e] = (int8_t)(e % 5 == 2 ? 127 : -127);
+    assert_false(groups_fit(w, NULL, 0, EDGE_STEPS, 2));
+    compare_edge(w, NULL, 0, false, "weights +-127");
+}
+
+/* enn_qorder_steps: a permutation whose groups fit, and kernels that run it equal the
+ * scalar one; a heavy step out of place still lets the others form groups. */
+static void test_qorder_steps(void **state)
+{
+    (void)state;
+    int8_t w[EDGE_OUT_C * EDGE_IN_C * EDGE_TAPS];
+    for (int trial = 0; trial < 24; trial++) {
+        int lim = trial % 3 == 0 ? 127 : trial % 3 == 1 ? 63 : 30;
+        for (size_t e = 0; e < sizeof w; e++)
+            w[e] = (int8_t)irand(-lim, lim);
+        uint32_t order[EDGE_STEPS];
+        size_t quads = enn_qorder_steps(w, EDGE_OUT_C, EDGE_IN_C, EDGE_TAPS, order);
+        assert_int_equal(quads % 4, 0);
+        bool seen[EDGE_STEPS] = {false};
+        for (size_t i = 0; i < EDGE_STEPS; i++) {
+            assert_true(order[i] < EDGE_STEPS && !seen[order[i]]);
+            seen[order[i]] = true;
+        }
+        for (size_t i = quads + 1; i < EDGE_STEPS; i++)   /* the rest in natural order */
+            assert_true(order[i - 1] < order[i]);
+        assert_true(groups_fit(w, order, 0, quads, 4));
+        if (lim == 30)   /* 8 x 30 < 258: every group fits */
+            assert_int_equal(quads, EDGE_STEPS / 4 * 4);
+        size_t rest = (EDGE_STEPS - quads) / 2 * 2;
+        bool pairs = groups_fit(w, order, quads, rest, 2);
+        compare_edge(w, order, quads, pairs, "random weights in enn_qorder_steps' order");
+    }
+    /* step 1 (channels 0-3, tap 1) heavy for output 2: no natural group of four holding it
+       fits, but the other steps form groups */
+    for (size_t e = 0; e < sizeof w; e++)
+        w[e] = 20;
+    for (int c = 0; c < 4; c++)
+        EDGE_W(2, c, 1) = 120;
+    assert_false(groups_fit(w, NULL, 0, 16, 4));
+    uint32_t order[EDGE_STEPS];
+    size_t quads = enn_qorder_steps(w, EDGE_OUT_C, EDGE_IN_C, EDGE_TAPS, order);
+    assert_int_equal(quads, 16);
+    for (size_t i = 0; i < quads; i++)
+        assert_int_not_equal(order[i], 1);
+    assert_false(groups_fit(w, order, quads, 2, 2));   /* 240 + 40 */
+    compare_edge(w, order, quads, false, "a heavy step left out of the groups");
 }
 
 /* qsum on lengths that leave SIMD tails, against the scalar kernel. */
@@ -816,7 +901,8 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_classifiers_match_reference),
         cmocka_unit_test(test_detectors_match_reference),
-        cmocka_unit_test(test_qconv_pairs_edge),
+        cmocka_unit_test(test_qconv_int16_groups_edge),
+        cmocka_unit_test(test_qorder_steps),
         cmocka_unit_test(test_qsum_tails),
         cmocka_unit_test(test_classifier_equals_numpy_executor),
         cmocka_unit_test(test_yunet_equals_numpy_executor),

@@ -29,7 +29,7 @@ import enn_reference as ref  # noqa: E402
 QMAX = 127              # 7-bit maps: q in 0..127
 WMAX = 127              # symmetric int8 weights: -127..127 (--weight-bits 8)
 WMAX_7BIT = 63          # the default: x86 kernels then add two steps in int16
-                        # (enn_qpairs_fit in engine/kernels.h)
+                        # (enn_qgroups_fit in engine/kernels.h)
 F32 = np.float32
 
 
