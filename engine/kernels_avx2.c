@@ -320,8 +320,12 @@ static inline __m256i requant8(__m256i acc, __m256 scale, __m256 lo, __m256 hi)
 }
 
 /* A block's accumulators (mr of its 4 output channels x nv vectors of 8 positions) to
- * memory: raw, or requantised into interleaved bytes (channel m's byte at bits 8m of each
- * position's 32-bit lane; the zero point in the lanes of channels past out_c). */
+ * memory: raw, or requantised into interleaved bytes (channel m's byte at byte m of each
+ * position's 32 bits; the zero point in the bytes of channels past out_c). Rounding then
+ * clamping equals clamping then rounding, lo and hi being integers: the float min keeps
+ * huge values from the conversion's overflow value, and the saturating packs with one
+ * byte max clamp the low side (a value below -2^31 converts to -2^31, which saturates
+ * low too). */
 static inline __attribute__((always_inline)) void qstore(const struct enn_qconv_job *j, int b,
                                                          int mr, size_t q, __m256i acc[4][4],
                                                          int nv)
@@ -333,20 +337,32 @@ static inline __attribute__((always_inline)) void qstore(const struct enn_qconv_
                                                         q + 8 * (size_t)v), acc[m][v]);
         return;
     }
-    const __m256 lo = _mm256_set1_ps((float)j->lo), hi = _mm256_set1_ps((float)j->hi);
-    const __m256i zero = _mm256_set1_epi32(j->zero);
-    uint32_t spare = 0;   /* the zero point in the lanes of channels mr..3 */
-    for (int m = mr; m < 4; m++)
-        spare |= (uint32_t)j->zero << (8 * m);
+    const __m256 hi = _mm256_set1_ps((float)j->hi);
+    const __m256i zero = _mm256_set1_epi16((int16_t)j->zero);
+    const __m256i floor = _mm256_set1_epi8((char)(j->lo + j->zero));
+    /* bytes c0 .. c3 of positions 0-3 (each 128-bit half), from channel-major order */
+    const __m256i interleave = _mm256_setr_epi8(0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10, 14, 3, 7,
+                                                11, 15, 0, 4, 8, 12, 1, 5, 9, 13, 2, 6, 10,
+                                                14, 3, 7, 11, 15);
+    __m256 scale[4];
+    for (int m = 0; m < mr; m++)
+        scale[m] = _mm256_set1_ps(j->scale[b + m]);
     uint8_t *out = j->out + (size_t)(b / 4) * j->out_plane + 4 * q;
     for (int v = 0; v < nv; v++) {
-        __m256i r = _mm256_set1_epi32((int32_t)spare);
-        for (int m = 0; m < mr; m++) {
-            __m256i qv = _mm256_add_epi32(
-                requant8(acc[m][v], _mm256_set1_ps(j->scale[b + m]), lo, hi), zero);
-            r = _mm256_or_si256(r, _mm256_sllv_epi32(qv, _mm256_set1_epi32(8 * m)));
+        __m256i r[4];
+        for (int m = 0; m < 4; m++) {
+            if (m < mr) {
+                __m256 f = _mm256_mul_ps(_mm256_cvtepi32_ps(acc[m][v]), scale[m]);
+                r[m] = _mm256_cvtps_epi32(_mm256_min_ps(f, hi));   /* nearest even */
+            } else {
+                r[m] = _mm256_setzero_si256();   /* + zero: the zero point */
+            }
         }
-        _mm256_storeu_si256((__m256i *)(void *)(out + 32 * v), r);
+        __m256i w01 = _mm256_add_epi16(_mm256_packs_epi32(r[0], r[1]), zero);
+        __m256i w23 = _mm256_add_epi16(_mm256_packs_epi32(r[2], r[3]), zero);
+        __m256i bytes = _mm256_max_epu8(_mm256_packus_epi16(w01, w23), floor);
+        _mm256_storeu_si256((__m256i *)(void *)(out + 32 * v),
+                            _mm256_shuffle_epi8(bytes, interleave));
     }
 }
 

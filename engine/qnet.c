@@ -41,6 +41,7 @@ struct qconv {
     const uint32_t *order;
     size_t steps, quad_steps;
     bool depthwise;       /* 3x3 stride 1, one channel per group */
+    bool taps_in_lanes;   /* the plan's (taps_in_lanes) */
     bool pairs;           /* the plan's */
 };
 
@@ -64,6 +65,7 @@ struct qnet {
     size_t acc_plane;
     float *input;         /* the caller's float input [c][h][w] */
     bool keep_all;
+    bool taps_in_lanes;   /* the input's reader takes its taps from lanes (taps_in_lanes) */
     void *arena;
     size_t arena_bytes, weight_bytes;   /* weight_bytes: the tap offsets */
 };
@@ -100,6 +102,40 @@ static size_t value_bytes(const struct qvalue *v)
                     ALIGN_BYTES) + ALIGN_BYTES;
 }
 
+/* A 1x1 stride-2 conv reads a quarter of its input: with several inputs, each one's
+ * samples are gathered first and only those are summed (the sum is element-wise, so the
+ * bytes are the same as gathering the sum). */
+static bool sums_after_gather(const struct enn_node *n)
+{
+    return n->op == ENN_OP_CONV && n->kernel == 1 && n->stride != 1 && n->n_inputs > 1;
+}
+
+/* A one-channel input used only by a 3x3 stride-1 conv (the classifiers' first node)
+ * would fill a quarter of each quad and take 9 steps. Instead each input position holds
+ * the pixel and its left and right neighbours (lanes 0, 1, 2; the pixel in lane 0, where
+ * a one-channel map keeps it), and that conv takes 3 steps, one per kernel row. */
+static bool taps_in_lanes(const struct enn_model *m, int k)
+{
+    const struct enn_node *n = &m->nodes[k - 1];
+    if (m->input.c != 1 || n->op != ENN_OP_CONV || n->kernel != 3 || n->stride != 1 ||
+        n->groups != 1 || n->n_inputs != 1 || n->inputs[0] != 0)
+        return false;
+    for (int j = 1; j <= m->n_nodes; j++)
+        for (int i = 0; i < m->nodes[j - 1].n_inputs; i++)
+            if (j != k && m->nodes[j - 1].inputs[i] == 0)
+                return false;
+    for (int o = 0; o < m->n_outputs; o++)
+        if (m->outputs[o].value == 0)
+            return false;
+    return true;
+}
+
+/* Which lane holds kernel column kx when taps_in_lanes. */
+static int lane_of_column(int kx)
+{
+    return kx == 1 ? 0 : kx == 0 ? 1 : 2;
+}
+
 /* positions of a stride-2 output's padded rows */
 static size_t panel_stride(struct enn_shape out)
 {
@@ -132,12 +168,13 @@ static size_t carve(struct qnet *q, struct qplan *p, uint8_t *base)
     for (int k = 1; k <= m->n_nodes; k++) {
         const struct enn_node *n = &m->nodes[k - 1];
         const struct qvalue *in = &p->values[n->inputs[0]], *out = &p->values[k];
-        if (enn_model_has_qsum(m, k) && value_bytes(in) > sum_max)
+        if (enn_model_has_qsum(m, k) && !sums_after_gather(n) && value_bytes(in) > sum_max)
             sum_max = value_bytes(in);
         if (n->op != ENN_OP_CONV)
             continue;
         if (n->stride != 1) {
-            size_t bytes = (size_t)in->quads * (size_t)(n->kernel * n->kernel) *
+            size_t panels = sums_after_gather(n) ? (size_t)n->n_inputs + 1 : 1;
+            size_t bytes = panels * (size_t)in->quads * (size_t)(n->kernel * n->kernel) *
                            p->panel_stride * 4 + 4 * ENN_MAX_OVERRUN + ALIGN_BYTES;
             panel_max = bytes > panel_max ? bytes : panel_max;
         }
@@ -188,7 +225,9 @@ static void plan_offsets(struct qnet *q)
             continue;
         const struct qvalue *in = &q->cur.values[n->inputs[0]];
         int kk = n->kernel * n->kernel, pad = n->kernel / 2;
-        for (size_t i = 0; i < c->steps; i++) {
+        for (size_t i = 0; i < c->steps && c->taps_in_lanes; i++)   /* a step a row */
+            c->k_off[i] = ((ptrdiff_t)c->order[i] - 1) * (ptrdiff_t)in->pw;
+        for (size_t i = 0; i < c->steps && !c->taps_in_lanes; i++) {
             size_t s = c->order[i];
             int j = (int)(s / (size_t)kk), t = (int)(s % (size_t)kk);
             int ky = t / n->kernel, kx = t % n->kernel;
@@ -308,11 +347,27 @@ static int pack_one(const struct enn_model *m, int k, struct qpack *c, size_t *b
                 c->packed[(size_t)(ch / 4) * 36 + (size_t)t * 4 + (size_t)(ch % 4)] =
                     n->qweights[(size_t)ch * 9 + (size_t)t];
     } else {
-        size_t steps = (size_t)((n->in.c + 3) / 4) * (size_t)kk;
-        if (!(c->order = malloc(steps * sizeof *c->order)))
+        /* with taps in lanes: 3 input "channels" (the lanes), 3 taps (the rows) */
+        const int8_t *w = n->qweights;
+        int in_c = n->in.c, taps = kk;
+        int8_t *moved = NULL;
+        if ((c->taps_in_lanes = taps_in_lanes(m, k))) {
+            if (!(moved = malloc((size_t)n->out.c * 9)))
+                return -1;
+            for (int o = 0; o < n->out.c; o++)
+                for (int ky = 0; ky < 3; ky++)
+                    for (int kx = 0; kx < 3; kx++)
+                        moved[(o * 3 + lane_of_column(kx)) * 3 + ky] = w[o * 9 + ky * 3 + kx];
+            w = moved, in_c = 3, taps = 3;
+        }
+        size_t steps = (size_t)((in_c + 3) / 4) * (size_t)taps;
+        if (!(c->order = malloc(steps * sizeof *c->order))) {
+            free(moved);
             return -1;
-        c->quad_steps = enn_qorder_steps(n->qweights, n->out.c, n->in.c, kk, c->order);
-        enn_qpack_weights(n->qweights, n->out.c, n->in.c, kk, c->order, c->packed);
+        }
+        c->quad_steps = enn_qorder_steps(w, n->out.c, in_c, taps, c->order);
+        enn_qpack_weights(w, n->out.c, in_c, taps, c->order, c->packed);
+        free(moved);
         if (!enn_qgroups_fit(c->packed, n->out.c, steps, 0, c->quad_steps, 4))
             c->quad_steps = 0;   /* (enn_qorder_steps only forms groups that fit) */
         size_t rest = (steps - c->quad_steps) / 2 * 2;
@@ -369,11 +424,14 @@ static int convs_alloc(struct qnet *q, const struct qpack *packs)
         c->scale = packs[k - 1].scale;
         c->order = packs[k - 1].order;
         c->quad_steps = packs[k - 1].quad_steps;
+        c->taps_in_lanes = packs[k - 1].taps_in_lanes;
+        q->taps_in_lanes |= c->taps_in_lanes;
         c->pairs = packs[k - 1].pairs;
         c->depthwise = n->groups > 1;
         if (c->depthwise)
             continue;
-        c->steps = (size_t)((n->in.c + 3) / 4) * (size_t)(n->kernel * n->kernel);
+        c->steps = c->taps_in_lanes ? 3
+                   : (size_t)((n->in.c + 3) / 4) * (size_t)(n->kernel * n->kernel);
         if (!(c->k_off = calloc(c->steps, sizeof *c->k_off)))
             return -1;
         q->weight_bytes += c->steps * sizeof *c->k_off;
@@ -466,12 +524,21 @@ static void quantise_input(struct qnet *q)
     struct enn_qparam qp = q->m->qvalues[0];
     float inv = (float)(1.0 / (double)qp.scale);
     const float *src = q->input;
+    bool lanes = q->taps_in_lanes;
     for (int c = 0; c < v->s.c; c++) {
         uint8_t *plane = v->data + (size_t)(c / 4) * v->plane + (size_t)(c % 4);
         for (int y = 0; y < v->s.h; y++) {
             uint8_t *row = plane + ((size_t)(y + 1) * v->pw + 1) * 4;
             for (int x = 0; x < v->s.w; x++)
                 row[4 * x] = enn_round_clamp(*src++ * inv, -qp.zero, QMAX - qp.zero, qp.zero);
+            if (!lanes)
+                continue;
+            /* lane 1: the left neighbour, lane 2: the right one (zero point past the
+               edges, as the border would give) */
+            for (int x = 0; x < v->s.w; x++) {
+                row[4 * x + 1] = x > 0 ? row[4 * x - 4] : (uint8_t)qp.zero;
+                row[4 * x + 2] = x + 1 < v->s.w ? row[4 * x + 4] : (uint8_t)qp.zero;
+            }
         }
     }
 }
@@ -479,33 +546,39 @@ static void quantise_input(struct qnet *q)
 /* The node's (summed) input as one quantised map: several inputs are requantised to the
  * node's own qparam, borders included (each addend's border is its zero point, so the
  * sum's is the sum's zero point). */
+/* qsum's per-input factors and zero points for node k's inputs. */
+static void sum_params(const struct qnet *q, const struct enn_node *n, float *r, int *z)
+{
+    for (int i = 0; i < n->n_inputs; i++) {
+        struct enn_qparam qi = q->m->qvalues[n->inputs[i]];
+        r[i] = (float)((double)qi.scale / (double)n->qsum.scale);
+        z[i] = qi.zero;
+    }
+}
+
 static const struct qvalue *gather_input(struct qnet *q, int k, struct qvalue *tmp)
 {
     const struct enn_node *n = &q->m->nodes[k - 1];
     const struct qvalue *first = &q->cur.values[n->inputs[0]];
-    if (n->n_inputs == 1)
+    if (n->n_inputs == 1 || sums_after_gather(n))
         return first;
-    struct enn_qparam qs = n->qsum;
     float r[ENN_MAX_INPUTS];
     const uint8_t *src[ENN_MAX_INPUTS];
     int z[ENN_MAX_INPUTS];
-    for (int i = 0; i < n->n_inputs; i++) {
-        struct enn_qparam qi = q->m->qvalues[n->inputs[i]];
-        r[i] = (float)((double)qi.scale / (double)qs.scale);
-        z[i] = qi.zero;
+    sum_params(q, n, r, z);
+    for (int i = 0; i < n->n_inputs; i++)
         src[i] = q->cur.values[n->inputs[i]].data;
-    }
     *tmp = *first;
     tmp->data = q->sum_scratch;
-    tmp->zero = qs.zero;
+    tmp->zero = n->qsum.zero;
     q->kern->qsum(src, z, r, n->n_inputs, tmp->data, (size_t)first->quads * first->plane,
-                  qs.zero);
+                  n->qsum.zero);
     return tmp;
 }
 
 /* Stride-2 taps as [quad][tap][positions][4], laid out like the output's padded rows. */
-static void fill_panel(struct qnet *q, const struct enn_node *n, const struct qvalue *in,
-                       const struct qvalue *out)
+static void fill_panel(const struct qnet *q, const struct enn_node *n,
+                       const struct qvalue *in, const struct qvalue *out, uint8_t *panel)
 {
     int pad = n->kernel / 2, kk = n->kernel * n->kernel;
     size_t ps = q->cur.panel_stride, pwo = out->pw;
@@ -514,7 +587,7 @@ static void fill_panel(struct qnet *q, const struct enn_node *n, const struct qv
         const uint8_t *src = in->data + (size_t)j * in->plane;
         for (int t = 0; t < kk; t++) {
             int ky = t / n->kernel, kx = t % n->kernel;
-            uint8_t *dst = q->panel + ((size_t)j * (size_t)kk + (size_t)t) * ps * 4;
+            uint8_t *dst = panel + ((size_t)j * (size_t)kk + (size_t)t) * ps * 4;
             for (int oy = 0; oy < out->s.h; oy++) {
                 const uint8_t *row = src + (size_t)(2 * oy + ky - pad + 1) * in->pw * 4;
                 uint8_t *d = dst + (size_t)oy * pwo * 4;
@@ -599,8 +672,22 @@ static void run_conv(struct qnet *q, int k)
     }
     size_t pw = out->pw;
     const uint8_t *src = in->data + in->pw * 4;
-    if (n->stride != 1) {
-        fill_panel(q, n, in, out);
+    if (sums_after_gather(n)) {
+        /* each input's panel after the first, then their sum into the first */
+        size_t bytes = (size_t)in->quads * q->cur.panel_stride * 4;
+        float r[ENN_MAX_INPUTS];
+        const uint8_t *panels[ENN_MAX_INPUTS];
+        int z[ENN_MAX_INPUTS];
+        sum_params(q, n, r, z);
+        for (int i = 0; i < n->n_inputs; i++) {
+            uint8_t *dst = q->panel + (size_t)(i + 1) * bytes;
+            fill_panel(q, n, &q->cur.values[n->inputs[i]], out, dst);
+            panels[i] = dst;
+        }
+        q->kern->qsum(panels, z, r, n->n_inputs, q->panel, bytes, n->qsum.zero);
+        src = q->panel;
+    } else if (n->stride != 1) {
+        fill_panel(q, n, in, out, q->panel);
         src = q->panel;
     }
     struct enn_qconv_job job = {

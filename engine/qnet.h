@@ -16,6 +16,7 @@ struct qpack {
     uint32_t *order;      /* the packed steps' order (enn_qorder_steps) */
     size_t quad_steps;    /* enn_qconv_job.quad_steps, pairs */
     bool pairs;
+    bool taps_in_lanes;   /* a one-channel input's taps in its lanes (qnet.c) */
 };
 
 /* Packs every conv of an int8 model (*bytes grows by what it holds). */

@@ -522,6 +522,43 @@ static void test_qconv_int16_groups_edge(void **state)
     compare_edge(w, NULL, 0, false, "weights +-127");
 }
 
+/* Requantisation at its extremes on every set: accumulators far past both ends of the
+ * clamp, at the int32 limits, times scales up to 1e30 (float infinity), and halves that
+ * round to even; a ReLU clamp and a plain one, zero points 0 and 100. */
+static void test_qconv_requant_extremes(void **state)
+{
+    (void)state;
+    enum { OUT_C = 7, COUNT = 20 };
+    int8_t packed[2 * 16] = {0};   /* one step, zero weights: each output is its bias */
+    ptrdiff_t k_off[1] = {0};
+    uint8_t in[4 * (COUNT + ENN_MAX_OVERRUN)];
+    memset(in, 60, sizeof in);
+    int32_t biases[][8] = {
+        {INT32_MAX, INT32_MIN, 5, -5, 3, -3, 1000000, 0},
+        {254, 255, -254, -255, 7, -7, 2147483000, 0},
+    };
+    float scales[][8] = {
+        {1, 1, 0.5f, 0.5f, 0.5f, 0.5f, 1e30f, 1},
+        {0.5f, 0.5f, 0.5f, 0.5f, 1e-30f, 3e38f, 1e-9f, 1},
+    };
+    size_t out_plane = 4 * (COUNT + ENN_MAX_OVERRUN);
+    uint8_t *want = calloc(2 * out_plane, 1), *got = calloc(2 * out_plane, 1);
+    for (size_t c = 0; c < 2; c++)
+        for (int zero = 0; zero <= 100; zero += 100)
+            for (int relu = 0; relu < 2; relu++) {
+                struct enn_qconv_job job = {
+                    .out_c = OUT_C, .steps = 1, .packed = packed, .bias = biases[c],
+                    .scale = scales[c], .k_off = k_off, .in = in, .out_plane = out_plane,
+                    .count = COUNT, .zero = zero, .lo = relu ? 0 : -zero, .hi = 127 - zero,
+                };
+                char what[80];
+                snprintf(what, sizeof what, "case %zu, zero %d, relu %d", c, zero, relu);
+                compare_qconv(job, want, got, what);
+            }
+    free(want);
+    free(got);
+}
+
 /* enn_qorder_steps: a permutation whose groups fit, and kernels that run it equal the
  * scalar one; a heavy step out of place still lets the others form groups. */
 static void test_qorder_steps(void **state)
@@ -903,6 +940,7 @@ int main(void)
         cmocka_unit_test(test_detectors_match_reference),
         cmocka_unit_test(test_qconv_int16_groups_edge),
         cmocka_unit_test(test_qorder_steps),
+        cmocka_unit_test(test_qconv_requant_extremes),
         cmocka_unit_test(test_qsum_tails),
         cmocka_unit_test(test_classifier_equals_numpy_executor),
         cmocka_unit_test(test_yunet_equals_numpy_executor),
