@@ -8,14 +8,14 @@ emotiond feeding it: wrong methods, unknown paths and traversal attempts, foreig
 headers, oversized request heads, more connections than allowed, slowloris (a request
 dribbled a line at a time, and connections that send nothing), event streams that never
 read; through all of it the server keeps serving, and its resident memory (VmRSS) stays
-under a bound, which is printed. Then the daemon going away and coming back, SIGTERM
-with streams open, sd_notify, and configuration errors. Standard library only.
+under a bound, which is printed. Then the daemon going away and coming back, SIGHUP,
+SIGTERM with streams open, sd_notify, and configuration errors. Standard library only.
 
 EMOTIOND_SANITIZE=address (an ASan build: its quarantine holds freed memory) prints the
 RSS without checking it; under an emulator (EMOTIOND_EMULATOR) the tests of rates and
 memory are skipped, saying why.
 """
-import json, os, select, socket, subprocess, sys, threading, time, unittest, warnings
+import json, os, select, signal, socket, subprocess, sys, threading, time, unittest, warnings
 
 import web_support as ws
 from web_support import Daemon, Events, SLOW, Web, wait_for
@@ -492,6 +492,21 @@ class Lifecycle(unittest.TestCase):
                 r.close()
             stuck.close()
             self.assertIn("stopping", w.stderr())
+
+    def test_sighup_keeps_serving(self):
+        """SIGHUP (a reload, for other units) is said and otherwise ignored: its default
+        action would end emotiond-web, and systemd would not restart it."""
+        with Daemon(fps=15) as d, Web(d.sock) as w:
+            wait_for(lambda: w.health()["daemon_connected"], 10, "the daemon connected")
+            w.proc.send_signal(signal.SIGHUP)
+            wait_for(lambda: "SIGHUP: nothing to reload" in w.stderr(), 5, "SIGHUP said")
+            w.proc.send_signal(signal.SIGHUP)      # again: each is taken the same way
+            time.sleep(0.5 * SLOW)
+            self.assertIsNone(w.proc.poll(), w.stderr())
+            health = w.health()
+            self.assertTrue(health["daemon_connected"])
+            self.assertEqual(health["daemon_connects"], 1)
+            self.assertEqual(w.stop(), 0)
 
     def test_notify_ready_watchdog_status(self):
         path = os.path.join(ws.TMP, "notify-%d.sock" % time.monotonic_ns())
