@@ -334,6 +334,22 @@ class Limits(unittest.TestCase):
         for s in slow:
             s.close()
 
+    def test_stream_beyond_max_streams_then_one_closes(self):
+        """max_streams open: one more gets 503 with Retry-After; once one closes, its
+        place is free again (the page's own retry after a 503: web_dashboard)."""
+        held = [Events(self.web) for _ in range(4)]
+        self.assertEqual([ev.status for ev in held], [200] * 4)
+        status, h, _ = self.web.get("/events")
+        self.assertEqual((status, h["retry-after"]), (503, "5"))
+        held.pop().close()
+        wait_for(lambda: self.web.health()["streams"] == 3, 5, "the closed stream let go")
+        again = Events(self.web)
+        self.assertEqual(again.status, 200)
+        self.assertEqual(again.next("web")["type"], "web")
+        self.assertEqual(self.web.get("/events")[0], 503)
+        for ev in held + [again]:
+            ev.close()
+
     def test_stalled_stream_is_closed(self):
         """A browser that stops reading altogether: once the kernel's send buffer is full
         the stream is idle, and timeout_s later it is closed."""
