@@ -42,7 +42,6 @@ struct bridge {
     json_t *hello;               /* the daemon's latest, with ours added; NULL before */
     bool hello_pending;          /* not yet published since it changed or we reconnected */
     double window_start, next_summary;       /* wall clock */
-    double next_socket_try;                  /* monotonic */
     bool socket_down_logged;
     uint64_t daemon_dropped, daemon_connects;
     int exit_code;
@@ -236,13 +235,12 @@ static void drain(struct bridge *b)
 static void daemon_socket(struct bridge *b, double now)
 {
     char err[512];
-    if (reader_fd(b->rd) >= 0 || now < b->next_socket_try)
+    if (reader_fd(b->rd) >= 0 || reader_retry_in(b->rd, now) > 0)
         return;
     if (reader_connect(b->rd, err, sizeof err)) {
         if (!b->socket_down_logged)
-            log_warn("%s; retrying every second", err);
+            log_warn("%s; retrying with backoff up to %.0f s", err, READER_RETRY_MAX_S);
         b->socket_down_logged = true;
-        b->next_socket_try = now + 1;
         return;
     }
     b->socket_down_logged = false;
@@ -326,8 +324,8 @@ static int run(struct bridge *b, int sig_fd)
         double pt = pub_timeout(b->pub, now);
         if (pt < wait)
             wait = pt;
-        if (reader_fd(b->rd) < 0 && b->next_socket_try - now < wait)
-            wait = b->next_socket_try - now;
+        if (reader_fd(b->rd) < 0 && reader_retry_in(b->rd, now) < wait)
+            wait = reader_retry_in(b->rd, now);
         if (wait > 1)
             wait = 1;
         if (pub_ready(b->pub) && bq_front(b->q))
@@ -346,10 +344,8 @@ static int run(struct bridge *b, int sig_fd)
             }
         }
         if (fds[1].fd >= 0 && fds[1].revents) {
-            if (reader_read(b->rd, on_message, b, err, sizeof err)) {
+            if (reader_read(b->rd, on_message, b, err, sizeof err))
                 log_warn("%s; reconnecting", err);
-                b->next_socket_try = mono_s() + 1;
-            }
         }
     }
 }

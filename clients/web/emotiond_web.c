@@ -31,8 +31,6 @@
 #include "textsize.h"
 
 #define EX_CONFIG 78                 /* sysexits.h: the unit does not restart on it */
-#define RECONNECT_MIN_S 0.5          /* the daemon's socket: backoff from this ... */
-#define RECONNECT_MAX_S 5.0          /* ... doubling up to this */
 #define STATE_EVERY_S 2.0            /* the page's "web" message: state and heartbeat */
 /* JSON written here: 15 digits keep a Unix time's milliseconds (and "0.1" short); the
  * history's columns, relative and many, take 6 (history.h) */
@@ -50,7 +48,7 @@ struct dashboard {
     char *hello;                     /* the daemon's latest hello as sent, or NULL */
     char *telemetry;                 /* the latest telemetry message as sent, or NULL */
     char *preview_meta;              /* the latest preview message without its picture */
-    double started, next_try, backoff;
+    double started;
     bool down_logged, no_preview_topic_logged;
     uint64_t connects, daemon_dropped, messages;
 };
@@ -219,15 +217,13 @@ static void daemon_lost(struct dashboard *d, const char *why)
     set_text(&d->preview_meta, NULL, 0);
     set_text(&d->hello, NULL, 0);
     set_text(&d->telemetry, NULL, 0);
-    d->backoff = RECONNECT_MIN_S;
-    d->next_try = mono_s() + d->backoff;
     broadcast_state(d);
 }
 
 static void daemon_socket(struct dashboard *d, double now)
 {
     char err[512];
-    if (reader_fd(d->rd) >= 0 || now < d->next_try)
+    if (reader_fd(d->rd) >= 0 || reader_retry_in(d->rd, now) > 0)
         return;
     if (reader_connect(d->rd, err, sizeof err) == 0) {
         /* a fresh socket has room for one short line */
@@ -235,7 +231,6 @@ static void daemon_socket(struct dashboard *d, double now)
         if (n == (ssize_t)strlen(SUBSCRIBE)) {
             d->connects++;
             d->down_logged = false;
-            d->backoff = RECONNECT_MIN_S;
             log_info("connected to emotiond at %s", d->o.socket);
             broadcast_state(d);
             return;
@@ -246,10 +241,8 @@ static void daemon_socket(struct dashboard *d, double now)
     }
     if (!d->down_logged)
         log_warn("%s; retrying with backoff up to %.0f s, serving the page meanwhile", err,
-                 RECONNECT_MAX_S);
+                 READER_RETRY_MAX_S);
     d->down_logged = true;
-    d->next_try = now + d->backoff;
-    d->backoff = d->backoff * 2 < RECONNECT_MAX_S ? d->backoff * 2 : RECONNECT_MAX_S;
 }
 
 /* ---- the loop ---- */
@@ -281,8 +274,9 @@ static int run(struct dashboard *d, int sig_fd)
             last_state = now;
         }
         int wait_ms = web_server_timeout_ms(d->srv, 1000);
-        if (reader_fd(d->rd) < 0 && (d->next_try - now) * 1000 < wait_ms)
-            wait_ms = d->next_try > now ? (int)((d->next_try - now) * 1000) + 1 : 0;
+        double retry_in = reader_retry_in(d->rd, now);
+        if (reader_fd(d->rd) < 0 && retry_in * 1000 < wait_ms)
+            wait_ms = retry_in > 0 ? (int)(retry_in * 1000) + 1 : 0;
         struct pollfd fds[3] = {{sig_fd, POLLIN, 0}, {reader_fd(d->rd), POLLIN, 0},
                                 {web_server_fd(d->srv), POLLIN, 0}};
         int n = poll(fds, 3, wait_ms);
@@ -440,7 +434,6 @@ int main(int argc, char **argv)
     int sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
     d.started = mono_s();
-    d.backoff = RECONNECT_MIN_S;
     history_init(&d.history);
     d.rd = reader_new(d.o.socket);
     struct web_handlers h = {&d, greet, status_text, current_preview};

@@ -168,6 +168,23 @@ def listening(name):
     return s, path
 
 
+def accept_and_close(srv, seconds):
+    """A daemon that fails at once: accepts each connection and closes it, for seconds.
+    The monotonic times of the accepts."""
+    times, deadline = [], time.monotonic() + seconds
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return times
+        srv.settimeout(left)
+        try:
+            conn, _ = srv.accept()
+        except socket.timeout:
+            return times
+        times.append(time.monotonic())
+        conn.close()
+
+
 def cpu_seconds(pid):
     with open("/proc/%d/stat" % pid) as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -350,6 +367,30 @@ class Outage(unittest.TestCase):
             d.terminate()
             d.wait(10)
             broker.stop()
+
+    def test_daemon_socket_that_closes_at_once_is_retried_with_backoff(self):
+        """The daemon's socket accepts and closes at once: tries 0.5 s apart, doubling to
+        5 s (clients/reader.c), not every second; summaries go on meanwhile."""
+        broker = Broker()
+        sub = Sub(broker, "test/flaky/#")
+        srv, sock = listening("flaky.sock")
+        try:
+            with Bridge("mqtt://127.0.0.1:%d" % broker.port, sock, "--summary-s", "1",
+                        prefix="test/flaky") as b:
+                times = accept_and_close(srv, 8.5)
+                gaps = [y - x for x, y in zip(times, times[1:])]
+                self.assertGreaterEqual(len(gaps), 3, gaps)
+                self.assertLessEqual(len(times), 6, gaps[:20])   # at 0, 0.5, 1.5, 3.5, 7.5 s
+                for x, y in zip(gaps, gaps[1:]):
+                    self.assertGreater(y, x * 1.5, gaps)
+                summaries = [json.loads(p) for p in sub.on("summary")]
+                self.assertGreaterEqual(len(summaries), 5, summaries)
+                self.assertFalse(summaries[-1]["bridge"]["daemon_connected"])
+                self.assertEqual(b.stop(), 0, b.stderr())
+        finally:
+            sub.stop()
+            broker.stop()
+            srv.close()
 
     def test_unreachable_broker_is_no_busy_loop(self):
         sock = os.path.join(TMP, "nobroker.sock")

@@ -489,6 +489,35 @@ class Lifecycle(unittest.TestCase):
             ev.close()
             self.assertIn("retrying with backoff", w.stderr())
 
+    def test_reconnect_backoff_against_a_socket_that_closes_at_once(self):
+        """A socket that accepts and closes at once is retried with growing waits (0.5 s
+        doubling to 5 s), not twice a second; a working session (a hello, and 3 s or
+        more) resets the wait."""
+        srv, sock = ws.unix_listener("flaky-%d.sock" % time.monotonic_ns())
+        with Web(sock) as w:
+            times = ws.accept_and_close(srv, 8.5 * SLOW)
+            gaps = [b - a for a, b in zip(times, times[1:])]
+            print("a socket that closes at once: tries %s s apart" %
+                  ", ".join("%.1f" % g for g in gaps))
+            self.assertGreaterEqual(len(gaps), 3, gaps)
+            self.assertLessEqual(len(times), 6, gaps[:20])    # at 0, 0.5, 1.5, 3.5, 7.5 s
+            for a, b in zip(gaps, gaps[1:]):
+                self.assertGreater(b, a * 1.5, gaps)
+            # now a session that works: hello, then 3.5 s
+            srv.settimeout(10 * SLOW)
+            conn, _ = srv.accept()
+            conn.sendall(json.dumps({"type": "hello", "protocol": 1, "version": "x",
+                                     "model": "m", "classes": ["neutral"],
+                                     "source": "fake"}).encode() + b"\n")
+            wait_for(lambda: w.health()["daemon_connected"], 5, "the fake daemon connected")
+            time.sleep(3.5 * SLOW)
+            conn.close()
+            t0 = time.monotonic()
+            srv.accept()[0].close()
+            self.assertLess(time.monotonic() - t0, 1.5 * SLOW)   # 0.5 s, not 5
+            self.assertIsNone(w.proc.poll())
+        srv.close()
+
     def test_sigterm_with_streams_open(self):
         with Daemon(fps=15) as d, Web(d.sock) as w:
             readers = [Events(w) for _ in range(2)]

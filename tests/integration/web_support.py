@@ -206,3 +206,29 @@ class Events:
 
 def cleanup():
     shutil.rmtree(TMP, ignore_errors=True)
+
+
+def unix_listener(name):
+    """A Unix socket listening at TMP/name, as a daemon's would: (socket, path)."""
+    path = os.path.join(TMP, name)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.bind(path)
+    s.listen(8)
+    return s, path
+
+
+def accept_and_close(srv, seconds):
+    """A daemon that fails at once: accepts each connection and closes it, for seconds.
+    The monotonic times of the accepts."""
+    times, deadline = [], time.monotonic() + seconds
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0:
+            return times
+        srv.settimeout(left)
+        try:
+            conn, _ = srv.accept()
+        except socket.timeout:
+            return times
+        times.append(time.monotonic())
+        conn.close()
