@@ -6,9 +6,14 @@
 Each test starts its own broker (Debian's mosquitto, our config file, a free port; never
 1883), the real emotiond on a directory of copies of the sample photo, the bridge, and
 mosquitto_sub. Without mosquitto, mosquitto_sub or openssl the whole file is skipped
-(exit 77, ctest shows it skipped). Standard library only.
+(exit 77, ctest shows it skipped). Standard library only; the daemon, the processes and
+the ports as the web tests have them (tests/support/daemon_proc.py).
 """
-import json, os, re, shutil, signal, socket, subprocess, sys, tempfile, threading, time, unittest
+import json, os, re, shutil, socket, subprocess, sys, tempfile, threading, time, unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import daemon_proc
+from daemon_proc import Proc, accept_and_close, free_port, wait_for
 
 EMOTIOND, BRIDGE, SRC = sys.argv[1:4]
 del sys.argv[1:4]
@@ -28,24 +33,6 @@ FRAMES_DIR = os.path.join(TMP, "frames")
 os.mkdir(FRAMES_DIR)
 for i in range(N_FRAMES):
     shutil.copy(PHOTO, os.path.join(FRAMES_DIR, "%03d.pgm" % i))
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_for(cond, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for " + what)
 
 
 class Broker:
@@ -126,63 +113,22 @@ def retained(broker, topic, *args):
     return out.stdout.strip()
 
 
-class Bridge:
+class Bridge(Proc):
     def __init__(self, broker_url, sock, *args, prefix=None):
         self.prefix = prefix or "test/%d" % time.monotonic_ns()
-        self.log = open(os.path.join(TMP, "bridge-%d.log" % time.monotonic_ns()), "w+")
+        self.log = open(os.path.join(TMP, "bridge-%d.log" % time.monotonic_ns()), "w")
         self.proc = subprocess.Popen([BRIDGE, "--socket", sock, "--broker", broker_url, "--prefix",
                                       self.prefix, *args], stderr=self.log)
 
-    def stderr(self):
-        self.log.flush()
-        self.log.seek(0)
-        return self.log.read()
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(10)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
 
 def daemon(sock, *args, source="image:" + PHOTO):
-    log = open(os.path.join(TMP, "daemon-%d.log" % time.monotonic_ns()), "w")
-    p = subprocess.Popen([EMOTIOND, "--socket", sock, "--model", MODEL, "--source", source,
-                          *args], stderr=log)
-    wait_for(lambda: os.path.exists(sock) or p.poll() is not None, 15, "emotiond's socket")
-    return p
+    """emotiond on the sample photo at sock; stop() ends it."""
+    return daemon_proc.Daemon(EMOTIOND, MODEL, TMP, source, *args, sock=sock)
 
 
 def listening(name):
     """A Unix socket listening at TMP/name: (socket, path)."""
-    path = os.path.join(TMP, name)
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.bind(path)
-    s.listen(8)
-    return s, path
-
-
-def accept_and_close(srv, seconds):
-    """A daemon that fails at once: accepts each connection and closes it, for seconds.
-    The monotonic times of the accepts."""
-    times, deadline = [], time.monotonic() + seconds
-    while True:
-        left = deadline - time.monotonic()
-        if left <= 0:
-            return times
-        srv.settimeout(left)
-        try:
-            conn, _ = srv.accept()
-        except socket.timeout:
-            return times
-        times.append(time.monotonic())
-        conn.close()
+    return daemon_proc.unix_listener(TMP, name)
 
 
 def cpu_seconds(pid):
@@ -300,8 +246,7 @@ class Topics(unittest.TestCase):
                 wait_for(lambda: retained(broker, b.prefix + "/status") == "offline", 10,
                          "the last will")
         finally:
-            d.terminate()
-            d.wait(10)
+            d.stop()
             broker.stop()
 
     def test_daemon_restart_republishes_hello(self):
@@ -312,8 +257,7 @@ class Topics(unittest.TestCase):
         try:
             with Bridge("mqtt://127.0.0.1:%d" % broker.port, sock) as b:
                 sub.wait("hello")
-                d.terminate()
-                d.wait(10)
+                d.stop()
                 time.sleep(1.5)
                 self.assertIsNone(b.proc.poll())
                 d = daemon(sock, "--fps", "5")
@@ -321,8 +265,7 @@ class Topics(unittest.TestCase):
                 self.assertIn("reconnecting", b.stderr())
                 self.assertEqual(b.stop(), 0)
         finally:
-            d.terminate()
-            d.wait(10)
+            d.stop()
             sub.stop()
             broker.stop()
 
@@ -364,8 +307,7 @@ class Outage(unittest.TestCase):
             self.assertEqual(last["dropped_summaries"], 0, last)
             self.assertGreaterEqual(len(summaries), 5)
         finally:
-            d.terminate()
-            d.wait(10)
+            d.stop()
             broker.stop()
 
     def test_daemon_socket_that_closes_at_once_is_retried_with_backoff(self):
@@ -405,8 +347,7 @@ class Outage(unittest.TestCase):
                 self.assertIn("Connection refused", err)
                 self.assertEqual(b.stop(), 0)
         finally:
-            d.terminate()
-            d.wait(10)
+            d.stop()
 
 
 def make_ca(dirname, name):
@@ -450,8 +391,7 @@ class Security(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.daemon.terminate()
-        cls.daemon.wait(10)
+        cls.daemon.stop()
         cls.broker.stop()
 
     def url(self):
