@@ -8,6 +8,7 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "ctl_connect.h"
 #include "log.h"
 
@@ -22,6 +23,10 @@ struct reader {
     size_t len;
     bool skipping;         /* inside an over-long line: drop up to its newline */
     uint64_t garbage;
+    /* backoff (monotonic seconds): when the next try is due, and the wait after it */
+    double next_try, backoff;
+    double connected_at;
+    bool hello;            /* the daemon's hello arrived on this connection */
 };
 
 struct reader *reader_new(const char *path)
@@ -32,6 +37,7 @@ struct reader *reader_new(const char *path)
     r->path = strdup(path);
     r->buf = malloc(READER_LINE_MAX + 1);
     r->fd = -1;
+    r->backoff = READER_RETRY_MIN_S;
     if (!r->path || !r->buf) {
         reader_free(r);
         return NULL;
@@ -49,11 +55,31 @@ void reader_free(struct reader *r)
     free(r);
 }
 
+/* A try failed or a connection ended: the next try after the backoff, which doubles. */
+static void schedule(struct reader *r, double now)
+{
+    r->next_try = now + r->backoff;
+    r->backoff = r->backoff * 2 < READER_RETRY_MAX_S ? r->backoff * 2 : READER_RETRY_MAX_S;
+}
+
 int reader_connect(struct reader *r, char *err, size_t errlen)
 {
     reader_close(r);
     r->fd = ctl_connect(r->path, true, err, errlen);
-    return r->fd < 0 ? -1 : 0;
+    double now = mono_s();
+    if (r->fd < 0) {
+        schedule(r, now);
+        return -1;
+    }
+    /* not a reset of the backoff yet: that waits for a working session (reader_close) */
+    r->connected_at = now;
+    r->hello = false;
+    return 0;
+}
+
+double reader_retry_in(const struct reader *r, double now)
+{
+    return r->fd >= 0 || now >= r->next_try ? 0 : r->next_try - now;
 }
 
 int reader_fd(const struct reader *r)
@@ -63,8 +89,13 @@ int reader_fd(const struct reader *r)
 
 void reader_close(struct reader *r)
 {
-    if (r->fd >= 0)
+    if (r->fd >= 0) {
         close(r->fd);
+        double now = mono_s();
+        if (r->hello && now - r->connected_at >= READER_WORKING_S)
+            r->backoff = READER_RETRY_MIN_S;     /* it worked: a restart is retried soon */
+        schedule(r, now);
+    }
     r->fd = -1;
     r->len = 0;
     r->skipping = false;
@@ -88,6 +119,8 @@ static void message(struct reader *r, char *line, size_t len, reader_fn fn, void
                                         : "an object without a \"type\"",
                  (int)(len < 60 ? len : 60), line, len > 60 ? "..." : "");
     } else {
+        if (!strcmp(type, "hello"))
+            r->hello = true;
         fn(user, msg, type, line, len);
     }
     json_decref(msg);

@@ -4,20 +4,18 @@
  * loop: the daemon's socket, the broker's, signals and the summary clock. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <getopt.h>
 #include <math.h>
 #include <mosquitto.h>
 #include <poll.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <systemd/sd-daemon.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "aggregate.h"
+#include "client_main.h"
 #include "clock.h"
 #include "config.h"
 #include "discovery.h"
@@ -26,9 +24,7 @@
 #include "publisher.h"
 #include "queue.h"
 #include "reader.h"
-#include "textsize.h"
 
-#define EX_CONFIG 78            /* sysexits.h: the unit does not restart on it */
 #define STOP_FLUSH_S 2.0        /* SIGTERM: time left to the queue, then "offline" */
 #define MAX_FACES 64
 #define MAX_EVENTS 64
@@ -42,7 +38,6 @@ struct bridge {
     json_t *hello;               /* the daemon's latest, with ours added; NULL before */
     bool hello_pending;          /* not yet published since it changed or we reconnected */
     double window_start, next_summary;       /* wall clock */
-    double next_socket_try;                  /* monotonic */
     bool socket_down_logged;
     uint64_t daemon_dropped, daemon_connects;
     int exit_code;
@@ -236,13 +231,12 @@ static void drain(struct bridge *b)
 static void daemon_socket(struct bridge *b, double now)
 {
     char err[512];
-    if (reader_fd(b->rd) >= 0 || now < b->next_socket_try)
+    if (reader_fd(b->rd) >= 0 || reader_retry_in(b->rd, now) > 0)
         return;
     if (reader_connect(b->rd, err, sizeof err)) {
         if (!b->socket_down_logged)
-            log_warn("%s; retrying every second", err);
+            log_warn("%s; retrying with backoff up to %.0f s", err, READER_RETRY_MAX_S);
         b->socket_down_logged = true;
-        b->next_socket_try = now + 1;
         return;
     }
     b->socket_down_logged = false;
@@ -299,7 +293,7 @@ static int run(struct bridge *b, int sig_fd)
         enum pub_event ev = pub_service(b->pub, now, err, sizeof err);
         if (ev == PUB_FATAL) {
             log_err("%s; not retrying: fix the configuration", err);
-            return EX_CONFIG;
+            return CLIENT_EX_CONFIG;
         }
         if (ev == PUB_UP) {
             publish_now(b, "status", "online", true);
@@ -326,8 +320,8 @@ static int run(struct bridge *b, int sig_fd)
         double pt = pub_timeout(b->pub, now);
         if (pt < wait)
             wait = pt;
-        if (reader_fd(b->rd) < 0 && b->next_socket_try - now < wait)
-            wait = b->next_socket_try - now;
+        if (reader_fd(b->rd) < 0 && reader_retry_in(b->rd, now) < wait)
+            wait = reader_retry_in(b->rd, now);
         if (wait > 1)
             wait = 1;
         if (pub_ready(b->pub) && bq_front(b->q))
@@ -338,18 +332,16 @@ static int run(struct bridge *b, int sig_fd)
             return 1;
         }
         if (fds[0].revents & POLLIN) {
-            struct signalfd_siginfo si;
-            if (read(sig_fd, &si, sizeof si) == sizeof si) {
-                log_info("%s: stopping", strsignal((int)si.ssi_signo));
+            int sig = client_signal(sig_fd);
+            if (sig) {
+                log_info("%s: stopping", strsignal(sig));
                 stop(b);
                 return 0;
             }
         }
         if (fds[1].fd >= 0 && fds[1].revents) {
-            if (reader_read(b->rd, on_message, b, err, sizeof err)) {
+            if (reader_read(b->rd, on_message, b, err, sizeof err))
                 log_warn("%s; reconnecting", err);
-                b->next_socket_try = mono_s() + 1;
-            }
         }
     }
 }
@@ -373,11 +365,13 @@ static void usage(FILE *to)
             CONFIG_DEFAULT_PATH);
 }
 
-struct flag {
-    const char *name, *section, *key, *value;   /* value: a fixed one (no argument) */
-};
+static void version(void)
+{
+    printf("emotiond-mqtt %s (libmosquitto %d.%d.%d)\n", EMOTIOND_VERSION, LIBMOSQUITTO_MAJOR,
+           LIBMOSQUITTO_MINOR, LIBMOSQUITTO_REVISION);
+}
 
-static const struct flag FLAGS[] = {
+static const struct client_flag FLAGS[] = {
     {"socket", "daemon", "socket", NULL},       {"broker", "mqtt", "broker", NULL},
     {"client-id", "mqtt", "client_id", NULL},   {"username", "mqtt", "username", NULL},
     {"password-file", "mqtt", "password_file", NULL},
@@ -391,75 +385,12 @@ static const struct flag FLAGS[] = {
     {"homeassistant", "mqtt", "homeassistant", "true"},
     {"log-level", "mqtt", "log_level", NULL},
 };
-#define N_FLAGS (sizeof FLAGS / sizeof *FLAGS)
 
-enum { O_CHECK = 1000, O_VERSION };
-
-/* Defaults, the file, the flags (in the order given): 0, 1 (bad), or -1 to go on. */
-static int configure(int argc, char **argv, struct config *c, bool *check, char *origin,
-                     size_t originlen)
-{
-    struct option longopts[N_FLAGS + 4];
-    for (size_t i = 0; i < N_FLAGS; i++)
-        longopts[i] = (struct option){FLAGS[i].name,
-                                      FLAGS[i].value ? no_argument : required_argument, 0,
-                                      (int)i};
-    longopts[N_FLAGS] = (struct option){"check-config", no_argument, 0, O_CHECK};
-    longopts[N_FLAGS + 1] = (struct option){"version", no_argument, 0, O_VERSION};
-    longopts[N_FLAGS + 2] = (struct option){"help", no_argument, 0, 'h'};
-    longopts[N_FLAGS + 3] = (struct option){0, 0, 0, 0};
-    const char *path = CONFIG_DEFAULT_PATH;
-    bool explicit_path = false;
-    int opt;
-    /* the file first, wherever -c is, so that flags win */
-    while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
-        if (opt == 'c') {
-            path = optarg;
-            explicit_path = true;
-        } else if (opt == 'h') {
-            usage(stdout);
-            return 0;
-        } else if (opt == O_VERSION) {
-            printf("emotiond-mqtt %s (libmosquitto %d.%d.%d)\n", EMOTIOND_VERSION,
-                   LIBMOSQUITTO_MAJOR, LIBMOSQUITTO_MINOR, LIBMOSQUITTO_REVISION);
-            return 0;
-        } else if (opt == O_CHECK) {
-            *check = true;
-        } else if (opt == '?') {
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "emotiond-mqtt: unexpected argument '%s'\n", argv[optind]);
-        usage(stderr);
-        return 2;
-    }
-    char err[TEXT_ERR];
-    config_defaults(c);
-    if (!explicit_path && access(path, F_OK) != 0)
-        path = NULL;
-    snprintf(origin, originlen, "%s", path ? path : "built-in defaults");
-    if (path && config_load(path, c, err, sizeof err)) {
-        fprintf(stderr, "emotiond-mqtt: %s\n", err);
-        return 1;
-    }
-    optind = 0;
-    while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
-        if (opt < 0 || opt >= (int)N_FLAGS)
-            continue;
-        const struct flag *f = &FLAGS[opt];
-        char flagname[40];
-        snprintf(flagname, sizeof flagname, "--%s", f->name);
-        if (config_set(c, f->section, f->key, f->value ? f->value : optarg, flagname, err,
-                       sizeof err)) {
-            fprintf(stderr, "emotiond-mqtt: %s\n", err);
-            return 1;
-        }
-        snprintf(origin, originlen, "%s and flags", path ? path : "built-in defaults");
-    }
-    return -1;
-}
+static const struct client_program PROGRAM = {
+    .name = "emotiond-mqtt", .section = "mqtt", .flags = FLAGS,
+    .n_flags = sizeof FLAGS / sizeof *FLAGS, .usage = usage, .version = version,
+    .bad_file_status = 1,
+};
 
 int main(int argc, char **argv)
 {
@@ -467,31 +398,21 @@ int main(int argc, char **argv)
     static struct bridge b;
     bool check = false;
     char origin[CONFIG_STR + 16], err[1000];
-    int rc = configure(argc, argv, &cfg, &check, origin, sizeof origin);
+    int rc = client_configure(&PROGRAM, argc, argv, &cfg, &check, origin, sizeof origin);
     if (rc >= 0)
         return rc;
     if (mqtt_options_resolve(&cfg, origin, &b.o, err, sizeof err)) {
         fprintf(stderr, "emotiond-mqtt: %s\n", err);
-        return check ? 1 : EX_CONFIG;
+        return check ? 1 : CLIENT_EX_CONFIG;
     }
     if (check) {
-        printf("# effective configuration: %s\n[daemon]\nsocket = %s\n\n", origin,
-               cfg.daemon.socket);
-        config_print_section(&cfg, "mqtt", stdout);
+        client_print_config(&PROGRAM, &cfg, origin);
         printf("# resolved: broker %s port %d%s, client id '%s', topics under '%s/'\n",
                b.o.host, b.o.port, b.o.tls ? " (TLS)" : "", b.o.client_id, b.o.prefix);
         return 0;
     }
-    log_set_program("emotiond-mqtt");
-    log_set_level(b.o.log_level > 0 ? (enum log_level)b.o.log_level : LOG_INFO);
-
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    sigprocmask(SIG_BLOCK, &mask, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    int sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    client_log_start(&PROGRAM, b.o.log_level);
+    int sig_fd = client_signals(false);
 
     mosquitto_lib_init();
     char *will = topic_of(&b, "status");
@@ -501,7 +422,7 @@ int main(int argc, char **argv)
     b.pub = will ? pub_new(&b.o, will, err, sizeof err) : NULL;
     if (sig_fd < 0 || !b.rd || !b.q || !b.agg || !b.pub) {
         fprintf(stderr, "emotiond-mqtt: %s\n", b.pub ? strerror(errno) : err);
-        rc = b.pub ? 1 : EX_CONFIG;
+        rc = b.pub ? 1 : CLIENT_EX_CONFIG;
     } else {
         log_info("emotiond-mqtt %s: %s -> %s, topics under %s/", EMOTIOND_VERSION, b.o.socket,
                  b.o.broker, b.o.prefix);

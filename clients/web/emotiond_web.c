@@ -6,7 +6,6 @@
  * epoll set, signals and a one-second tick. */
 #define _GNU_SOURCE
 #include <errno.h>
-#include <getopt.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <poll.h>
@@ -14,11 +13,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/signalfd.h>
 #include <systemd/sd-daemon.h>
 #include <unistd.h>
 
 #include "assets.h"
+#include "client_main.h"
 #include "clock.h"
 #include "config.h"
 #include "history.h"
@@ -28,11 +27,7 @@
 #include "reader.h"
 #include "selfstat.h"
 #include "server.h"
-#include "textsize.h"
 
-#define EX_CONFIG 78                 /* sysexits.h: the unit does not restart on it */
-#define RECONNECT_MIN_S 0.5          /* the daemon's socket: backoff from this ... */
-#define RECONNECT_MAX_S 5.0          /* ... doubling up to this */
 #define STATE_EVERY_S 2.0            /* the page's "web" message: state and heartbeat */
 /* JSON written here: 15 digits keep a Unix time's milliseconds (and "0.1" short); the
  * history's columns, relative and many, take 6 (history.h) */
@@ -50,7 +45,7 @@ struct dashboard {
     char *hello;                     /* the daemon's latest hello as sent, or NULL */
     char *telemetry;                 /* the latest telemetry message as sent, or NULL */
     char *preview_meta;              /* the latest preview message without its picture */
-    double started, next_try, backoff;
+    double started;
     bool down_logged, no_preview_topic_logged;
     uint64_t connects, daemon_dropped, messages;
 };
@@ -219,15 +214,13 @@ static void daemon_lost(struct dashboard *d, const char *why)
     set_text(&d->preview_meta, NULL, 0);
     set_text(&d->hello, NULL, 0);
     set_text(&d->telemetry, NULL, 0);
-    d->backoff = RECONNECT_MIN_S;
-    d->next_try = mono_s() + d->backoff;
     broadcast_state(d);
 }
 
 static void daemon_socket(struct dashboard *d, double now)
 {
     char err[512];
-    if (reader_fd(d->rd) >= 0 || now < d->next_try)
+    if (reader_fd(d->rd) >= 0 || reader_retry_in(d->rd, now) > 0)
         return;
     if (reader_connect(d->rd, err, sizeof err) == 0) {
         /* a fresh socket has room for one short line */
@@ -235,7 +228,6 @@ static void daemon_socket(struct dashboard *d, double now)
         if (n == (ssize_t)strlen(SUBSCRIBE)) {
             d->connects++;
             d->down_logged = false;
-            d->backoff = RECONNECT_MIN_S;
             log_info("connected to emotiond at %s", d->o.socket);
             broadcast_state(d);
             return;
@@ -246,10 +238,8 @@ static void daemon_socket(struct dashboard *d, double now)
     }
     if (!d->down_logged)
         log_warn("%s; retrying with backoff up to %.0f s, serving the page meanwhile", err,
-                 RECONNECT_MAX_S);
+                 READER_RETRY_MAX_S);
     d->down_logged = true;
-    d->next_try = now + d->backoff;
-    d->backoff = d->backoff * 2 < RECONNECT_MAX_S ? d->backoff * 2 : RECONNECT_MAX_S;
 }
 
 /* ---- the loop ---- */
@@ -281,8 +271,9 @@ static int run(struct dashboard *d, int sig_fd)
             last_state = now;
         }
         int wait_ms = web_server_timeout_ms(d->srv, 1000);
-        if (reader_fd(d->rd) < 0 && (d->next_try - now) * 1000 < wait_ms)
-            wait_ms = d->next_try > now ? (int)((d->next_try - now) * 1000) + 1 : 0;
+        double retry_in = reader_retry_in(d->rd, now);
+        if (reader_fd(d->rd) < 0 && retry_in * 1000 < wait_ms)
+            wait_ms = retry_in > 0 ? (int)(retry_in * 1000) + 1 : 0;
         struct pollfd fds[3] = {{sig_fd, POLLIN, 0}, {reader_fd(d->rd), POLLIN, 0},
                                 {web_server_fd(d->srv), POLLIN, 0}};
         int n = poll(fds, 3, wait_ms);
@@ -291,12 +282,11 @@ static int run(struct dashboard *d, int sig_fd)
             return 1;
         }
         if (fds[0].revents & POLLIN) {
-            struct signalfd_siginfo si;
-            bool got = read(sig_fd, &si, sizeof si) == sizeof si;
-            if (got && si.ssi_signo == SIGHUP) {
+            int sig = client_signal(sig_fd);
+            if (sig == SIGHUP) {
                 log_info("SIGHUP: nothing to reload (restart emotiond-web to read its config)");
-            } else if (got) {
-                log_info("%s: stopping", strsignal((int)si.ssi_signo));
+            } else if (sig) {
+                log_info("%s: stopping", strsignal(sig));
                 sd_notify(0, "STOPPING=1");
                 return 0;
             }
@@ -327,81 +317,22 @@ static void usage(FILE *to)
             CONFIG_DEFAULT_PATH);
 }
 
-struct flag {
-    const char *name, *section, *key;
-};
-
-static const struct flag FLAGS[] = {
-    {"socket", "daemon", "socket"}, {"bind", "web", "bind"},
-    {"port", "web", "port"},        {"web-root", "web", "web_root"},
-    {"log-level", "web", "log_level"},
-};
-#define N_FLAGS (sizeof FLAGS / sizeof *FLAGS)
-
-enum { O_CHECK = 1000, O_VERSION };
-
-/* Defaults, the file, the flags (in the order given): 0, 1 (a bad flag value, or any
- * error with --check-config), 2 (usage), 78 (a bad file), or -1 to go on. */
-static int configure(int argc, char **argv, struct config *c, bool *check, char *origin,
-                     size_t originlen)
+static void version(void)
 {
-    struct option longopts[N_FLAGS + 4];
-    for (size_t i = 0; i < N_FLAGS; i++)
-        longopts[i] = (struct option){FLAGS[i].name, required_argument, 0, (int)i};
-    longopts[N_FLAGS] = (struct option){"check-config", no_argument, 0, O_CHECK};
-    longopts[N_FLAGS + 1] = (struct option){"version", no_argument, 0, O_VERSION};
-    longopts[N_FLAGS + 2] = (struct option){"help", no_argument, 0, 'h'};
-    longopts[N_FLAGS + 3] = (struct option){0, 0, 0, 0};
-    const char *path = CONFIG_DEFAULT_PATH;
-    bool explicit_path = false;
-    int opt;
-    /* the file first, wherever -c is, so that flags win */
-    while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
-        if (opt == 'c') {
-            path = optarg;
-            explicit_path = true;
-        } else if (opt == 'h') {
-            usage(stdout);
-            return 0;
-        } else if (opt == O_VERSION) {
-            printf("emotiond-web %s (libmicrohttpd %s)\n", EMOTIOND_VERSION, MHD_get_version());
-            return 0;
-        } else if (opt == O_CHECK) {
-            *check = true;
-        } else if (opt == '?') {
-            usage(stderr);
-            return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "emotiond-web: unexpected argument '%s'\n", argv[optind]);
-        usage(stderr);
-        return 2;
-    }
-    char err[TEXT_ERR];
-    config_defaults(c);
-    if (!explicit_path && access(path, F_OK) != 0)
-        path = NULL;
-    snprintf(origin, originlen, "%s", path ? path : "built-in defaults");
-    if (path && config_load(path, c, err, sizeof err)) {
-        fprintf(stderr, "emotiond-web: %s\n", err);
-        return *check ? 1 : EX_CONFIG;       /* restarting would not mend the file */
-    }
-    optind = 0;
-    while ((opt = getopt_long(argc, argv, "c:h", longopts, NULL)) != -1) {
-        if (opt < 0 || opt >= (int)N_FLAGS)
-            continue;
-        const struct flag *f = &FLAGS[opt];
-        char flagname[40];
-        snprintf(flagname, sizeof flagname, "--%s", f->name);
-        if (config_set(c, f->section, f->key, optarg, flagname, err, sizeof err)) {
-            fprintf(stderr, "emotiond-web: %s\n", err);
-            return 1;
-        }
-        snprintf(origin, originlen, "%s and flags", path ? path : "built-in defaults");
-    }
-    return -1;
+    printf("emotiond-web %s (libmicrohttpd %s)\n", EMOTIOND_VERSION, MHD_get_version());
 }
+
+static const struct client_flag FLAGS[] = {
+    {"socket", "daemon", "socket", NULL},   {"bind", "web", "bind", NULL},
+    {"port", "web", "port", NULL},          {"web-root", "web", "web_root", NULL},
+    {"log-level", "web", "log_level", NULL},
+};
+
+static const struct client_program PROGRAM = {
+    .name = "emotiond-web", .section = "web", .flags = FLAGS,
+    .n_flags = sizeof FLAGS / sizeof *FLAGS, .usage = usage, .version = version,
+    .bad_file_status = CLIENT_EX_CONFIG,     /* restarting would not mend the file */
+};
 
 int main(int argc, char **argv)
 {
@@ -409,38 +340,27 @@ int main(int argc, char **argv)
     static struct dashboard d;
     bool check = false;
     char origin[CONFIG_STR + 16], err[1000];
-    int rc = configure(argc, argv, &cfg, &check, origin, sizeof origin);
+    int rc = client_configure(&PROGRAM, argc, argv, &cfg, &check, origin, sizeof origin);
     if (rc >= 0)
         return rc;
     if (web_options_resolve(&cfg, origin, EMOTIOND_WEB_SOURCE_ROOT, &d.o, err, sizeof err) ||
         assets_load(&d.assets, d.o.web_root, err, sizeof err)) {
         fprintf(stderr, "emotiond-web: %s\n", err);
-        return check ? 1 : EX_CONFIG;
+        return check ? 1 : CLIENT_EX_CONFIG;
     }
     if (check) {
-        printf("# effective configuration: %s\n[daemon]\nsocket = %s\n\n", origin,
-               cfg.daemon.socket);
-        config_print_section(&cfg, "web", stdout);
+        client_print_config(&PROGRAM, &cfg, origin);
         printf("# resolved: http://%s%s%s:%d/, the page from %s%s\n", d.o.ipv6 ? "[" : "",
                d.o.bind, d.o.ipv6 ? "]" : "", d.o.port, d.o.web_root,
                d.o.loopback ? "" : "; NOT loopback: reachable from the network");
         assets_free(&d.assets);
         return 0;
     }
-    log_set_program("emotiond-web");
-    log_set_level(d.o.log_level > 0 ? (enum log_level)d.o.log_level : LOG_INFO);
-
-    sigset_t mask;
-    sigemptyset(&mask);
-    sigaddset(&mask, SIGTERM);
-    sigaddset(&mask, SIGINT);
-    sigaddset(&mask, SIGHUP);   /* its default would end the process, and systemd would not restart it */
-    sigprocmask(SIG_BLOCK, &mask, NULL);
-    signal(SIGPIPE, SIG_IGN);
-    int sig_fd = signalfd(-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+    client_log_start(&PROGRAM, d.o.log_level);
+    /* SIGHUP too: its default would end the process, and systemd would not restart it */
+    int sig_fd = client_signals(true);
 
     d.started = mono_s();
-    d.backoff = RECONNECT_MIN_S;
     history_init(&d.history);
     d.rd = reader_new(d.o.socket);
     struct web_handlers h = {&d, greet, status_text, current_preview};

@@ -6,9 +6,14 @@
 Each test starts its own broker (Debian's mosquitto, our config file, a free port; never
 1883), the real emotiond on a directory of copies of the sample photo, the bridge, and
 mosquitto_sub. Without mosquitto, mosquitto_sub or openssl the whole file is skipped
-(exit 77, ctest shows it skipped). Standard library only.
+(exit 77, ctest shows it skipped). Standard library only; the daemon, the processes and
+the ports as the web tests have them (tests/support/daemon_proc.py).
 """
-import json, os, re, shutil, signal, socket, subprocess, sys, tempfile, threading, time, unittest
+import json, os, re, shutil, socket, subprocess, sys, tempfile, threading, time, unittest
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import daemon_proc
+from daemon_proc import Proc, accept_and_close, free_port, wait_for
 
 EMOTIOND, BRIDGE, SRC = sys.argv[1:4]
 del sys.argv[1:4]
@@ -28,24 +33,6 @@ FRAMES_DIR = os.path.join(TMP, "frames")
 os.mkdir(FRAMES_DIR)
 for i in range(N_FRAMES):
     shutil.copy(PHOTO, os.path.join(FRAMES_DIR, "%03d.pgm" % i))
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_for(cond, timeout, what):
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError("timed out waiting for " + what)
 
 
 class Broker:
@@ -126,46 +113,22 @@ def retained(broker, topic, *args):
     return out.stdout.strip()
 
 
-class Bridge:
+class Bridge(Proc):
     def __init__(self, broker_url, sock, *args, prefix=None):
         self.prefix = prefix or "test/%d" % time.monotonic_ns()
-        self.log = open(os.path.join(TMP, "bridge-%d.log" % time.monotonic_ns()), "w+")
+        self.log = open(os.path.join(TMP, "bridge-%d.log" % time.monotonic_ns()), "w")
         self.proc = subprocess.Popen([BRIDGE, "--socket", sock, "--broker", broker_url, "--prefix",
                                       self.prefix, *args], stderr=self.log)
 
-    def stderr(self):
-        self.log.flush()
-        self.log.seek(0)
-        return self.log.read()
-
-    def stop(self):
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(10)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-
 
 def daemon(sock, *args, source="image:" + PHOTO):
-    log = open(os.path.join(TMP, "daemon-%d.log" % time.monotonic_ns()), "w")
-    p = subprocess.Popen([EMOTIOND, "--socket", sock, "--model", MODEL, "--source", source,
-                          *args], stderr=log)
-    wait_for(lambda: os.path.exists(sock) or p.poll() is not None, 15, "emotiond's socket")
-    return p
+    """emotiond on the sample photo at sock; stop() ends it."""
+    return daemon_proc.Daemon(EMOTIOND, MODEL, TMP, source, *args, sock=sock)
 
 
 def listening(name):
     """A Unix socket listening at TMP/name: (socket, path)."""
-    path = os.path.join(TMP, name)
-    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    s.bind(path)
-    s.listen(8)
-    return s, path
+    return daemon_proc.unix_listener(TMP, name)
 
 
 def cpu_seconds(pid):
@@ -283,8 +246,7 @@ class Topics(unittest.TestCase):
                 wait_for(lambda: retained(broker, b.prefix + "/status") == "offline", 10,
                          "the last will")
         finally:
-            d.terminate()
-            d.wait(10)
+            d.stop()
             broker.stop()
 
     def test_daemon_restart_republishes_hello(self):
@@ -295,8 +257,7 @@ class Topics(unittest.TestCase):
         try:
             with Bridge("mqtt://127.0.0.1:%d" % broker.port, sock) as b:
                 sub.wait("hello")
-                d.terminate()
-                d.wait(10)
+                d.stop()
                 time.sleep(1.5)
                 self.assertIsNone(b.proc.poll())
                 d = daemon(sock, "--fps", "5")
@@ -304,8 +265,7 @@ class Topics(unittest.TestCase):
                 self.assertIn("reconnecting", b.stderr())
                 self.assertEqual(b.stop(), 0)
         finally:
-            d.terminate()
-            d.wait(10)
+            d.stop()
             sub.stop()
             broker.stop()
 
@@ -347,9 +307,32 @@ class Outage(unittest.TestCase):
             self.assertEqual(last["dropped_summaries"], 0, last)
             self.assertGreaterEqual(len(summaries), 5)
         finally:
-            d.terminate()
-            d.wait(10)
+            d.stop()
             broker.stop()
+
+    def test_daemon_socket_that_closes_at_once_is_retried_with_backoff(self):
+        """The daemon's socket accepts and closes at once: tries 0.5 s apart, doubling to
+        5 s (clients/reader.c), not every second; summaries go on meanwhile."""
+        broker = Broker()
+        sub = Sub(broker, "test/flaky/#")
+        srv, sock = listening("flaky.sock")
+        try:
+            with Bridge("mqtt://127.0.0.1:%d" % broker.port, sock, "--summary-s", "1",
+                        prefix="test/flaky") as b:
+                times = accept_and_close(srv, 8.5)
+                gaps = [y - x for x, y in zip(times, times[1:])]
+                self.assertGreaterEqual(len(gaps), 3, gaps)
+                self.assertLessEqual(len(times), 6, gaps[:20])   # at 0, 0.5, 1.5, 3.5, 7.5 s
+                for x, y in zip(gaps, gaps[1:]):
+                    self.assertGreater(y, x * 1.5, gaps)
+                summaries = [json.loads(p) for p in sub.on("summary")]
+                self.assertGreaterEqual(len(summaries), 5, summaries)
+                self.assertFalse(summaries[-1]["bridge"]["daemon_connected"])
+                self.assertEqual(b.stop(), 0, b.stderr())
+        finally:
+            sub.stop()
+            broker.stop()
+            srv.close()
 
     def test_unreachable_broker_is_no_busy_loop(self):
         sock = os.path.join(TMP, "nobroker.sock")
@@ -364,8 +347,7 @@ class Outage(unittest.TestCase):
                 self.assertIn("Connection refused", err)
                 self.assertEqual(b.stop(), 0)
         finally:
-            d.terminate()
-            d.wait(10)
+            d.stop()
 
 
 def make_ca(dirname, name):
@@ -409,8 +391,7 @@ class Security(unittest.TestCase):
 
     @classmethod
     def tearDownClass(cls):
-        cls.daemon.terminate()
-        cls.daemon.wait(10)
+        cls.daemon.stop()
         cls.broker.stop()
 
     def url(self):

@@ -8,14 +8,14 @@ emotiond feeding it: wrong methods, unknown paths and traversal attempts, foreig
 headers, oversized request heads, more connections than allowed, slowloris (a request
 dribbled a line at a time, and connections that send nothing), event streams that never
 read; through all of it the server keeps serving, and its resident memory (VmRSS) stays
-under a bound, which is printed. Then the daemon going away and coming back, SIGTERM
-with streams open, sd_notify, and configuration errors. Standard library only.
+under a bound, which is printed. Then the daemon going away and coming back, SIGHUP,
+SIGTERM with streams open, sd_notify, and configuration errors. Standard library only.
 
 EMOTIOND_SANITIZE=address (an ASan build: its quarantine holds freed memory) prints the
 RSS without checking it; under an emulator (EMOTIOND_EMULATOR) the tests of rates and
 memory are skipped, saying why.
 """
-import json, os, select, socket, subprocess, sys, threading, time, unittest, warnings
+import json, os, select, signal, socket, subprocess, sys, threading, time, unittest, warnings
 
 import web_support as ws
 from web_support import Daemon, Events, SLOW, Web, wait_for
@@ -334,6 +334,22 @@ class Limits(unittest.TestCase):
         for s in slow:
             s.close()
 
+    def test_stream_beyond_max_streams_then_one_closes(self):
+        """max_streams open: one more gets 503 with Retry-After; once one closes, its
+        place is free again (the page's own retry after a 503: web_dashboard)."""
+        held = [Events(self.web) for _ in range(4)]
+        self.assertEqual([ev.status for ev in held], [200] * 4)
+        status, h, _ = self.web.get("/events")
+        self.assertEqual((status, h["retry-after"]), (503, "5"))
+        held.pop().close()
+        wait_for(lambda: self.web.health()["streams"] == 3, 5, "the closed stream let go")
+        again = Events(self.web)
+        self.assertEqual(again.status, 200)
+        self.assertEqual(again.next("web")["type"], "web")
+        self.assertEqual(self.web.get("/events")[0], 503)
+        for ev in held + [again]:
+            ev.close()
+
     def test_stalled_stream_is_closed(self):
         """A browser that stops reading altogether: once the kernel's send buffer is full
         the stream is idle, and timeout_s later it is closed."""
@@ -473,6 +489,36 @@ class Lifecycle(unittest.TestCase):
             ev.close()
             self.assertIn("retrying with backoff", w.stderr())
 
+    def test_reconnect_backoff_against_a_socket_that_closes_at_once(self):
+        """A socket that accepts and closes at once is retried with growing waits (0.5 s
+        doubling to 5 s), not twice a second; a working session (a hello, and 3 s or
+        more) resets the wait."""
+        srv, sock = ws.unix_listener("flaky-%d.sock" % time.monotonic_ns())
+        with Web(sock) as w:
+            # not scaled: the waits are emotiond-web's own timers, emulated or not
+            times = ws.accept_and_close(srv, 8.5)
+            gaps = [b - a for a, b in zip(times, times[1:])]
+            print("a socket that closes at once: tries %s s apart" %
+                  ", ".join("%.1f" % g for g in gaps))
+            self.assertGreaterEqual(len(gaps), 3, gaps)
+            self.assertLessEqual(len(times), 6, gaps[:20])    # at 0, 0.5, 1.5, 3.5, 7.5 s
+            for a, b in zip(gaps, gaps[1:]):
+                self.assertGreater(b, a * 1.5, gaps)
+            # now a session that works: hello, then 3.5 s
+            srv.settimeout(10 * SLOW)
+            conn, _ = srv.accept()
+            conn.sendall(json.dumps({"type": "hello", "protocol": 1, "version": "x",
+                                     "model": "m", "classes": ["neutral"],
+                                     "source": "fake"}).encode() + b"\n")
+            wait_for(lambda: w.health()["daemon_connected"], 5, "the fake daemon connected")
+            time.sleep(3.5 * SLOW)
+            conn.close()
+            t0 = time.monotonic()
+            srv.accept()[0].close()
+            self.assertLess(time.monotonic() - t0, 1.5 * SLOW)   # 0.5 s, not 5
+            self.assertIsNone(w.proc.poll())
+        srv.close()
+
     def test_sigterm_with_streams_open(self):
         with Daemon(fps=15) as d, Web(d.sock) as w:
             readers = [Events(w) for _ in range(2)]
@@ -492,6 +538,21 @@ class Lifecycle(unittest.TestCase):
                 r.close()
             stuck.close()
             self.assertIn("stopping", w.stderr())
+
+    def test_sighup_keeps_serving(self):
+        """SIGHUP (a reload, for other units) is said and otherwise ignored: its default
+        action would end emotiond-web, and systemd would not restart it."""
+        with Daemon(fps=15) as d, Web(d.sock) as w:
+            wait_for(lambda: w.health()["daemon_connected"], 10, "the daemon connected")
+            w.proc.send_signal(signal.SIGHUP)
+            wait_for(lambda: "SIGHUP: nothing to reload" in w.stderr(), 5, "SIGHUP said")
+            w.proc.send_signal(signal.SIGHUP)      # again: each is taken the same way
+            time.sleep(0.5 * SLOW)
+            self.assertIsNone(w.proc.poll(), w.stderr())
+            health = w.health()
+            self.assertTrue(health["daemon_connected"])
+            self.assertEqual(health["daemon_connects"], 1)
+            self.assertEqual(w.stop(), 0)
 
     def test_notify_ready_watchdog_status(self):
         path = os.path.join(ws.TMP, "notify-%d.sock" % time.monotonic_ns())

@@ -1,15 +1,18 @@
 """What emotiond-web's integration tests share (web_test.py, the browser; web_http_test.py,
 bad HTTP): the real emotiond on a clip of the sample photo, emotiond-web on 127.0.0.1 and
-a free port, HTTP and event-stream clients, the RSS of a process. Standard library, plus
+a free port, HTTP and event-stream clients, the RSS of a process; the daemon and the
+processes as the mqtt test has them (tests/support/daemon_proc.py). Standard library, plus
 Debian's python3-opencv where a clip or a JPEG is needed.
 
 EMOTIOND_EMULATOR ("qemu-aarch64 -cpu max") runs both programs through that command (a
 cross build); EMOTIOND_TIME_SCALE=N stretches waits and slows the pace by N.
 """
-import http.client, json, os, shlex, shutil, signal, socket, subprocess, tempfile, time
+import http.client, json, os, shutil, socket, subprocess, sys, tempfile, time
 
-EMU = shlex.split(os.environ.get("EMOTIOND_EMULATOR", ""))
-SLOW = float(os.environ.get("EMOTIOND_TIME_SCALE", "1"))
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+import daemon_proc
+from daemon_proc import EMU, SLOW, Proc, accept_and_close, free_port, wait_for  # noqa: F401
+
 TMP = tempfile.mkdtemp(prefix="emotiond-web-test-")
 
 
@@ -25,24 +28,6 @@ def setup(emotiond, web, src):
 def board(name):
     """A fixture tree for --system-root: xavier-nx-l4t32 (power mode and watts), bare."""
     return os.path.join(SRC, "tests/fixtures/boards", name)
-
-
-def free_port():
-    s = socket.socket()
-    s.bind(("127.0.0.1", 0))
-    port = s.getsockname()[1]
-    s.close()
-    return port
-
-
-def wait_for(cond, timeout, what):
-    deadline = time.monotonic() + timeout * SLOW
-    while time.monotonic() < deadline:
-        v = cond()
-        if v:
-            return v
-        time.sleep(0.05)
-    raise AssertionError("timed out after %g s waiting for %s" % (timeout * SLOW, what))
 
 
 def clip(frames=60):
@@ -65,55 +50,16 @@ def rss_kb(pid):
     return -1
 
 
-class Proc:
-    def stderr(self):
-        self.log.flush()
-        with open(self.log.name) as f:
-            return f.read()
-
-    def stop(self, timeout=10):
-        self.proc.send_signal(signal.SIGTERM)
-        return self.proc.wait(timeout * SLOW)
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
-        self.log.close()
-
-
-class Daemon(Proc):
+class Daemon(daemon_proc.Daemon):
     """emotiond on the clip (paced at fps) with a socket of its own; config: the text of a
     config file (e.g. "[preview]\\nenabled = true\\n")."""
 
     def __init__(self, sock=None, fps=15, config=None, system_root=None, source=None):
-        self.sock = sock or os.path.join(TMP, "d%d.sock" % time.monotonic_ns())
-        self.log = open(os.path.join(TMP, "daemon-%d.log" % time.monotonic_ns()), "w")
-        cmd = [*EMU, EMOTIOND, "--socket", self.sock, "--model", MODEL,
-               "--source", source or "file:" + clip(), "--fps", "%g" % (fps / SLOW)]
-        if config:
-            conf = os.path.join(TMP, "emotiond-%d.conf" % time.monotonic_ns())
-            with open(conf, "w") as f:
-                f.write(config)
-            cmd += ["-c", conf]
+        args = ["--fps", "%g" % (fps / SLOW)]
         if system_root:
-            cmd += ["--system-root", system_root]
-        self.proc = subprocess.Popen(cmd, stderr=self.log)
-        wait_for(lambda: os.path.exists(self.sock) or self.proc.poll() is not None, 20,
-                 "emotiond's socket")
-        if self.proc.poll() is not None:
-            raise AssertionError("emotiond did not start: " + self.stderr())
-
-    def hello(self):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-        s.settimeout(10 * SLOW)
-        s.connect(self.sock)
-        line = s.makefile("rb").readline()
-        s.close()
-        return json.loads(line)
+            args += ["--system-root", system_root]
+        super().__init__(EMOTIOND, MODEL, TMP, source or "file:" + clip(), *args, sock=sock,
+                         config=config)
 
 
 class Web(Proc):
@@ -204,5 +150,11 @@ class Events:
         self.c.close()
 
 
+def unix_listener(name):
+    """A Unix socket listening at TMP/name, as a daemon's would: (socket, path)."""
+    return daemon_proc.unix_listener(TMP, name)
+
+
 def cleanup():
     shutil.rmtree(TMP, ignore_errors=True)
+

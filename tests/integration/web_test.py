@@ -241,6 +241,29 @@ class Dashboard(unittest.TestCase):
                        15, "the daemon back again")
             self.assertEqual(w.health()["daemon_connects"], 2)
 
+    def test_refused_stream_reopens_when_one_closes(self):
+        """All max_streams taken: one more stream, the page's or any, gets 503, which
+        closes an EventSource for good; the page starts a new one by itself, and once a
+        stream has closed it is accepted."""
+        with Daemon(fps=15) as d, Web(d.sock, config="[web]\nmax_streams = 2\n") as w, \
+                Browser() as b:
+            held = [Events(w) for _ in range(2)]
+            for ev in held:
+                self.assertEqual(ev.status, 200)
+            wait_for(lambda: w.health()["streams"] == 2, 5, "2 open streams")
+            b.navigate(w.url)
+            b.wait(lambda p: p.get("stream") == "lost", 10, "the page's stream refused")
+            self.assertEqual(w.get("/events")[0], 503)
+            time.sleep(6 * SLOW)                  # past the page's 5 s before a new try
+            self.assertNotEqual(b.data().get("stream"), "open")
+            self.assertGreaterEqual(w.health()["rejected"], 2)   # the page's first try, ours
+            held.pop().close()
+            b.wait(lambda p: p.get("stream") == "open" and counts(p, "frames") > 0, 15,
+                   "the page's stream accepted once one closed")
+            self.assertEqual(w.health()["streams"], 2)
+            self.assertEqual(w.get("/events")[0], 503)   # full again
+            held[0].close()
+
 
 class Preview(unittest.TestCase):
     def setUp(self):

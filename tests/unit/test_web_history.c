@@ -12,6 +12,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "history.h"
 
@@ -193,12 +194,48 @@ static void test_label_buckets(void **state)
     json_decref(j);
 }
 
+/* Timestamps no daemon sends (far future, past, huge, negative): ignored, in telemetry and
+ * in frames, and the buckets kept stay as they were. At 1e18 a 10-second step is below
+ * a double's resolution, so the loop over skipped buckets could not advance: alarm()
+ * turns such a spin into a failure rather than a ctest timeout. */
+static void test_implausible_timestamps(void **state)
+{
+    (void)state;
+    static const char *const BAD[] = {"1e18", "1e300", "1e12", "-1e18", "-5", "0", "1e8"};
+    enum { N_BAD = sizeof BAD / sizeof *BAD };
+    alarm(5);
+    history_init(&h);
+    double b0 = 1764043200;
+    frame(b0 + 1, "happiness");
+    struct history_sample good = {b0 + 1, 30, 30, 5, 9, NAN, NAN, 0}, s;
+    history_add_sample(&h, &good);
+    for (size_t i = 0; i < N_BAD; i++) {
+        char text[256];
+        snprintf(text, sizeof text, "{\"type\":\"telemetry\",\"ts\":%s}", BAD[i]);
+        json_t *t = parse(text);
+        assert_int_equal(history_sample_of(t, &s), -1);
+        json_decref(t);
+        double ts = strtod(BAD[i], NULL);
+        frame(ts, "anger");
+        frame(ts + 300, "anger");         /* a second one, a few buckets on from the first */
+    }
+    frame(b0 + 11, "sadness");            /* and real frames still count */
+    json_t *j = history_json(&h);
+    assert_string_equal(bucket(j, b0), "happiness=1");
+    assert_string_equal(bucket(j, b0 + 10), "sadness=1");
+    assert_int_equal(json_array_size(json_object_get(j, "counts")), 2);
+    assert_int_equal(json_integer_value(json_object_get(j, "t0")), (json_int_t)b0 + 1);
+    json_decref(j);
+    alarm(0);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_sample_of_telemetry),
         cmocka_unit_test(test_samples_window_and_json),
         cmocka_unit_test(test_label_buckets),
+        cmocka_unit_test(test_implausible_timestamps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

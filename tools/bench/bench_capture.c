@@ -8,9 +8,9 @@
 #include <string.h>
 #include <time.h>
 
+#include "clip.h"
 #include "clock.h"
 #include "jpeg.h"
-#include "mjpeg.h"
 #include "opencv_adapter.h"
 
 static int cmp(const void *a, const void *b)
@@ -26,31 +26,12 @@ int main(int argc, char **argv)
         return 2;
     }
     int rounds = argc > 3 && !strcmp(argv[2], "--rounds") ? atoi(argv[3]) : 20;
-    FILE *f = fopen(argv[1], "rb");
-    if (!f) {
-        perror(argv[1]);
+    struct bench_clip clip;
+    if (bench_clip_read(argv[1], 256, &clip))
         return 1;
-    }
-    fseek(f, 0, SEEK_END);
-    size_t len = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *clip = malloc(len);
-    if (fread(clip, 1, len, f) != len)
-        return 1;
-    fclose(f);
-    const unsigned char *frame[256];
-    size_t size[256], pos = 0, start, n, skipped;
-    int frames = 0;
-    while (frames < 256 && cap_mjpeg_next(clip + pos, len - pos, &start, &n, &skipped) ==
-                               CAP_MJPEG_FRAME) {
-        frame[frames] = clip + pos + start;
-        size[frames++] = n;
-        pos += start + n;
-    }
-    if (!frames) {
-        fprintf(stderr, "%s: no frames\n", argv[1]);
-        return 1;
-    }
+    const unsigned char **frame = clip.frame;
+    const size_t *size = clip.size;
+    int frames = clip.n;
     ocv_set_threads(1);
     struct cap_jpeg *dec = cap_jpeg_create();
     static unsigned char out[4096 * 4096];
@@ -83,6 +64,7 @@ int main(int argc, char **argv)
         printf("capture: scale=1/%d ours_ms=%.3f opencv_ms=%.3f speedup=%.2f\n", scale, a, b, b / a);
     }
     cap_jpeg_destroy(dec);
-    free(ours), free(theirs), free(clip);
+    free(ours), free(theirs);
+    bench_clip_free(&clip);
     return 0;
 }

@@ -10,9 +10,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clip.h"
 #include "clock.h"
 #include "jpeg.h"
-#include "mjpeg.h"
 #include "preview_stage.h"
 #include "textsize.h"
 
@@ -50,20 +50,9 @@ int main(int argc, char **argv)
                         "[--count N] [--colour]\n");
         return 2;
     }
-    FILE *f = fopen(argv[1], "rb");
-    if (!f) {
-        perror(argv[1]);
+    struct bench_clip clip;
+    if (bench_clip_read(argv[1], count, &clip))    /* no more frames than previews */
         return 1;
-    }
-    fseek(f, 0, SEEK_END);
-    size_t len = (size_t)ftell(f);
-    fseek(f, 0, SEEK_SET);
-    unsigned char *clip = malloc(len);
-    if (!clip || fread(clip, 1, len, f) != len) {
-        fprintf(stderr, "%s: cannot read\n", argv[1]);
-        return 1;
-    }
-    fclose(f);
 
     struct cap_jpeg *dec = cap_jpeg_create();
     struct preview_renderer *r = preview_renderer_create();
@@ -73,24 +62,14 @@ int main(int argc, char **argv)
     double *msg_bytes = malloc((size_t)count * sizeof *msg_bytes);
     char err[TEXT_WHY];
     int done = 0, tw = 0, th = 0;
-    size_t pos = 0;
     while (done < count) {
-        size_t start, n, skipped;
-        if (cap_mjpeg_next(clip + pos, len - pos, &start, &n, &skipped) != CAP_MJPEG_FRAME) {
-            if (pos == 0) {
-                fprintf(stderr, "%s: no frames\n", argv[1]);
-                return 1;
-            }
-            pos = 0;          /* the clip again */
-            continue;
-        }
+        int k = done % clip.n;       /* the clip again after its last frame */
         int fw, fh;
-        if (cap_jpeg_decode(dec, clip + pos + start, n, fmt, 1, pixels, sizeof pixels, &fw, &fh,
-                            err, sizeof err)) {
+        if (cap_jpeg_decode(dec, clip.frame[k], clip.size[k], fmt, 1, pixels, sizeof pixels, &fw,
+                            &fh, err, sizeof err)) {
             fprintf(stderr, "%s: %s\n", argv[1], err);
             return 1;
         }
-        pos += start + n;
         /* one face, where a face would be: the label drawn as on every preview */
         struct preview_face face = {.id = 1, .box = {fw * 0.35f, fh * 0.2f, fw * 0.22f, fw * 0.22f},
                                     .label = "happiness", .confidence = 0.91f};
@@ -117,7 +96,7 @@ int main(int argc, char **argv)
            percentile(msg_bytes, count, 50), count);
     preview_renderer_free(r);
     cap_jpeg_destroy(dec);
-    free(clip);
+    bench_clip_free(&clip);
     free(ms);
     free(bytes);
     free(msg_bytes);
