@@ -560,6 +560,9 @@ static void parse_precision(struct reader *r, struct enn_model *m)
         return fail(r, "out of memory");
     for (int id = 0; id <= m->n_nodes && !r->failed; id++)
         qparam(r, &m->qvalues[id], "value", id);
+    if (!r->failed && !isfinite((float)(1.0 / (double)m->qvalues[0].scale)))
+        return fail(r, "value 0: scale %g (its inverse, which quantises the input, must be "
+                    "finite in float)", (double)m->qvalues[0].scale);
     for (int k = 1; k <= m->n_nodes && !r->failed; k++)
         if (enn_model_has_qsum(m, k))
             qparam(r, &m->nodes[k - 1].qsum, "summed input of node", k);
@@ -576,6 +579,26 @@ static void parse_precision(struct reader *r, struct enn_model *m)
         if (n->sigmoid && !is_map_output(m, k))
             return fail(r, "node %d: sigmoid on a quantised map (in an int8 model only an "
                         "output may have it)", k);
+        /* the runner's float factors (engine/qnet.c), each finite and > 0 in float: an
+           infinite one times an accumulator of 0 is NaN, where kernels may differ */
+        if (n->op == ENN_OP_CONV) {
+            double s_in = enn_model_has_qsum(m, k) ? n->qsum.scale
+                                                   : m->qvalues[n->inputs[0]].scale;
+            double s_out = enn_model_value_is_float(m, k) ? 1.0 : q.scale;
+            for (int o = 0; o < n->out.c; o++) {
+                float f = (float)(s_in * (double)n->wscale[o] / s_out);
+                if (!(isfinite(f) && f > 0))
+                    return fail(r, "node %d: requantisation factor of output channel %d is "
+                                "%g (input scale x weight scale / output scale must be "
+                                "finite and > 0 in float)", k, o, (double)f);
+            }
+        }
+        for (int i = 0; enn_model_has_qsum(m, k) && i < n->n_inputs; i++) {
+            float f = (float)((double)m->qvalues[n->inputs[i]].scale / (double)n->qsum.scale);
+            if (!(isfinite(f) && f > 0))
+                return fail(r, "node %d: input %d's factor in the sum is %g (its scale / the "
+                            "sum's must be finite and > 0 in float)", k, i, (double)f);
+        }
         if (n->op == ENN_OP_CONV) {
             /* the engine adds bias - zp * sum w and sum w * q (q 0..127) in int32 */
             int kk = n->kernel * n->kernel, per_out = n->in.c / n->groups * kk;

@@ -543,10 +543,7 @@ static void quantise_input(struct qnet *q)
     }
 }
 
-/* The node's (summed) input as one quantised map: several inputs are requantised to the
- * node's own qparam, borders included (each addend's border is its zero point, so the
- * sum's is the sum's zero point). */
-/* qsum's per-input factors and zero points for node k's inputs. */
+/* qsum's per-input factors and zero points for node n's inputs. */
 static void sum_params(const struct qnet *q, const struct enn_node *n, float *r, int *z)
 {
     for (int i = 0; i < n->n_inputs; i++) {
@@ -556,6 +553,9 @@ static void sum_params(const struct qnet *q, const struct enn_node *n, float *r,
     }
 }
 
+/* The node's (summed) input as one quantised map: several inputs are requantised to the
+ * node's own qparam, borders included (each addend's border is its zero point, so the
+ * sum's is the sum's zero point). */
 static const struct qvalue *gather_input(struct qnet *q, int k, struct qvalue *tmp)
 {
     const struct enn_node *n = &q->m->nodes[k - 1];

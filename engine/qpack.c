@@ -8,6 +8,9 @@
 /* A group's positive (and negative) weights per output channel and byte pair may reach
  * this sum: 127 x 258 = 32766 fits int16. */
 #define GROUP_LIMIT 258
+/* The most step x output-channel loads enn_qorder_steps holds (16 MiB); past it, the
+ * natural order without groups. */
+#define ORDER_MAX_LOADS ((size_t)8 << 20)
 
 size_t enn_qpacked_size(int out_c, int in_c, int taps)
 {
@@ -55,15 +58,15 @@ bool enn_qgroups_fit(const int8_t *packed, int out_c, size_t steps, size_t first
 
 /* What step s adds to a group's sums: per output channel (padded to quads), byte pair
  * and sign, in that order. */
-static void step_load(const int8_t *w, int out_c, int in_c, int taps, size_t s, uint8_t *load)
+static void step_load(const int8_t *w, int out_c, int in_c, int taps, size_t s, uint16_t *load)
 {
     int quad = (int)(s / (size_t)taps), t = (int)(s % (size_t)taps);
     int outs = (out_c + 3) / 4 * 4;
-    memset(load, 0, (size_t)outs * 4);
+    memset(load, 0, (size_t)outs * 4 * sizeof *load);
     for (int o = 0; o < out_c; o++)
         for (int c = 4 * quad; c < 4 * quad + 4 && c < in_c; c++) {
             int v = w[((size_t)o * (size_t)in_c + (size_t)c) * (size_t)taps + (size_t)t];
-            load[o * 4 + (c % 4 / 2) * 2 + (v < 0)] += (uint8_t)abs(v);
+            load[o * 4 + (c % 4 / 2) * 2 + (v < 0)] += (uint16_t)abs(v);
         }
 }
 
@@ -77,7 +80,9 @@ size_t enn_qorder_steps(const int8_t *w, int out_c, int in_c, int taps, uint32_t
 {
     size_t steps = ((size_t)in_c + 3) / 4 * (size_t)taps;
     size_t width = ((size_t)out_c + 3) / 4 * 16;   /* a step's load: 4 per output channel */
-    uint8_t *load = malloc(steps * width);
+    /* (a layer far beyond these networks' would need more than the weights again) */
+    uint16_t *load = steps * width <= ORDER_MAX_LOADS ? malloc(steps * width * sizeof *load)
+                                                      : NULL;
     int *sum = malloc(width * sizeof *sum);
     uint32_t *rest = malloc(steps * sizeof *rest);
     if (!load || !sum || !rest) {   /* the natural order is always correct */
@@ -99,7 +104,7 @@ size_t enn_qorder_steps(const int8_t *w, int out_c, int in_c, int taps, uint32_t
         uint32_t cur[4];
         memset(sum, 0, width * sizeof *sum);
         for (size_t i = 0; i < n_rest; i++) {
-            const uint8_t *l = load + (size_t)rest[i] * width;
+            const uint16_t *l = load + (size_t)rest[i] * width;
             bool fits = true;
             for (size_t e = 0; e < width && fits; e++)
                 fits = sum[e] + l[e] <= GROUP_LIMIT;

@@ -5,6 +5,7 @@
 #ifndef EMOTIOND_REQUANT_H
 #define EMOTIOND_REQUANT_H
 
+#include <float.h>
 #include <math.h>
 #include <stdint.h>
 
@@ -14,8 +15,12 @@
 static inline uint8_t enn_round_clamp(float f, int lo, int hi, int zero)
 {
     f = f < (float)lo ? (float)lo : f > (float)hi ? (float)hi : f;
+#if FLT_EVAL_METHOD == 0
     const float big = 12582912.0f;
     return (uint8_t)((int)((f + big) - big) + zero);
+#else   /* wider intermediates (x87) would keep f + big exact: no rounding happens */
+    return (uint8_t)((int)nearbyintf(f) + zero);
+#endif
 }
 
 static inline uint8_t enn_requant(int32_t acc, float scale, int lo, int hi, int zero)

@@ -414,7 +414,8 @@ static void compare_qconv(struct enn_qconv_job job, uint8_t *want, uint8_t *got,
         job.out = got;
         memset(got, 0, (size_t)(job.out_c + 3) / 4 * job.out_plane);
         k->qconv(&job);
-        for (int o = 0; o < job.out_c; o++)
+        /* the spare lanes of the last quad too: the zero point (bias 0 there) */
+        for (int o = 0; o < (job.out_c + 3) / 4 * 4; o++)
             for (size_t q = 0; q < job.count; q++) {
                 size_t at = (size_t)(o / 4) * job.out_plane + 4 * q + (size_t)(o % 4);
                 if (got[at] != want[at])
@@ -451,10 +452,22 @@ static void compare_edge(const int8_t *w, const uint32_t *order, size_t quad_ste
         .pairs = pairs,
     };
     char label[160];
-    for (int fill = 0; fill < 2; fill++) {   /* all 127, then random 0..127 */
+    /* all 127; random 0..127; and 127 only where output channel 0's weight is positive,
+       so that at position 0 (step s reads position s) its positive terms all count and
+       its negative ones none: mixed-sign groups at their bound reach +32766 there */
+    for (int fill = 0; fill < 3; fill++) {
         for (size_t e = 0; e < 4 * positions; e++)
-            in[e] = (uint8_t)(fill ? irand(0, 127) : 127);
-        snprintf(label, sizeof label, "%s, %s", what, fill ? "random input" : "input 127");
+            in[e] = (uint8_t)(fill == 1 ? irand(0, 127) : 127);
+        for (size_t i = 0; fill == 2 && i < EDGE_STEPS; i++) {
+            size_t s = order ? order[i] : i;
+            int quad = (int)(s / EDGE_TAPS), t = (int)(s % EDGE_TAPS);
+            for (int c = 4 * quad; c < 4 * quad + 4; c++)
+                in[4 * s + (size_t)(c % 4)] =
+                    c < EDGE_IN_C && w[c * EDGE_TAPS + t] > 0 ? 127 : 0;
+        }
+        snprintf(label, sizeof label, "%s, %s", what,
+                 fill == 0 ? "input 127" : fill == 1 ? "random input"
+                                                     : "127 under channel 0's positive weights");
         compare_qconv(job, want, got, label);
     }
     free(packed);
@@ -523,8 +536,8 @@ static void test_qconv_int16_groups_edge(void **state)
 }
 
 /* Requantisation at its extremes on every set: accumulators far past both ends of the
- * clamp, at the int32 limits, times scales up to 1e30 (float infinity), and halves that
- * round to even; a ReLU clamp and a plain one, zero points 0 and 100. */
+ * clamp, at the int32 limits, times scales up to 3e38 (products of +-infinity in float),
+ * and halves that round to even; a ReLU clamp and a plain one, zero points 0 and 100. */
 static void test_qconv_requant_extremes(void **state)
 {
     (void)state;
@@ -539,7 +552,7 @@ static void test_qconv_requant_extremes(void **state)
     };
     float scales[][8] = {
         {1, 1, 0.5f, 0.5f, 0.5f, 0.5f, 1e30f, 1},
-        {0.5f, 0.5f, 0.5f, 0.5f, 1e-30f, 3e38f, 1e-9f, 1},
+        {0.5f, 0.5f, 0.5f, 0.5f, 1e-30f, 3e38f, 3e38f, 1},
     };
     size_t out_plane = 4 * (COUNT + ENN_MAX_OVERRUN);
     uint8_t *want = calloc(2 * out_plane, 1), *got = calloc(2 * out_plane, 1);
@@ -863,6 +876,17 @@ static void test_damaged_int8_refused(void **state)
     mb_free(&b);
     tiny(&b, 0.01f, 9, 0.02f, 64, INFINITY, 0);
     expect_refused(&b, "value 1: scale inf");
+    mb_free(&b);
+    /* each scale finite, but a factor the runner computes from them is not: infinite,
+       or 0 in float (inf x an accumulator of 0 is NaN, where kernels may differ) */
+    tiny(&b, 1e20f, 9, 1e20f, 64, 1, 0);
+    expect_refused(&b, "node 1: requantisation factor of output channel 0 is inf");
+    mb_free(&b);
+    tiny(&b, 1e-30f, 9, 1e-30f, 64, 1, 0);
+    expect_refused(&b, "node 1: requantisation factor of output channel 0 is 0");
+    mb_free(&b);
+    tiny(&b, 0.01f, 9, 1e-39f, 64, 0.03f, 0);
+    expect_refused(&b, "value 0: scale 1e-39");
     mb_free(&b);
 
     /* an output map read by another node */
