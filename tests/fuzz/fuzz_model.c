@@ -57,6 +57,10 @@
 #define MAX_PLAN_FLOATS (8u << 20)
 /* Unit of float rounding in the error bounds, with a margin (2^-24 is the real one). */
 #define ULP 1.2e-7
+/* Past this magnitude a float sum of such terms may overflow (to inf, and then inf x a
+ * weight of 0 is NaN): the bound of such an element is infinite, so it and whatever reads
+ * it, even through a zero weight (0 x inf is NaN here too), go unchecked. */
+#define FLOAT_RISK 1e37
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -213,6 +217,9 @@ static void ref_run(const struct enn_model *m, struct ref *R, const float *input
         if (n->n_inputs > 1)
             for (size_t j = 0; j < len; j++)
                 xe[j] += (double)n->n_inputs * ULP * xa[j];
+        for (size_t j = 0; j < len; j++)
+            if (!(xa[j] < FLOAT_RISK))
+                xe[j] = INFINITY;
         double *v = R->v[k], *e = R->e[k];
         switch (n->op) {
         case ENN_OP_CONV: {
@@ -244,6 +251,8 @@ static void ref_run(const struct enn_model *m, struct ref *R, const float *input
                             }
                         }
                         err += terms * ULP * mag;
+                        if (!(mag < FLOAT_RISK))
+                            err = INFINITY;
                         size_t at = ((size_t)o * (size_t)out.h + (size_t)oy) * (size_t)out.w +
                                     (size_t)ox;
                         v[at] = activate(n, acc, &err);
@@ -263,6 +272,8 @@ static void ref_run(const struct enn_model *m, struct ref *R, const float *input
                     err += fabs(w[j]) * xe[j];
                 }
                 err += terms * ULP * mag;
+                if (!(mag < FLOAT_RISK))
+                    err = INFINITY;
                 v[o] = activate(n, acc, &err);
                 e[o] = err;
             }
@@ -278,7 +289,9 @@ static void ref_run(const struct enn_model *m, struct ref *R, const float *input
                     err += xe[(size_t)c * hw + j];
                 }
                 v[c] = acc / (double)hw;
-                e[c] = (err + ((double)(hw * (size_t)n->n_inputs) + 3) * ULP * mag) / (double)hw;
+                e[c] = mag < FLOAT_RISK
+                    ? (err + ((double)(hw * (size_t)n->n_inputs) + 3) * ULP * mag) / (double)hw
+                    : INFINITY;
             }
             break;
         }
