@@ -336,8 +336,12 @@ static int pack_one(const struct enn_model *m, int k, struct qpack *c, size_t *b
         c->scale[o] = (float)((double)in.scale * (double)n->wscale[o] / s_out);
     }
     *bytes += outs * (sizeof *c->bias + sizeof *c->scale);
-    /* depthwise: [quad][tap][4 channels]; else enn_qpack_weights' layout */
-    size_t size = n->groups > 1 ? outs * 9 : enn_qpacked_size(n->out.c, n->in.c, kk);
+    /* depthwise: [quad][tap][4 channels]; else enn_qpack_weights' layout (with taps in
+       lanes: 3 lanes, 3 taps) */
+    c->taps_in_lanes = taps_in_lanes(m, k);
+    size_t size = n->groups > 1 ? outs * 9
+                  : c->taps_in_lanes ? enn_qpacked_size(n->out.c, 3, 3)
+                                     : enn_qpacked_size(n->out.c, n->in.c, kk);
     if (!(c->packed = aligned_alloc(ALIGN_BYTES, round_up(size, ALIGN_BYTES))))
         return -1;
     if (n->groups > 1) {
@@ -351,7 +355,7 @@ static int pack_one(const struct enn_model *m, int k, struct qpack *c, size_t *b
         const int8_t *w = n->qweights;
         int in_c = n->in.c, taps = kk;
         int8_t *moved = NULL;
-        if ((c->taps_in_lanes = taps_in_lanes(m, k))) {
+        if (c->taps_in_lanes) {
             if (!(moved = malloc((size_t)n->out.c * 9)))
                 return -1;
             for (int o = 0; o < n->out.c; o++)
