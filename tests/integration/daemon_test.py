@@ -28,6 +28,9 @@ WITH_OPENCV = os.environ.get("EMOTIOND_WITH_OPENCV", "1") == "1"
 XAVIER = os.path.join(SRC, "tests/fixtures/boards/xavier-nx-l4t32")
 
 import warnings  # noqa: E402
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
+from daemon_proc import Proc  # noqa: E402
 warnings.simplefilter("ignore", ResourceWarning)
 import cv2  # noqa: E402  (after argv handling, so a missing module reads clearly)
 
@@ -61,7 +64,10 @@ ASTRONAUT_CLIP = os.path.join(TMP, "astronaut.mjpeg")
 write_clip(ASTRONAUT_CLIP, [cv2.imread(os.path.join(SRC, "samples/astronaut.pgm"))], 40)
 
 
-class Daemon:
+class Daemon(Proc):
+    """emotiond on a clip (by default); its stderr in self.log. Leaving a `with` kills it
+    if still running and closes the log (Proc)."""
+
     def __init__(self, *args, config=None, env=None, source=None, model=MODEL):
         self.sock = os.path.join(TMP, "d%d.sock" % time.monotonic_ns())
         self.log = open(os.path.join(TMP, "daemon.log"), "w+")
@@ -97,14 +103,6 @@ class Daemon:
         self.proc.send_signal(signal.SIGTERM)
         rc = self.proc.wait(10 * SLOW)
         return rc, time.monotonic() - t0
-
-    def __enter__(self):
-        return self
-
-    def __exit__(self, *exc):
-        if self.proc.poll() is None:
-            self.proc.kill()
-            self.proc.wait()
 
 
 class Client:
