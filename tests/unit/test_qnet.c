@@ -383,6 +383,13 @@ static void test_classifiers_match_reference(void **state)
         enn_model_free(m);
         mb_free(&b);
     }
+    /* pooled rows of 300 positions: longer than one of the pool's 256-position runs */
+    struct mb b;
+    build_classifier(&b, 3, 600);
+    struct enn_model *m = parse(&b);
+    check_model(m, 3, 600);
+    enn_model_free(m);
+    mb_free(&b);
 }
 
 static void test_detectors_match_reference(void **state)
