@@ -558,8 +558,11 @@ static void sum_params(const struct qnet *q, const struct enn_node *n, float *r,
 }
 
 /* The node's (summed) input as one quantised map: several inputs are requantised to the
- * node's own qparam, borders included (each addend's border is its zero point, so the
- * sum's is the sum's zero point). */
+ * node's own qparam. Per quad, rows 1 .. h are summed whole, their border columns
+ * included (each addend's border is its zero point, so the sum's is the sum's zero
+ * point), in a length rounded up to 32 bytes, which reaches into the bottom border row
+ * (or the plane's slack); then the top and bottom border rows are set. The plane's slack
+ * is only read for positions a conv discards. */
 static const struct qvalue *gather_input(struct qnet *q, int k, struct qvalue *tmp)
 {
     const struct enn_node *n = &q->m->nodes[k - 1];
@@ -575,8 +578,17 @@ static const struct qvalue *gather_input(struct qnet *q, int k, struct qvalue *t
     *tmp = *first;
     tmp->data = q->sum_scratch;
     tmp->zero = n->qsum.zero;
-    q->kern->qsum(src, z, r, n->n_inputs, tmp->data, (size_t)first->quads * first->plane,
-                  n->qsum.zero);
+    size_t row = first->pw * 4, len = round_up((size_t)first->s.h * row, 32);
+    for (int j = 0; j < first->quads; j++) {
+        size_t at = (size_t)j * first->plane;
+        const uint8_t *quad[ENN_MAX_INPUTS];
+        for (int i = 0; i < n->n_inputs; i++)
+            quad[i] = src[i] + at + row;
+        uint8_t *dst = tmp->data + at;
+        q->kern->qsum(quad, z, r, n->n_inputs, dst + row, len, n->qsum.zero);
+        memset(dst, n->qsum.zero, row);
+        memset(dst + ((size_t)first->s.h + 1) * row, n->qsum.zero, row);
+    }
     return tmp;
 }
 
@@ -584,20 +596,21 @@ static const struct qvalue *gather_input(struct qnet *q, int k, struct qvalue *t
 static void fill_panel(const struct qnet *q, const struct enn_node *n,
                        const struct qvalue *in, const struct qvalue *out, uint8_t *panel)
 {
-    int pad = n->kernel / 2, kk = n->kernel * n->kernel;
-    size_t ps = q->cur.panel_stride, pwo = out->pw;
+    int pad = n->kernel / 2, kk = n->kernel * n->kernel, oh = out->s.h, ow = out->s.w;
+    size_t ps = q->cur.panel_stride, pwo = out->pw, pwi = in->pw;
     uint32_t zq = 0x01010101u * (uint32_t)in->zero;
     for (int j = 0; j < in->quads; j++) {
         const uint8_t *src = in->data + (size_t)j * in->plane;
         for (int t = 0; t < kk; t++) {
             int ky = t / n->kernel, kx = t % n->kernel;
             uint8_t *dst = panel + ((size_t)j * (size_t)kk + (size_t)t) * ps * 4;
-            for (int oy = 0; oy < out->s.h; oy++) {
-                const uint8_t *row = src + (size_t)(2 * oy + ky - pad + 1) * in->pw * 4;
+            for (int oy = 0; oy < oh; oy++) {
+                const uint8_t *row = src + ((size_t)(2 * oy + ky - pad + 1) * pwi +
+                                            (size_t)(kx - pad + 1)) * 4;
                 uint8_t *d = dst + (size_t)oy * pwo * 4;
                 memcpy(d, &zq, 4);
-                for (int ox = 0; ox < out->s.w; ox++)
-                    memcpy(d + 4 * (ox + 1), row + 4 * (size_t)(2 * ox + kx - pad + 1), 4);
+                for (int ox = 0; ox < ow; ox++)   /* (bounds in locals: this vectorises) */
+                    memcpy(d + 4 * (size_t)(ox + 1), row + 8 * (size_t)ox, 4);
                 memcpy(d + 4 * (pwo - 1), &zq, 4);
             }
         }
