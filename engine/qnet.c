@@ -2,7 +2,11 @@
  *
  * A quantised map lives in zero-point-bordered planes like the float runner's, but each
  * position holds four channels' bytes (a "quad"), so that the dot-product kernels read
- * four channels with one load. Channel counts round up to quads; the spare lanes hold
+ * four channels with one load, and rows share one border column: a padded row is w + 1
+ * positions, its first the left border, so the position right of a row's last is the
+ * next row's left border (and below the bottom border row, one more position). Kernels
+ * walk whole padded rows, so this computes fewer positions than a border on each side
+ * (12x12: 156 against 168). Channel counts round up to quads; the spare lanes hold
  * the zero point (their weights are zero, so any value would do, but a defined one keeps
  * every byte of a run reproducible). Vectors and the maps that are outputs are float.
  * Buffers are shared by lifetime as in net.c. */
@@ -84,12 +88,13 @@ static struct enn_qparam in_qparam(const struct enn_model *m, int k)
 static struct qvalue plan_value(const struct enn_model *m, int id, struct enn_shape s)
 {
     struct qvalue v = {.s = s, .is_float = enn_model_value_is_float(m, id)};
-    v.pw = (size_t)s.w + 2;   /* a float map's conv still walks padded rows */
+    v.pw = (size_t)s.w + 1;   /* a float map's conv still walks padded rows */
     if (v.is_float)
         return v;
     v.quads = (s.c + 3) / 4;
     v.zero = m->qvalues[id].zero;
-    v.plane = round_up(((size_t)s.h + 2) * v.pw * 4 + 4 * (ENN_MAX_OVERRUN + 2), ALIGN_BYTES);
+    v.plane = round_up((((size_t)s.h + 2) * v.pw + 1) * 4 + 4 * (ENN_MAX_OVERRUN + 2),
+                       ALIGN_BYTES);
     return v;
 }
 
@@ -139,7 +144,7 @@ static int lane_of_column(int kx)
 /* positions of a stride-2 output's padded rows */
 static size_t panel_stride(struct enn_shape out)
 {
-    return round_up((size_t)out.h * ((size_t)out.w + 2), 16);
+    return round_up((size_t)out.h * ((size_t)out.w + 1), 16);
 }
 
 /* The arena: slots, then the sum scratch, the stride-2 panel, the accumulators of float
@@ -179,7 +184,7 @@ static size_t carve(struct qnet *q, struct qplan *p, uint8_t *base)
             panel_max = bytes > panel_max ? bytes : panel_max;
         }
         if (out->is_float) {
-            size_t plane = round_up((size_t)out->s.h * ((size_t)out->s.w + 2) +
+            size_t plane = round_up((size_t)out->s.h * out->pw +
                                     ENN_MAX_OVERRUN, 16);
             size_t bytes = round_up((size_t)out->s.c, 4) * plane * sizeof(int32_t);
             acc_max = bytes > acc_max ? bytes : acc_max;
@@ -201,17 +206,16 @@ static size_t carve(struct qnet *q, struct qplan *p, uint8_t *base)
     return at;
 }
 
-/* A map's border positions and, over the whole plane, nothing else: its zero point. */
+/* A map's border positions and, over the whole plane, nothing else: its zero point.
+ * The bottom border row has one position more: the last row's right border. */
 static void fill_borders(const struct qvalue *v)
 {
     for (int j = 0; j < v->quads; j++) {
         uint8_t *p = v->data + (size_t)j * v->plane;
         memset(p, v->zero, v->pw * 4);
-        memset(p + (size_t)(v->s.h + 1) * v->pw * 4, v->zero, v->pw * 4);
-        for (int y = 1; y <= v->s.h; y++) {
+        memset(p + (size_t)(v->s.h + 1) * v->pw * 4, v->zero, (v->pw + 1) * 4);
+        for (int y = 1; y <= v->s.h; y++)
             memset(p + (size_t)y * v->pw * 4, v->zero, 4);
-            memset(p + ((size_t)y * v->pw + v->pw - 1) * 4, v->zero, 4);
-        }
     }
 }
 
@@ -587,7 +591,7 @@ static const struct qvalue *gather_input(struct qnet *q, int k, struct qvalue *t
         uint8_t *dst = tmp->data + at;
         q->kern->qsum(quad, z, r, n->n_inputs, dst + row, len, n->qsum.zero);
         memset(dst, n->qsum.zero, row);
-        memset(dst + ((size_t)first->s.h + 1) * row, n->qsum.zero, row);
+        memset(dst + ((size_t)first->s.h + 1) * row, n->qsum.zero, row + 4);
     }
     return tmp;
 }
@@ -608,10 +612,9 @@ static void fill_panel(const struct qnet *q, const struct enn_node *n,
                 const uint8_t *row = src + ((size_t)(2 * oy + ky - pad + 1) * pwi +
                                             (size_t)(kx - pad + 1)) * 4;
                 uint8_t *d = dst + (size_t)oy * pwo * 4;
-                memcpy(d, &zq, 4);
+                memcpy(d, &zq, 4);   /* the border column */
                 for (int ox = 0; ox < ow; ox++)   /* (bounds in locals: this vectorises) */
                     memcpy(d + 4 * (size_t)(ox + 1), row + 8 * (size_t)ox, 4);
-                memcpy(d + 4 * (pwo - 1), &zq, 4);
             }
         }
     }
