@@ -593,12 +593,19 @@ static void parse_precision(struct reader *r, struct enn_model *m)
                                 "finite and > 0 in float)", k, o, (double)f);
             }
         }
+        double reach = 0;   /* the largest |t| the sum's float adds can meet */
         for (int i = 0; enn_model_has_qsum(m, k) && i < n->n_inputs; i++) {
             float f = (float)((double)m->qvalues[n->inputs[i]].scale / (double)n->qsum.scale);
             if (!(isfinite(f) && f > 0))
                 return fail(r, "node %d: input %d's factor in the sum is %g (its scale / the "
                             "sum's must be finite and > 0 in float)", k, i, (double)f);
+            reach += 127.0 * (double)f;
         }
+        /* products of up to 127 and the factors: an infinite one, or inf - inf = NaN,
+           would round differently per kernel set */
+        if (reach > 0x1p64)
+            return fail(r, "node %d: its inputs' factors in the sum add up to %g (127 times "
+                        "that must stay below 2^64)", k, reach / 127.0);
         if (n->op == ENN_OP_CONV) {
             /* the engine adds bias - zp * sum w and sum w * q (q 0..127) in int32 */
             int kk = n->kernel * n->kernel, per_out = n->in.c / n->groups * kk;

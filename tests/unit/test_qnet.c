@@ -922,6 +922,18 @@ static void test_damaged_int8_refused(void **state)
     expect_refused(&b, "max pool changes qparams");
     mb_free(&b);
 
+    /* a sum whose products could overflow float: each factor finite, 127 x 3e36 not */
+    mb_begin_v21(&b, "sum-reach", 1, 8, 8, 0, NULL);
+    mb_qconv(&b, (int[]){0}, 1, 1, 1, 3, 1, 1, 1, w, &ws, bias);
+    mb_qconv(&b, (int[]){0, 1}, 2, 1, 1, 3, 1, 1, 1, w, &ws, bias);
+    mb_outputs(&b, 1, (const char *const[]){"a"}, (int[]){2});
+    mb_u8(&b, 1);
+    mb_qparams(&b, 3, (float[]){3e30f, 0.2f, 1}, (int[]){0, 0, 0});
+    mb_qparams(&b, 1, (float[]){1e-6f}, (int[]){0});
+    mb_finish(&b);
+    expect_refused(&b, "node 2: its inputs' factors in the sum add up to 3e+36");
+    mb_free(&b);
+
     /* a bias that leaves the int32 accumulator no room; sigmoid on a quantised map */
     int32_t huge[1] = {2147483600};
     mb_begin_v21(&b, "overflow", 1, 8, 8, 0, NULL);
