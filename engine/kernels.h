@@ -135,7 +135,8 @@ struct enn_kernels {
                      int lo, int hi);
     /* Int8 summed inputs, requantised (docs/model-format.md): for e < len,
      * dst[e] = clamp(rne(t), -zero, 127 - zero) + zero, where t adds
-     * float(src[i][e] - zeros[i]) * r[i] for i = 0 .. n - 1 in order, starting from 0. */
+     * float(src[i][e] - zeros[i]) * r[i] for i = 0 .. n - 1 in order, starting from 0;
+     * n >= 1, and t finite (the loader's bound on the r[i]). */
     void (*qsum)(const uint8_t *const *src, const int *zeros, const float *r, int n,
                  uint8_t *dst, size_t len, int zero);
 };

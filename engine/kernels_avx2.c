@@ -534,37 +534,43 @@ static void qdwconv3(const uint8_t *in, uint8_t *out, size_t count, size_t row,
 }
 
 /* Eight positions per vector, four vectors per pass: the adds of one output chain
- * through the inputs in order, so independent chains keep the adder busy. */
-static inline __m256i qsum_pack8(__m256 t, __m256 lo, __m256 hi, __m256i zv)
+ * through the inputs in order, so independent chains keep the adder busy. The first
+ * product is t itself (0 + p is p, but for -0, which rounds the same). The clamp: a
+ * float min at the top (the loader keeps t finite: 127 x sum r_i < 2^64), then the
+ * saturating packs, the zero point added with saturation in int16, and packus, whose
+ * floor of 0 is the low clamp (-zero + zero); so no max and no 32-bit add. */
+static inline __m256 qsum_term(const uint8_t *p, __m256i z, __m256 r)
 {
-    t = _mm256_min_ps(_mm256_max_ps(t, lo), hi);
-    return _mm256_add_epi32(_mm256_cvtps_epi32(t), zv);   /* 0..127 */
+    __m256i q = _mm256_cvtepu8_epi32(_mm_loadl_epi64((const __m128i *)(const void *)p));
+    return _mm256_mul_ps(_mm256_cvtepi32_ps(_mm256_sub_epi32(q, z)), r);
 }
 
 static void qsum(const uint8_t *const *src, const int *zeros, const float *r, int n,
                  uint8_t *dst, size_t len, int zero)
 {
-    const __m256 lo = _mm256_set1_ps((float)-zero), hi = _mm256_set1_ps((float)(127 - zero));
-    const __m256i zv = _mm256_set1_epi32(zero);
+    const __m256 hi = _mm256_set1_ps((float)(127 - zero));
+    const __m256i zv = _mm256_set1_epi16((int16_t)zero);
     const __m256i order = _mm256_setr_epi32(0, 4, 1, 5, 2, 6, 3, 7);
+    const __m256i z0 = _mm256_set1_epi32(zeros[0]);
+    const __m256 r0 = _mm256_set1_ps(r[0]);
     size_t e = 0;
     for (; e + 32 <= len; e += 32) {
-        __m256 t[4] = {_mm256_setzero_ps(), _mm256_setzero_ps(), _mm256_setzero_ps(),
-                       _mm256_setzero_ps()};
-        for (int i = 0; i < n; i++) {
+        __m256 t[4];
+        for (int v = 0; v < 4; v++)
+            t[v] = qsum_term(src[0] + e + 8 * v, z0, r0);
+        for (int i = 1; i < n; i++) {
             const __m256i z = _mm256_set1_epi32(zeros[i]);
             const __m256 ri = _mm256_set1_ps(r[i]);
-            for (int v = 0; v < 4; v++) {
-                __m256i q = _mm256_cvtepu8_epi32(
-                    _mm_loadl_epi64((const __m128i *)(const void *)(src[i] + e + 8 * v)));
-                __m256 d = _mm256_cvtepi32_ps(_mm256_sub_epi32(q, z));
-                t[v] = _mm256_add_ps(t[v], _mm256_mul_ps(d, ri));
-            }
+            for (int v = 0; v < 4; v++)
+                t[v] = _mm256_add_ps(t[v], qsum_term(src[i] + e + 8 * v, z, ri));
         }
+        __m256i q[4];
+        for (int v = 0; v < 4; v++)
+            q[v] = _mm256_cvtps_epi32(_mm256_min_ps(t[v], hi));   /* nearest even */
         /* packs work within 128-bit lanes: the 32-bit groups come out holding positions
            0-3 8-11 16-19 24-27 4-7 12-15 20-23 28-31, which the permute puts in order */
-        __m256i w01 = _mm256_packs_epi32(qsum_pack8(t[0], lo, hi, zv), qsum_pack8(t[1], lo, hi, zv));
-        __m256i w23 = _mm256_packs_epi32(qsum_pack8(t[2], lo, hi, zv), qsum_pack8(t[3], lo, hi, zv));
+        __m256i w01 = _mm256_adds_epi16(_mm256_packs_epi32(q[0], q[1]), zv);
+        __m256i w23 = _mm256_adds_epi16(_mm256_packs_epi32(q[2], q[3]), zv);
         __m256i bytes = _mm256_packus_epi16(w01, w23);
         _mm256_storeu_si256((__m256i *)(void *)(dst + e), _mm256_permutevar8x32_epi32(bytes, order));
     }

@@ -663,6 +663,50 @@ static struct enn_model *load_fixture(const char *name)
 
 /* nano-b-quick-int8.golden (tools/train/make-fixtures --int8): u32 count, input floats,
  * classes, then per input its floats and the executor's logits. */
+/* Sums at the edges of the clamp: ties, factors that take t past int16 and int32 either
+ * way, tiny ones, one input and the most; zero points 0 .. 127. */
+static void test_qsum_extremes(void **state)
+{
+    (void)state;
+    const struct enn_kernels *ref = enn_kernels_get("scalar");
+    enum { LEN = 256, MOST = ENN_MAX_SUM < 6 ? ENN_MAX_SUM : 6 };
+    static uint8_t in[MOST][LEN], want[LEN], got[LEN];
+    const uint8_t *src[MOST];
+    for (int i = 0; i < MOST; i++) {
+        for (int e = 0; e < LEN; e++)   /* the extremes often */
+            in[i][e] = (uint8_t)(e % 5 == 0 ? 0 : e % 5 == 1 ? 127 : irand(0, 127));
+        src[i] = in[i];
+    }
+    static const struct {
+        int n;
+        float r[6];
+        int zeros[6];
+    } cases[] = {
+        {2, {0.5f, 0.5f}, {0, 1}},              /* halves: ties to even */
+        {2, {0.5f, 1.5f}, {127, 0}},
+        {2, {1e6f, 3e3f}, {64, 3}},             /* past int16 */
+        {2, {3e17f, 1e17f}, {0, 127}},          /* past int32, both signs */
+        {3, {1e-30f, 2e-30f, 1e-30f}, {5, 9, 100}},
+        {1, {1.0f}, {0}},
+        {1, {0.9f}, {127}},
+        {MOST, {0.3f, 0.7f, 1.1f, 0.2f, 2.5f, 0.05f}, {0, 127, 64, 1, 99, 30}},
+    };
+    static const int sum_zeros[] = {0, 1, 40, 126, 127};
+    for (size_t i = 0; i < sizeof ISAS / sizeof *ISAS; i++) {
+        const struct enn_kernels *k = enn_kernels_get(ISAS[i]);
+        for (size_t c = 0; k && c < sizeof cases / sizeof *cases; c++)
+            for (size_t zi = 0; zi < sizeof sum_zeros / sizeof *sum_zeros; zi++) {
+                int zero = sum_zeros[zi];
+                ref->qsum(src, cases[c].zeros, cases[c].r, cases[c].n, want, LEN, zero);
+                k->qsum(src, cases[c].zeros, cases[c].r, cases[c].n, got, LEN, zero);
+                for (int e = 0; e < LEN; e++)
+                    if (got[e] != want[e])
+                        fail_msg("%s case %zu zero %d element %d: %d, scalar %d", ISAS[i], c,
+                                 zero, e, got[e], want[e]);
+            }
+    }
+}
+
 static void test_classifier_equals_numpy_executor(void **state)
 {
     (void)state;
@@ -985,6 +1029,7 @@ int main(void)
         cmocka_unit_test(test_qorder_steps),
         cmocka_unit_test(test_qconv_requant_extremes),
         cmocka_unit_test(test_qsum_tails),
+        cmocka_unit_test(test_qsum_extremes),
         cmocka_unit_test(test_classifier_equals_numpy_executor),
         cmocka_unit_test(test_yunet_equals_numpy_executor),
         cmocka_unit_test(test_shipped_models_equal_scalar),
