@@ -460,32 +460,45 @@ static void qconv(const struct enn_qconv_job *j)
 }
 
 /* AVX-512 VNNI (Cascade Lake and later, Zen 4), on 256-bit vectors: vpdpbusd does the
- * 4-term dot products and the accumulation in one instruction, so a block can be 4
- * channels x 32 positions (VL gives 32 vector registers). */
+ * 4-term dot products and the accumulation in one instruction, so a block can be mr
+ * (1-4, a constant at each call) channels x 32 positions (VL gives 32 vector registers). */
+__attribute__((target("avx512f,avx512vl,avx512bw,avx512vnni"))) static inline
+    __attribute__((always_inline)) void qblock_vnni(const struct enn_qconv_job *j, int b,
+                                                    int mr, size_t q)
+{
+    const int8_t *w = j->packed + (size_t)b * j->steps * 4;
+    __m256i acc[4][4];
+    for (int m = 0; m < mr; m++)
+        for (int v = 0; v < 4; v++)
+            acc[m][v] = _mm256_set1_epi32(j->bias[b + m]);
+    const uint8_t *in = j->in + 4 * q;
+    for (size_t s = 0; s < j->steps; s++) {
+        const uint8_t *x = in + 4 * j->k_off[s];
+        __m256i xv[4];
+        for (int v = 0; v < 4; v++)
+            xv[v] = load256(x + 32 * v);
+        const int8_t *ws = w + 16 * s;
+        for (int m = 0; m < mr; m++) {
+            __m256i wv = weights4(ws + 4 * m);
+            for (int v = 0; v < 4; v++)
+                acc[m][v] = _mm256_dpbusd_epi32(acc[m][v], xv[v], wv);
+        }
+    }
+    qstore(j, b, mr, q, acc, 4);
+}
+
 __attribute__((target("avx512f,avx512vl,avx512bw,avx512vnni")))
 static void qconv_vnni(const struct enn_qconv_job *j)
 {
     for (size_t q = 0; q < j->count; q += 32) {
+        /* a last block of fewer than 4 channels computes only those */
         for (int b = 0; b < j->out_c; b += 4) {
-            const int8_t *w = j->packed + (size_t)b * j->steps * 4;
-            __m256i acc[4][4];
-            for (int m = 0; m < 4; m++)
-                for (int v = 0; v < 4; v++)
-                    acc[m][v] = _mm256_set1_epi32(j->bias[b + m]);
-            const uint8_t *in = j->in + 4 * q;
-            for (size_t s = 0; s < j->steps; s++) {
-                const uint8_t *x = in + 4 * j->k_off[s];
-                __m256i xv[4];
-                for (int v = 0; v < 4; v++)
-                    xv[v] = load256(x + 32 * v);
-                const int8_t *ws = w + 16 * s;
-                for (int m = 0; m < 4; m++) {
-                    __m256i wv = weights4(ws + 4 * m);
-                    for (int v = 0; v < 4; v++)
-                        acc[m][v] = _mm256_dpbusd_epi32(acc[m][v], xv[v], wv);
-                }
+            switch (j->out_c - b) {
+            case 1: qblock_vnni(j, b, 1, q); break;
+            case 2: qblock_vnni(j, b, 2, q); break;
+            case 3: qblock_vnni(j, b, 3, q); break;
+            default: qblock_vnni(j, b, 4, q); break;
             }
-            qstore(j, b, j->out_c - b < 4 ? j->out_c - b : 4, q, acc, 4);
         }
     }
 }
