@@ -572,6 +572,10 @@ static void parse_precision(struct reader *r, struct enn_model *m)
         if (enn_model_value_is_float(m, k) && (q.scale != 1.0f || q.zero != 0))
             return fail(r, "value %d is float in an int8 model (a vector or an output): its "
                         "qparams must be scale 1, zero point 0, not %g, %d", k, q.scale, q.zero);
+        for (int i = 0; n->op == ENN_OP_GAP && i < n->n_inputs; i++)
+            if (enn_model_value_is_float(m, n->inputs[i]))
+                return fail(r, "node %d pools value %d, a vector (an int8 model pools "
+                            "quantised maps only)", k, n->inputs[i]);
         for (int i = 0; i < n->n_inputs; i++)
             if (is_map_output(m, n->inputs[i]))
                 return fail(r, "node %d reads output value %d, which an int8 model computes "
@@ -603,7 +607,7 @@ static void parse_precision(struct reader *r, struct enn_model *m)
         }
         /* products of up to 127 and the factors: an infinite one, or inf - inf = NaN,
            would round differently per kernel set */
-        if (reach > 0x1p64)
+        if (reach >= 0x1p64)
             return fail(r, "node %d: its inputs' factors in the sum add up to %g (127 times "
                         "that must stay below 2^64)", k, reach / 127.0);
         if (n->op == ENN_OP_CONV) {

@@ -564,9 +564,9 @@ static void sum_params(const struct qnet *q, const struct enn_node *n, float *r,
 /* The node's (summed) input as one quantised map: several inputs are requantised to the
  * node's own qparam. Per quad, rows 1 .. h are summed whole, their border columns
  * included (each addend's border is its zero point, so the sum's is the sum's zero
- * point), in a length rounded up to 32 bytes, which reaches into the bottom border row
- * (or the plane's slack); then the top and bottom border rows are set. The plane's slack
- * is only read for positions a conv discards. */
+ * point), in a length rounded up to 32 bytes, which reaches into the bottom border row;
+ * then the top and bottom border rows are set. The plane's slack is only read for
+ * positions a conv discards. */
 static const struct qvalue *gather_input(struct qnet *q, int k, struct qvalue *tmp)
 {
     const struct enn_node *n = &q->m->nodes[k - 1];
@@ -582,7 +582,11 @@ static const struct qvalue *gather_input(struct qnet *q, int k, struct qvalue *t
     *tmp = *first;
     tmp->data = q->sum_scratch;
     tmp->zero = n->qsum.zero;
+    /* (capped at what every input's plane holds written: rows 1 .. h + 1 and the one
+       position more; only maps of a few positions a row reach the cap) */
     size_t row = first->pw * 4, len = round_up((size_t)first->s.h * row, 32);
+    if (len > ((size_t)first->s.h + 1) * row + 4)
+        len = ((size_t)first->s.h + 1) * row + 4;
     for (int j = 0; j < first->quads; j++) {
         size_t at = (size_t)j * first->plane;
         const uint8_t *quad[ENN_MAX_INPUTS];

@@ -383,6 +383,17 @@ static void test_classifiers_match_reference(void **state)
         enn_model_free(m);
         mb_free(&b);
     }
+    /* inputs of 2-5 positions a side (1-3 after stride 2), where the shared border
+       column and the rounded-up sums are tightest */
+    for (int h = 2; h <= 5; h++)
+        for (int w = 2; w <= 5; w++) {
+            struct mb t;
+            build_classifier(&t, h, w);
+            struct enn_model *tm = parse(&t);
+            check_model(tm, h, w);
+            enn_model_free(tm);
+            mb_free(&t);
+        }
     /* pooled rows of 300 positions: longer than one of the pool's 256-position runs */
     struct mb b;
     build_classifier(&b, 3, 600);
@@ -661,8 +672,6 @@ static struct enn_model *load_fixture(const char *name)
     return m;
 }
 
-/* nano-b-quick-int8.golden (tools/train/make-fixtures --int8): u32 count, input floats,
- * classes, then per input its floats and the executor's logits. */
 /* Sums at the edges of the clamp: ties, factors that take t past int16 and int32 either
  * way, tiny ones, one input and the most; zero points 0 .. 127. */
 static void test_qsum_extremes(void **state)
@@ -707,6 +716,8 @@ static void test_qsum_extremes(void **state)
     }
 }
 
+/* nano-b-quick-int8.golden (tools/train/make-fixtures --int8): u32 count, input floats,
+ * classes, then per input its floats and the executor's logits. */
 static void test_classifier_equals_numpy_executor(void **state)
 {
     (void)state;
@@ -976,6 +987,18 @@ static void test_damaged_int8_refused(void **state)
     mb_qparams(&b, 1, (float[]){1e-6f}, (int[]){0});
     mb_finish(&b);
     expect_refused(&b, "node 2: its inputs' factors in the sum add up to 3e+36");
+    mb_free(&b);
+
+    /* pooling a vector (the float runner allows it; int8 pools quantised maps) */
+    mb_begin_v21(&b, "pool-of-vector", 1, 8, 8, 0, NULL);
+    mb_qconv(&b, (int[]){0}, 1, 1, 1, 3, 1, 1, 1, w, &ws, bias);
+    mb_gap(&b, (int[]){1}, 1);
+    mb_gap(&b, (int[]){2}, 1);
+    mb_outputs(&b, 1, (const char *const[]){"a"}, (int[]){3});
+    mb_u8(&b, 1);
+    mb_qparams(&b, 4, (float[]){0.1f, 0.2f, 1, 1}, (int[]){0, 0, 0, 0});
+    mb_finish(&b);
+    expect_refused(&b, "node 3 pools value 2, a vector");
     mb_free(&b);
 
     /* a bias that leaves the int32 accumulator no room; sigmoid on a quantised map */
