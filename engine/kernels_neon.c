@@ -258,8 +258,23 @@ static inline __attribute__((always_inline)) void qstore(const struct enn_qconv_
  * products (2 positions x 4 channels), smlal adds the next step's products to them (two
  * products of 7-bit activations and int8 weights fit int16: 2 x 127 x 127 < 32768), and
  * sadalp adds their pairs into int32: three instructions per two steps where one step
- * alone takes two. The last pairwise add per position waits until the end of the block.
- * 4 channels x 8 positions, so that the 16 half-sums stay in registers. */
+ * alone takes two. Where the plan found that four steps' products cannot overflow int16
+ * (enn_qgroups_fit's bound on byte pairs holds for each byte), three smlal follow the
+ * smull: five instructions per four steps. The last pairwise add per position waits until
+ * the end of the block. 4 channels x 8 positions, so that the 16 half-sums stay in
+ * registers. */
+static inline int16x8_t products4(const int8x16_t x[4], const int8x16_t w[4], bool high)
+{
+    if (high)
+        return vmlal_high_s8(vmlal_high_s8(vmlal_high_s8(vmull_high_s8(x[0], w[0]), x[1], w[1]),
+                                           x[2], w[2]),
+                             x[3], w[3]);
+    int16x8_t p = vmull_s8(vget_low_s8(x[0]), vget_low_s8(w[0]));
+    for (int i = 1; i < 4; i++)
+        p = vmlal_s8(p, vget_low_s8(x[i]), vget_low_s8(w[i]));
+    return p;
+}
+
 static void qconv(const struct enn_qconv_job *j)
 {
     for (size_t q = 0; q < j->count; q += 8) {
@@ -271,6 +286,23 @@ static void qconv(const struct enn_qconv_job *j)
                     half[m][v] = vdupq_n_s32(0);
             const uint8_t *in = j->in + 4 * q;
             size_t s = 0;
+            for (; s < (j->quad_steps & ~(size_t)3); s += 4) {
+                const int32x4_t *wq = (const int32x4_t *)(const void *)(w + 16 * s);
+                for (int v = 0; v < 2; v++) {   /* 8 bytes: 2 positions x 4 channels */
+                    int8x16_t x[4];
+                    for (int i = 0; i < 4; i++)
+                        x[i] = vld1q_s8((const int8_t *)(in + 4 * j->k_off[s + i]) + 16 * v);
+                    for (int m = 0; m < 4; m++) {
+                        int8x16_t wm[4];
+                        for (int i = 0; i < 4; i++)
+                            wm[i] = vreinterpretq_s8_s32(vdupq_laneq_s32(
+                                vld1q_s32((const int32_t *)(const void *)(wq + i)), m));
+                        half[m][2 * v] = vpadalq_s16(half[m][2 * v], products4(x, wm, false));
+                        half[m][2 * v + 1] =
+                            vpadalq_s16(half[m][2 * v + 1], products4(x, wm, true));
+                    }
+                }
+            }
             for (; s + 2 <= j->steps; s += 2) {
                 const int8_t *xa = (const int8_t *)(in + 4 * j->k_off[s]);
                 const int8_t *xb = (const int8_t *)(in + 4 * j->k_off[s + 1]);
