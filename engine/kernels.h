@@ -60,7 +60,8 @@ struct enn_qconv_job {
     size_t acc_plane;
     size_t count;
     int zero, lo, hi;        /* lo, hi: the clamp before adding zero */
-    /* Where products may be summed in int16 before widening (x86's vpmaddubsw results),
+    /* Where products may be summed in int16 before widening (x86's vpmaddubsw results,
+     * ARMv8.0's smull/smlal ones: a bound that holds per byte pair holds per byte),
      * set only where enn_qgroups_fit holds; a kernel may ignore both: steps 4g .. 4g + 3
      * for 4g < quad_steps (a multiple of 4), and when pairs, steps quad_steps + 2p and
      * quad_steps + 2p + 1 after them. */
