@@ -287,7 +287,9 @@ static void qconv(const struct enn_qconv_job *j)
             const uint8_t *in = j->in + 4 * q;
             size_t s = 0;
             for (; s < (j->quad_steps & ~(size_t)3); s += 4) {
-                const int32x4_t *wq = (const int32x4_t *)(const void *)(w + 16 * s);
+                int32x4_t wq[4];   /* the four steps' weights, loaded once for both halves */
+                for (int i = 0; i < 4; i++)
+                    wq[i] = vreinterpretq_s32_s8(vld1q_s8(w + 16 * (s + i)));
                 for (int v = 0; v < 2; v++) {   /* 8 bytes: 2 positions x 4 channels */
                     int8x16_t x[4];
                     for (int i = 0; i < 4; i++)
@@ -295,8 +297,7 @@ static void qconv(const struct enn_qconv_job *j)
                     for (int m = 0; m < 4; m++) {
                         int8x16_t wm[4];
                         for (int i = 0; i < 4; i++)
-                            wm[i] = vreinterpretq_s8_s32(vdupq_laneq_s32(
-                                vld1q_s32((const int32_t *)(const void *)(wq + i)), m));
+                            wm[i] = vreinterpretq_s8_s32(vdupq_laneq_s32(wq[i], m));
                         half[m][2 * v] = vpadalq_s16(half[m][2 * v], products4(x, wm, false));
                         half[m][2 * v + 1] =
                             vpadalq_s16(half[m][2 * v + 1], products4(x, wm, true));
