@@ -565,7 +565,7 @@ static void sum_params(const struct qnet *q, const struct enn_node *n, float *r,
  * node's own qparam. Per quad, rows 1 .. h are summed whole, their border columns
  * included (each addend's border is its zero point, so the sum's is the sum's zero
  * point), in a length rounded up to 32 bytes, which reaches into the bottom border row;
- * then the top and bottom border rows are set. The plane's slack is only read for
+ * then fill_borders sets the borders. The plane's slack is only read for
  * positions a conv discards. */
 static const struct qvalue *gather_input(struct qnet *q, int k, struct qvalue *tmp)
 {
@@ -594,9 +594,8 @@ static const struct qvalue *gather_input(struct qnet *q, int k, struct qvalue *t
             quad[i] = src[i] + at + row;
         uint8_t *dst = tmp->data + at;
         q->kern->qsum(quad, z, r, n->n_inputs, dst + row, len, n->qsum.zero);
-        memset(dst, n->qsum.zero, row);
-        memset(dst + ((size_t)first->s.h + 1) * row, n->qsum.zero, row + 4);
     }
+    fill_borders(tmp);
     return tmp;
 }
 
