@@ -62,6 +62,26 @@ def fake_fer2013(folder, per_class=(8, 2, 6, 8, 8, 6, 6), n_test=14):
     np.stack(images).tofile(os.path.join(folder, "fer2013", "fer2013.u8"))
 
 
+CKPLUS_LABELS = ["anger", "contempt", "disgust", "fear", "happy", "sadness", "surprise"]
+
+
+def fake_ckplus(folder, per_class=2):
+    """A tiny CK+48 in the shared format, contempt (no FER2013 class) included."""
+    rng = np.random.default_rng(5)
+    rows, images = [], []
+    for label in CKPLUS_LABELS:
+        for _ in range(per_class):
+            rows.append({"index": len(rows), "subject": f"S{100 + len(rows)}",
+                         "sequence": "001", "frame": "1", "label": label})
+            images.append(rng.integers(0, 256, (48, 48), dtype=np.uint8))
+    os.makedirs(os.path.join(folder, "ckplus48"))
+    with open(os.path.join(folder, "ckplus48", "ckplus48.csv"), "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=["index", "subject", "sequence", "frame", "label"])
+        w.writeheader()
+        w.writerows(rows)
+    np.stack(images).tofile(os.path.join(folder, "ckplus48", "ckplus48.u8"))
+
+
 class Tree:
     """common's folders pointed at a temporary tree holding a copy of the shipped Nano-B
     FER2013 model and its record; the fake dataset in EMOTIOND_DATA."""
@@ -79,6 +99,7 @@ class Tree:
         shutil.copy(os.path.join(ROOT, "docs", "results", "fer-b", "result.json"),
                     os.path.join(common.RESULTS, "fer-b", "result.json"))
         fake_fer2013(os.path.join(root, "data"))
+        fake_ckplus(os.path.join(root, "data"))
         self.env = os.environ.get("EMOTIOND_DATA")
         os.environ["EMOTIOND_DATA"] = os.path.join(root, "data")
         return self
@@ -248,6 +269,13 @@ class RunTest(unittest.TestCase):
                 self.assertEqual(len(rec["public_recall"]), 7)
                 self.assertEqual(len(rec["private_recall_mirrored"]), 7)
                 self.assertIn("--photometric", rec["command"])
+                # posed faces: the 12 fake CK+ images of FER2013 classes, contempt skipped
+                self.assertEqual(rec["posed_images"], 12)
+                self.assertEqual(len(rec["posed_predictions_mirrored"]), 12)
+                rows = [sum(r) for r in rec["posed_confusion"]]
+                self.assertEqual(rows, [2, 2, 2, 2, 0, 2, 2])    # no neutral image
+                self.assertAlmostEqual(rec["posed_accuracy"],
+                                       fer.accuracy_of(rec["posed_confusion"]))
                 self.assertFalse(os.path.exists(fer.state_folder("b", name)))
                 shipped = common.read_json(os.path.join(common.RESULTS, "fer-b", "result.json"))
                 after = read(tree.model)
@@ -265,6 +293,15 @@ class RunTest(unittest.TestCase):
                 text = read(os.path.join(common.ROOT, "docs", "results.md"), "r")
                 self.assertIn(f"`{name}`", text)
                 self.assertIn("`scratch-e20`", text)
+                self.assertIn("on posed faces (CK+)", text)
+
+    def test_posed_faces_skipped_without_ckplus(self):
+        with Tree() as tree:
+            shutil.rmtree(os.path.join(tree.tmp.name, "data", "ckplus48"))
+            import posed
+            with contextlib.redirect_stdout(io.StringIO()) as said:
+                self.assertEqual(posed.measure(None), {})
+            self.assertIn("no CK+", said.getvalue())
 
 
 if __name__ == "__main__":

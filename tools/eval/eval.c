@@ -1,7 +1,10 @@
 /* Accuracy of the C engine (the shipped path) on a dataset split:
  *   eval MODEL.enn DATA_DIR ckplus [--fold K FOLDS.csv] | fer2013 [Training|PublicTest|PrivateTest]
  *        [--predictions FILE]   (compare with PyTorch's predicted class indices, one a line)
- *        [--mirror]             (mirror averaging on, as the daemon's [classify] mirror) 
+ *        [--mirror]             (mirror averaging on, as the daemon's [classify] mirror)
+ *        [--shared-classes]     (skip images whose label is no class of the model: a FER2013
+ *                                model on CK+'s posed faces; without it such a label is an
+ *                                error)
  * Prints accuracy, per-class recall and the confusion matrix; the last line
  *   eval: model=... split=... images=... accuracy=...  [agreement_with_pytorch=...] */
 #include <stdbool.h>
@@ -18,18 +21,20 @@ int main(int argc, char **argv)
 {
     if (argc < 4) {
         fprintf(stderr, "usage: %s MODEL.enn DATA_DIR ckplus [--fold K FOLDS.csv] | fer2013 "
-                        "[SPLIT] [--predictions FILE] [--mirror]\n", argv[0]);
+                        "[SPLIT] [--predictions FILE] [--mirror] [--shared-classes]\n", argv[0]);
         return 2;
     }
     const char *split = NULL, *folds = NULL, *preds = NULL;
     int fold = -1;
-    bool mirror = false;
+    bool mirror = false, shared_only = false;
     for (int i = 4; i < argc; i++) {
         if (!strcmp(argv[i], "--fold") && i + 2 < argc) {
             fold = atoi(argv[++i]);
             folds = argv[++i];
         } else if (!strcmp(argv[i], "--mirror")) {
             mirror = true;
+        } else if (!strcmp(argv[i], "--shared-classes")) {
+            shared_only = true;
         } else if (!strcmp(argv[i], "--predictions") && i + 1 < argc) {
             preds = argv[++i];
         } else {
@@ -73,7 +78,7 @@ int main(int argc, char **argv)
         return 1;
     }
     static long conf[64][64];
-    long n = 0, right = 0, agree = 0, compared = 0;
+    long n = 0, right = 0, agree = 0, compared = 0, skipped = 0;
     for (int i = 0; i < ds.n; i++) {
         if (split && strcmp(ds.group[i], split))
             continue;
@@ -88,8 +93,13 @@ int main(int argc, char **argv)
         for (int c = 0; c < m->n_classes; c++)
             if (!strcmp(m->classes[c], ds.label[i]))
                 truth = c;
+        if (truth < 0 && shared_only) {
+            skipped++;
+            continue;
+        }
         if (truth < 0) {
-            fprintf(stderr, "eval: label %s is not a class of %s\n", ds.label[i], m->name);
+            fprintf(stderr, "eval: label %s is not a class of %s (--shared-classes skips "
+                            "such images)\n", ds.label[i], m->name);
             return 1;
         }
         float p[ENN_MAX_CLASSES];
@@ -129,6 +139,8 @@ int main(int argc, char **argv)
         snprintf(where, sizeof where, "%s", split ? split : "all");
     printf("eval: model=%s split=%s:%s%s images=%ld accuracy=%.2f", m->name, argv[3], where,
            mirror ? " mirror=on" : "", n, 100.0 * right / n);
+    if (skipped)
+        printf(" skipped_other_classes=%ld", skipped);
     if (compared)
         printf(" agreement_with_pytorch=%.2f (%ld)", 100.0 * agree / compared, compared);
     printf("\n");

@@ -9,8 +9,16 @@ mode, where batch norm uses each batch's statistics.
 import torch
 
 import enn
+import nano
+import train
 
 OP_CONV, OP_DENSE = 1, 3
+
+
+def model_from_enn(path, variant, classes, calibration):
+    """A NanoNet of `variant` computing what `path` computes (in evaluation mode)."""
+    model = nano.NanoNet(nano.ARCHS[variant], len(classes)).to(train.DEVICE)
+    return init_from_enn(model, path, classes, calibration)
 
 
 def init_from_enn(model, path, classes, calibration, class_source=None):
