@@ -66,12 +66,16 @@ CKPLUS_LABELS = ["anger", "contempt", "disgust", "fear", "happy", "sadness", "su
 
 
 def fake_ckplus(folder, per_class=2):
-    """A tiny CK+48 in the shared format, contempt (no FER2013 class) included."""
+    """A tiny CK+48 in the shared format, contempt (no FER2013 class) included; its
+    subjects are real ones of ckplus-folds.csv, each image's from another fold."""
+    with open(os.path.join(TRAIN, "ckplus-folds.csv"), newline="") as f:
+        fold_of = {r["subject"]: int(r["fold"]) for r in csv.DictReader(f)}
+    subject_in = {fold: s for s, fold in sorted(fold_of.items(), reverse=True)}
     rng = np.random.default_rng(5)
     rows, images = [], []
     for label in CKPLUS_LABELS:
         for _ in range(per_class):
-            rows.append({"index": len(rows), "subject": f"S{100 + len(rows)}",
+            rows.append({"index": len(rows), "subject": subject_in[len(rows) % 10],
                          "sequence": "001", "frame": "1", "label": label})
             images.append(rng.integers(0, 256, (48, 48), dtype=np.uint8))
     os.makedirs(os.path.join(folder, "ckplus48"))
@@ -294,6 +298,31 @@ class RunTest(unittest.TestCase):
                 self.assertIn(f"`{name}`", text)
                 self.assertIn("`scratch-e20`", text)
                 self.assertIn("on posed faces (CK+)", text)
+
+    def test_posed_faces_in_training_are_left_out_of_the_score(self):
+        with Tree():
+            run(self.module, *RECIPE, "--epochs", "1", "--ckplus-folds", "0-4",
+                "--ckplus-repeat", "3")
+            name = fer.recipe_name("b", 1, {"init": RECIPE[1], "lr": 3e-4, "balance": True,
+                                            "smoothing": 0.1, "mixup": 0.2,
+                                            "photometric": True, "ckplus_folds": "0-4",
+                                            "ckplus_repeat": 3})
+            self.assertTrue(name.endswith("-ck0-4x3"), name)
+            rec = common.read_json(os.path.join(fer.record_folder("b", name), "result.json"))
+            # image i of the fake CK+ is in fold i % 10; of the 12 non-contempt images
+            # (indices 0-1 and 4-13), those in folds 5-9 are scored, those in 0-4 trained on
+            scored = [i for i in list(range(2)) + list(range(4, 14)) if i % 10 >= 5]
+            self.assertEqual(rec["posed_folds"], [5, 6, 7, 8, 9])
+            self.assertEqual(rec["posed_images"], len(scored))
+            self.assertEqual(rec["posed_image_folds"], [i % 10 for i in scored])
+            self.assertEqual(rec["n_train_posed"], 12 - len(scored))
+            self.assertEqual(rec["n_train"], 44 + 3 * (12 - len(scored)))   # 44 fake FER2013
+            text = read(os.path.join(common.ROOT, "docs", "results.md"), "r")
+            self.assertIn("folds 5-9 (trained on the others)", text)
+            self.assertIn("every model on the subjects of folds 5-9 only", text)
+        with self.assertRaises(SystemExit):
+            with Tree():
+                run(self.module, *RECIPE, "--epochs", "1", "--ckplus-folds", "0-9")
 
     def test_posed_faces_skipped_without_ckplus(self):
         with Tree() as tree:

@@ -1,5 +1,5 @@
 /* Accuracy of the C engine (the shipped path) on a dataset split:
- *   eval MODEL.enn DATA_DIR ckplus [--fold K FOLDS.csv] | fer2013 [Training|PublicTest|PrivateTest]
+ *   eval MODEL.enn DATA_DIR ckplus [--fold K[,K...] FOLDS.csv] | fer2013 [Training|PublicTest|PrivateTest]
  *        [--predictions FILE]   (compare with PyTorch's predicted class indices, one a line)
  *        [--mirror]             (mirror averaging on, as the daemon's [classify] mirror)
  *        [--shared-classes]     (skip images whose label is no class of the model: a FER2013
@@ -20,17 +20,28 @@
 int main(int argc, char **argv)
 {
     if (argc < 4) {
-        fprintf(stderr, "usage: %s MODEL.enn DATA_DIR ckplus [--fold K FOLDS.csv] | fer2013 "
+        fprintf(stderr, "usage: %s MODEL.enn DATA_DIR ckplus [--fold K[,K...] FOLDS.csv] | fer2013 "
                         "[SPLIT] [--predictions FILE] [--mirror] [--shared-classes]\n", argv[0]);
         return 2;
     }
-    const char *split = NULL, *folds = NULL, *preds = NULL;
-    int fold = -1;
+    const char *split = NULL, *folds = NULL, *preds = NULL, *fold_list = NULL;
+    bool fold_wanted[100] = {false};
     bool mirror = false, shared_only = false;
     for (int i = 4; i < argc; i++) {
         if (!strcmp(argv[i], "--fold") && i + 2 < argc) {
-            fold = atoi(argv[++i]);
+            fold_list = argv[++i];
             folds = argv[++i];
+            for (const char *f = fold_list; *f;) {
+                char *end;
+                long k = strtol(f, &end, 10);
+                if (end == f || k < 0 || k >= 100 || (*end && *end != ',')) {
+                    fprintf(stderr, "eval: --fold %s: expected fold numbers like 3 or 5,6,7\n",
+                            fold_list);
+                    return 2;
+                }
+                fold_wanted[k] = true;
+                f = *end ? end + 1 : end;
+            }
         } else if (!strcmp(argv[i], "--mirror")) {
             mirror = true;
         } else if (!strcmp(argv[i], "--shared-classes")) {
@@ -63,12 +74,13 @@ int main(int argc, char **argv)
         char line[128], s[16];
         int k;
         while (f && fgets(line, sizeof line, f))
-            if (sscanf(line, "%15[^,],%d", s, &k) == 2 && k == fold && n_subjects < 200)
+            if (sscanf(line, "%15[^,],%d", s, &k) == 2 && k >= 0 && k < 100 && fold_wanted[k] &&
+                n_subjects < 200)
                 snprintf(subjects[n_subjects++], 16, "%.15s", s);
         if (f)
             fclose(f);
         if (!n_subjects) {
-            fprintf(stderr, "eval: no subjects for fold %d in %s\n", fold, folds);
+            fprintf(stderr, "eval: no subjects for fold %s in %s\n", fold_list, folds);
             return 1;
         }
     }
@@ -134,7 +146,7 @@ int main(int argc, char **argv)
     }
     char where[64];
     if (folds)
-        snprintf(where, sizeof where, "fold%d", fold);
+        snprintf(where, sizeof where, "fold%.50s", fold_list);
     else
         snprintf(where, sizeof where, "%s", split ? split : "all");
     printf("eval: model=%s split=%s:%s%s images=%ld accuracy=%.2f", m->name, argv[3], where,

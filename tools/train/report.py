@@ -283,6 +283,11 @@ def _fer_recipe_text(r):
         text += f", label smoothing {s['smoothing']:g}"
     if s["mixup"]:
         text += f", mixup {s['mixup']:g}"
+    if s["ckplus_folds"]:
+        text += (f"; beside FER2013's Training images, the {r.get('n_train_posed', '?')} "
+                 f"posed CK+ faces of folds {s['ckplus_folds']} (the FER2013 classes)"
+                 + (f", each {s['ckplus_repeat']} times an epoch" if s["ckplus_repeat"] != 1
+                    else ""))
     return text
 
 
@@ -403,39 +408,77 @@ def _fer_recipes_section(v="a"):
     return "\n" + "\n".join(out) + "\n\n"
 
 
+def _posed_on(r, subset):
+    """A record's posed-face confusion (plain) on the images of the CK+ folds `subset`,
+    or None when the record cannot tell which images those are."""
+    if r.get("posed_folds") == subset:
+        return r["posed_confusion"]
+    if r.get("posed_folds") or "posed_image_folds" not in r:
+        return None
+    m = [[0] * len(r["classes"]) for _ in r["classes"]]
+    for t, p, f in zip(r["posed_truth"], r["posed_predictions"], r["posed_image_folds"]):
+        if f in subset:
+            m[t][p] += 1
+    return m
+
+
+def _folds_text(folds):
+    return ",".join(map(str, folds)) if folds != list(range(folds[0], folds[-1] + 1)) \
+        else f"{folds[0]}-{folds[-1]}"
+
+
+def _posed_table(rows, classes, shared):
+    """Markdown rows: (label, confusion, mirrored accuracy or None, scored on)."""
+    neutral = classes.index("neutral")
+    out = ["| model / recipe | scored on | images | accuracy | mirrored | " +
+           " | ".join(classes[i] for i in shared) + " | read as neutral |",
+           "|---" * (len(shared) + 6) + "|"]
+    for label, m, mirrored, where in rows:
+        rec = fer.recall(m)
+        n = sum(map(sum, m))
+        as_neutral = sum(row[neutral] for row in m) / n
+        out.append(f"| {label} | {where} | {n} | {100 * fer.accuracy_of(m):.2f} % | "
+                   f"{_pct(mirrored)} | " + " | ".join(_pct(rec[i]) for i in shared) +
+                   f" | {_pct(as_neutral)} |")
+    return "\n".join(out)
+
+
 def _posed_section(v="a"):
     """The FER2013 records of a variant on posed faces (posed.py), where measured."""
-    rows = [(folder, r) for folder, r in _fer_records(v) if "posed_confusion" in r]
-    if not rows:
+    records = [(folder, r) for folder, r in _fer_records(v) if "posed_confusion" in r]
+    if not records:
         return ""
-    classes = rows[0][1]["classes"]
-    shared = [i for i, row in enumerate(rows[0][1]["posed_confusion"]) if sum(row)]
-    neutral = classes.index("neutral")
-    out = [f"### Nano-{v.upper()} FER2013 models on posed faces (CK+)", "",
-           "The product's users pose (kiosks) or frown at traffic (drivers); FER2013 is "
+    classes = records[0][1]["classes"]
+    shared = [i for i, c in enumerate(classes) if c != "neutral"]
+    label = lambda folder, r: f"`{r.get('recipe') or 'scratch-e' + str(r['epochs'])}` ({folder}/)"
+    where = lambda r: (f"folds {_folds_text(r['posed_folds'])} (trained on the others)"
+                       if r.get("posed_folds") else "all subjects")
+    intro = ("Scored as Nano-A's above." if v != "a" else
+             "The product's users pose (kiosks) or frown at traffic (drivers); FER2013 is "
            "mostly spontaneous web photos. Each FER2013 model is also scored on CK+'s posed "
-           "faces, which no FER2013 model trains on: the "
-           f"{rows[0][1]['posed_images']} images of the six classes the datasets share "
-           "(CK+'s contempt has no FER2013 row; an answer of neutral is wrong, CK+ has no "
-           "neutral image). Reported beside the ship rule, never used by it. Recall per "
-           "class, mirror averaging off (`tools/train/train-fer --measure-shipped` for a "
-           "record made before train-fer measured it):", "",
-           "| model / recipe | accuracy | mirrored | " +
-           " | ".join(classes[i] for i in shared) + " | read as neutral |",
-           "|---" * (len(shared) + 4) + "|"]
-    for folder, r in rows:
-        m = r["posed_confusion"]
-        rec = fer.recall(m)
-        as_neutral = sum(row[neutral] for row in m) / sum(map(sum, m))
-        label = r.get("recipe") or f"scratch-e{r['epochs']}"
-        out.append(f"| `{label}` ({folder}/) | {100 * r['posed_accuracy']:.2f} % | "
-                   f"{100 * r['posed_accuracy_mirrored']:.2f} % | " +
-                   " | ".join(_pct(rec[i]) for i in shared) + f" | {_pct(as_neutral)} |")
-    shipped = rows[0][1]
+           "faces of subjects it never saw (`tools/train/posed.py`): the images of the six "
+           "classes the datasets share (CK+'s contempt has no FER2013 row; an answer of "
+           "neutral is wrong, CK+ has no neutral image). A recipe with `--ckplus-folds` "
+           "trains on the posed faces of some subjects (folds of `ckplus-folds.csv`) and is "
+           "scored on the others' only. Reported beside the ship rule, never used by it. "
+           "Recall per class, mirror averaging off (`tools/train/train-fer "
+           "--measure-shipped` adds it to a record made before train-fer measured it):")
+    out = [f"### Nano-{v.upper()} FER2013 models on posed faces (CK+)", "", intro, "",
+           _posed_table([(label(f, r), r["posed_confusion"], r["posed_accuracy_mirrored"],
+                          where(r)) for f, r in records], classes, shared)]
+    for subset in sorted({tuple(r["posed_folds"]) for _, r in records if r.get("posed_folds")}):
+        subset = list(subset)
+        rows = [(label(f, r), m, r["posed_accuracy_mirrored"] if r.get("posed_folds") == subset
+                 else None, f"folds {_folds_text(subset)}")
+                for f, r in records if (m := _posed_on(r, subset))]
+        out += ["", f"The same, every model on the subjects of folds {_folds_text(subset)} "
+                "only (those a `--ckplus-folds` recipe held out):", "",
+                _posed_table(rows, classes, shared)]
+    shipped = records[0][1]
     if shipped.get("model"):
-        out += ["", f"Confusion matrix of `{shipped['model']}` on the posed faces:", "",
-                _matrix_text(shipped["posed_confusion"], classes)]
-    return "\n".join(out) + "\n\n"
+        out += ["", f"Confusion matrix of `{shipped['model']}` on the posed faces "
+                f"({where(shipped)}):", "", _matrix_text(shipped["posed_confusion"], classes)]
+    return "\n".join(out) + "\n"
 
 
 def _fer_b_section():
