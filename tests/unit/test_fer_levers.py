@@ -26,6 +26,7 @@ import torch  # noqa: E402
 
 import common  # noqa: E402
 import fer  # noqa: E402
+import folds  # noqa: E402
 import train  # noqa: E402
 
 DATA_LABELS = ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
@@ -203,6 +204,16 @@ class LeversTest(unittest.TestCase):
         self.assertEqual(fer.recall([[3, 1], [0, 0]]), [0.75, None])
         self.assertAlmostEqual(fer.accuracy_of([[3, 1], [1, 5]]), 0.8)
 
+    def test_fold_lists(self):
+        for spec, want, spelled in (("0-4", [0, 1, 2, 3, 4], "0-4"), ("4,3,0-2", [0, 1, 2, 3, 4], "0-4"),
+                                    ("9", [9], "9"), ("0,1,3,5-7,9", [0, 1, 3, 5, 6, 7, 9],
+                                                      "0,1,3,5-7,9")):
+            self.assertEqual(folds.parse(spec), want)
+            self.assertEqual(folds.text(want), spelled)
+        for bad in ("", "1,4-2", "1-", "0-1000000000", "5,", "a", "-1", "10", "1,,2", " 5"):
+            with self.assertRaises(ValueError, msg=bad):
+                folds.parse(bad)
+
     def test_default_flags_keep_the_default_recipe_and_folders(self):
         for epochs in (40, 20, 60):
             self.assertEqual(fer.recipe_name("a", epochs, {}), "")
@@ -300,9 +311,14 @@ class RunTest(unittest.TestCase):
                 self.assertIn("on posed faces (CK+)", text)
 
     def test_posed_faces_in_training_are_left_out_of_the_score(self):
-        with Tree():
-            run(self.module, *RECIPE, "--epochs", "1", "--ckplus-folds", "0-4",
-                "--ckplus-repeat", "3")
+        with Tree() as tree:
+            saved = fer.ship_decision
+            fer.ship_decision = lambda new, cur: (True, "shipped: test")
+            try:        # spelled out of order: the recipe keeps one spelling
+                run(self.module, *RECIPE, "--epochs", "1", "--ckplus-folds", "4,0-3",
+                    "--ckplus-repeat", "3")
+            finally:
+                fer.ship_decision = saved
             name = fer.recipe_name("b", 1, {"init": RECIPE[1], "lr": 3e-4, "balance": True,
                                             "smoothing": 0.1, "mixup": 0.2,
                                             "photometric": True, "ckplus_folds": "0-4",
@@ -316,13 +332,32 @@ class RunTest(unittest.TestCase):
             self.assertEqual(rec["posed_images"], len(scored))
             self.assertEqual(rec["posed_image_folds"], [i % 10 for i in scored])
             self.assertEqual(rec["n_train_posed"], 12 - len(scored))
-            self.assertEqual(rec["n_train"], 44 + 3 * (12 - len(scored)))   # 44 fake FER2013
+            self.assertEqual(rec["n_train"], 44)      # the fake FER2013 Training images
+            self.assertEqual(rec["ckplus_trained"], [0, 1, 2, 3, 4])
             text = read(os.path.join(common.ROOT, "docs", "results.md"), "r")
             self.assertIn("folds 5-9 (trained on the others)", text)
             self.assertIn("every model on the subjects of folds 5-9 only", text)
-        with self.assertRaises(SystemExit):
-            with Tree():
-                run(self.module, *RECIPE, "--epochs", "1", "--ckplus-folds", "0-9")
+            # it shipped: a model fine-tuned from it inherits what it saw ...
+            run(self.module, "--init", tree.model, *RECIPE[2:], "--epochs", "1")
+            name = fer.recipe_name("b", 1, {"init": tree.model, "lr": 3e-4, "balance": True,
+                                            "smoothing": 0.1, "mixup": 0.2,
+                                            "photometric": True})
+            rec = common.read_json(os.path.join(fer.record_folder("b", name), "result.json"))
+            self.assertEqual(rec["ckplus_trained"], [0, 1, 2, 3, 4])
+            self.assertEqual(rec["posed_folds"], [5, 6, 7, 8, 9])
+            # ... and the CK+ protocol refuses it as a start
+            ckplus = importlib.machinery.SourceFileLoader(
+                "reproduce_ckplus", os.path.join(TRAIN, "reproduce-ckplus"))
+            module = importlib.util.module_from_spec(
+                importlib.util.spec_from_loader("reproduce_ckplus", ckplus))
+            ckplus.exec_module(module)
+            with self.assertRaises(SystemExit) as refused:
+                module.fer_model("b")
+            self.assertIn("folds 0-4", str(refused.exception))
+        for bad in ("0-9", "", "4-2", "5,", "10"):
+            with self.assertRaises(SystemExit, msg=bad):
+                with Tree():
+                    run(self.module, *RECIPE, "--epochs", "1", "--ckplus-folds", bad)
 
     def test_posed_faces_skipped_without_ckplus(self):
         with Tree() as tree:

@@ -3,10 +3,11 @@ import csv
 import os
 import random
 
+K = 10                  # folds
 FOLDS_CSV = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ckplus-folds.csv")
 
 
-def make(subjects, k=10, seed=2021):
+def make(subjects, k=K, seed=2021):
     """Greedy balance: subjects in a seeded random order, largest first, each to the
     fold with the fewest images so far."""
     counts = {}
@@ -37,3 +38,28 @@ def load(subjects, path=FOLDS_CSV):
     if missing:
         raise SystemExit(f"{path} has no fold for subjects {sorted(missing)[:5]}")
     return [fold_of[s] for s in subjects]
+
+
+def parse(spec):
+    """"0-4" or "0,2,4" -> sorted fold numbers, each in 0..9 (ValueError otherwise)."""
+    out = set()
+    for part in spec.split(","):
+        lo, dash, hi = part.partition("-")
+        if not lo.isdigit() or (dash and not hi.isdigit()) or \
+                int(hi if dash else lo) < int(lo) or int(hi if dash else lo) >= K:
+            raise ValueError(f"CK+ folds {spec!r}: expected numbers 0-9 like 0-4 or 0,2,4")
+        out.update(range(int(lo), int(hi if dash else lo) + 1))
+    return sorted(out)
+
+
+def text(folds):
+    """The one spelling of a fold list: runs as lo-hi, the rest by commas (0-4, 0,2,4)."""
+    runs, out = [], []
+    for f in folds:
+        if runs and f == runs[-1][1] + 1:
+            runs[-1][1] = f
+        else:
+            runs.append([f, f])
+    for lo, hi in runs:
+        out += [str(lo)] if lo == hi else [f"{lo},{hi}"] if hi == lo + 1 else [f"{lo}-{hi}"]
+    return ",".join(out)

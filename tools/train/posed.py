@@ -19,7 +19,7 @@ import folds
 import train
 
 
-FOLDS = range(10)
+FOLDS = range(folds.K)
 
 
 def faces(folds_wanted=None):
@@ -37,15 +37,13 @@ def faces(folds_wanted=None):
     return train.normalise(np.asarray(images)[keep]), y, [fold[i] for i in keep]
 
 
-def parse_folds(spec):
-    """"0-4" or "0,2,4" -> sorted fold numbers, each in 0..9 (ValueError otherwise)."""
-    out = set()
-    for part in spec.split(","):
-        lo, _, hi = part.partition("-")
-        out.update(range(int(lo), int(hi or lo) + 1))
-    if not out or not out <= set(FOLDS):
-        raise ValueError(f"CK+ folds {spec!r}: expected numbers 0-9 like 0-4 or 0,2,4")
-    return sorted(out)
+def trained_folds(record):
+    """The CK+ folds whose faces the model of a FER2013 record has seen: its own
+    --ckplus-folds and any its --init model had seen (ckplus_trained)."""
+    if "ckplus_trained" in record:
+        return record["ckplus_trained"]
+    spec = record.get("settings", {}).get("ckplus_folds")
+    return folds.parse(spec) if spec else []
 
 
 def measure(model, trained_on=()):

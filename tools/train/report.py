@@ -6,6 +6,7 @@ import numpy as np
 
 import common
 import fer
+import folds
 import nested
 
 PAPER = {"a": (232_000, 97.6), "b": (136_000, 92.7)}
@@ -443,11 +444,6 @@ def _posed_on(r, subset):
     return m
 
 
-def _folds_text(folds):
-    return ",".join(map(str, folds)) if folds != list(range(folds[0], folds[-1] + 1)) \
-        else f"{folds[0]}-{folds[-1]}"
-
-
 def _posed_table(rows, classes, shared):
     """Markdown rows: (label, confusion, mirrored accuracy or None, scored on)."""
     neutral = classes.index("neutral")
@@ -472,7 +468,7 @@ def _posed_section(v="a"):
     classes = records[0][1]["classes"]
     shared = [i for i, c in enumerate(classes) if c != "neutral"]
     label = lambda folder, r: f"`{r.get('recipe') or 'scratch-e' + str(r['epochs'])}` ({folder}/)"
-    where = lambda r: (f"folds {_folds_text(r['posed_folds'])} (trained on the others)"
+    where = lambda r: (f"folds {folds.text(r['posed_folds'])} (trained on the others)"
                        if r.get("posed_folds") else "all subjects")
     intro = ("Scored as Nano-A's above." if v != "a" else
              "The product's users pose (kiosks) or frown at traffic (drivers); FER2013 is "
@@ -490,13 +486,13 @@ def _posed_section(v="a"):
     for subset in sorted({tuple(r["posed_folds"]) for _, r in records if r.get("posed_folds")}):
         subset = list(subset)
         rows = [(label(f, r), m, r["posed_accuracy_mirrored"] if r.get("posed_folds") == subset
-                 else None, f"folds {_folds_text(subset)}")
-                for f, r in records if (m := _posed_on(r, subset))]
-        out += ["", f"The same, every model on the subjects of folds {_folds_text(subset)} "
+                 else None, f"folds {folds.text(subset)}")
+                for f, r in records if (m := _posed_on(r, subset)) and sum(map(sum, m))]
+        out += ["", f"The same, every model on the subjects of folds {folds.text(subset)} "
                 "only (those a `--ckplus-folds` recipe held out):", "",
                 _posed_table(rows, classes, shared)]
-    shipped = records[0][1]
-    if shipped.get("model"):
+    folder, shipped = records[0]
+    if folder == os.path.basename(common.fer_results(v)):
         out += ["", f"Confusion matrix of `{shipped['model']}` on the posed faces "
                 f"({where(shipped)}):", "", _matrix_text(shipped["posed_confusion"], classes)]
     return "\n".join(out) + "\n"
