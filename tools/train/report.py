@@ -430,15 +430,17 @@ def _fer_recipes_section(v="a"):
     return "\n" + "\n".join(out) + "\n\n"
 
 
-def _posed_on(r, subset):
-    """A record's posed-face confusion (plain) on the images of the CK+ folds `subset`,
-    or None when the record cannot tell which images those are."""
+def _posed_on(r, subset, mirrored=False):
+    """A record's posed-face confusion (plain or mirror averaged) on the images of the CK+
+    folds `subset`, or None when the record cannot tell which images those are."""
+    suffix = "_mirrored" if mirrored else ""
     if r.get("posed_folds") == subset:
-        return r["posed_confusion"]
+        return r["posed_confusion" + suffix]
     if r.get("posed_folds") or "posed_image_folds" not in r:
         return None
     m = [[0] * len(r["classes"]) for _ in r["classes"]]
-    for t, p, f in zip(r["posed_truth"], r["posed_predictions"], r["posed_image_folds"]):
+    for t, p, f in zip(r["posed_truth"], r["posed_predictions" + suffix],
+                       r["posed_image_folds"]):
         if f in subset:
             m[t][p] += 1
     return m
@@ -485,8 +487,8 @@ def _posed_section(v="a"):
                           where(r)) for f, r in records], classes, shared)]
     for subset in sorted({tuple(r["posed_folds"]) for _, r in records if r.get("posed_folds")}):
         subset = list(subset)
-        rows = [(label(f, r), m, r["posed_accuracy_mirrored"] if r.get("posed_folds") == subset
-                 else None, f"folds {folds.text(subset)}")
+        rows = [(label(f, r), m, fer.accuracy_of(_posed_on(r, subset, mirrored=True)),
+                 f"folds {folds.text(subset)}")
                 for f, r in records if (m := _posed_on(r, subset)) and sum(map(sum, m))]
         out += ["", f"The same, every model on the subjects of folds {folds.text(subset)} "
                 "only (those a `--ckplus-folds` recipe held out):", "",
