@@ -45,10 +45,10 @@ def parse(spec):
     out = set()
     for part in spec.split(","):
         lo, dash, hi = part.partition("-")
-        if not lo.isdigit() or (dash and not hi.isdigit()) or \
-                int(hi if dash else lo) < int(lo) or int(hi if dash else lo) >= K:
+        hi = hi if dash else lo
+        if not (lo.isdigit() and hi.isdigit() and int(lo) <= int(hi) < K):
             raise ValueError(f"CK+ folds {spec!r}: expected numbers 0-9 like 0-4 or 0,2,4")
-        out.update(range(int(lo), int(hi if dash else lo) + 1))
+        out.update(range(int(lo), int(hi) + 1))
     return sorted(out)
 
 

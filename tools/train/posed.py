@@ -4,8 +4,8 @@ FER2013 is web photos, mostly spontaneous; the product's users pose for kiosks a
 drivers frown at traffic. CK+ is posed expressions, so the FER2013 models on CK+ (the
 six classes the two share: CK+'s contempt has no FER2013 row, and FER2013's neutral no
 CK+ image) estimate how the product reads posed faces; a model trained on FER2013 alone
-is scored on all of them. Reported beside the FER2013
-figures; it chooses nothing (the ship rule stays PublicTest's), so it stays a fair test.
+is scored on all of them. Reported beside the FER2013 figures; it chooses nothing (the
+ship rule stays PublicTest's), so it stays a fair test.
 A model may also train on some of CK+'s subjects (train-fer --ckplus-folds); it is then
 scored on the other subjects only.
 """
@@ -17,9 +17,6 @@ import common
 import datasets
 import folds
 import train
-
-
-FOLDS = range(folds.K)
 
 
 def faces(folds_wanted=None):
@@ -52,7 +49,7 @@ def measure(model, trained_on=()):
     of each image (which check-shipped compares with the C engine). A model that trained
     on the CK+ folds `trained_on` is scored on the others only (posed_folds). {} without
     CK+."""
-    held_out = [f for f in FOLDS if f not in trained_on] if trained_on else None
+    held_out = [f for f in range(folds.K) if f not in trained_on] if trained_on else None
     data = faces(held_out)
     if data is None:
         print("posed faces: no CK+ in the data folder, not measured", flush=True)

@@ -313,6 +313,11 @@ def _fer_recipe_text(r):
     return text
 
 
+def _recipe_label(r):
+    """A FER2013 record's recipe name; the default recipe's records by their epochs."""
+    return r.get("recipe") or f"scratch-e{r['epochs']}"
+
+
 def _pct(v):
     return "-" if v is None else f"{100 * v:.1f} %"
 
@@ -402,7 +407,7 @@ def _fer_recipes_section(v="a"):
             status = f"shipped before, replaced by `{r['superseded_by']}`"
         else:
             status = r.get("ship_reason", "-").split(";")[0]
-        label = r.get("recipe") or f"scratch-e{r['epochs']}"
+        label = _recipe_label(r)
         out.append(f"| `{label}` ({folder}/) | {100 * r['public_accuracy']:.2f} % | " +
                    " | ".join(_pct(x) for x in rec) + f" | {_pct(low_pub)} | "
                    f"{100 * r['private_accuracy']:.2f} % | "
@@ -469,7 +474,7 @@ def _posed_section(v="a"):
         return ""
     classes = records[0][1]["classes"]
     shared = [i for i, c in enumerate(classes) if c != "neutral"]
-    label = lambda folder, r: f"`{r.get('recipe') or 'scratch-e' + str(r['epochs'])}` ({folder}/)"
+    label = lambda folder, r: f"`{_recipe_label(r)}` ({folder}/)"
     where = lambda r: (f"folds {folds.text(r['posed_folds'])} (trained on the others)"
                        if r.get("posed_folds") else "all subjects")
     intro = ("Scored as Nano-A's above." if v != "a" else
