@@ -719,19 +719,25 @@ static void mirror_rows(float *x, int rows, int width)
         }
 }
 
+void enn_box_sample(const uint8_t *gray, int width, int height, size_t stride,
+                    const struct enn_box *b, int out_w, int out_h, float mean, float std,
+                    float *dst)
+{
+    if (b->angle != 0)
+        enn_crop_rotated(gray, width, height, stride, b->x + b->w / 2, b->y + b->h / 2,
+                         b->w > b->h ? b->w : b->h, b->angle, out_w, out_h, mean, std, dst);
+    else
+        enn_crop_resize(gray, width, height, stride, b->x, b->y, b->w, b->h, out_w, out_h,
+                        mean, std, dst);
+}
+
 void enn_net_classify(struct enn_net *net, const uint8_t *gray, int width, int height,
                       size_t stride, const struct enn_box *boxes, int n_boxes, float *probs)
 {
     const struct enn_model *m = net->m;
     for (int i = 0; i < n_boxes; i++) {
-        const struct enn_box *b = &boxes[i];
-        if (b->angle != 0)
-            enn_crop_rotated(gray, width, height, stride, b->x + b->w / 2, b->y + b->h / 2,
-                             b->w > b->h ? b->w : b->h, b->angle, m->input.w, m->input.h,
-                             m->mean, m->std, net->crop);
-        else
-            enn_crop_resize(gray, width, height, stride, b->x, b->y, b->w, b->h, m->input.w,
-                            m->input.h, m->mean, m->std, net->crop);
+        enn_box_sample(gray, width, height, stride, &boxes[i], m->input.w, m->input.h, m->mean,
+                       m->std, net->crop);
         float *p = probs + (size_t)i * (size_t)m->n_classes;
         enn_net_run(net, net->crop, NULL, p);
         if (net->mirror) {

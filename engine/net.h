@@ -82,6 +82,13 @@ int enn_net_keep_values(struct enn_net *net, char *err, size_t errlen);
  * outputs and the input are certain to survive a run unless enn_net_keep_values. */
 void enn_net_value(const struct enn_net *net, int id, float *dst);
 
+/* Samples a box of an 8-bit grayscale frame (any row stride) to out_w x out_h as
+ * enn_net_classify does before the network: turned by its angle when it has one,
+ * edge pixels repeated outside the frame, each value (p / 255 - mean) / std. */
+void enn_box_sample(const uint8_t *gray, int width, int height, size_t stride,
+                    const struct enn_box *b, int out_w, int out_h, float mean, float std,
+                    float *dst);
+
 /* Crops each box out of an 8-bit grayscale frame (any row stride), resizes and
  * normalises it as the model says, and writes n_classes probabilities per box to
  * probs[i * n_classes ...]. Needs a single-channel model. With mirror averaging on, each

@@ -128,11 +128,13 @@ def run(module, *argv):
     saved = sys.argv
     sys.argv = ["tools/train/train-fer", "--variant", "b", "--batch", "8", "--threads", "1",
                 *argv]
+    said = io.StringIO()
     try:
-        with contextlib.redirect_stdout(io.StringIO()):
+        with contextlib.redirect_stdout(said):
             module.main()
     finally:
         sys.argv = saved
+    return said.getvalue()
 
 
 class PhotometricTest(unittest.TestCase):
@@ -358,6 +360,53 @@ class RunTest(unittest.TestCase):
             with self.assertRaises(SystemExit, msg=bad):
                 with Tree():
                     run(self.module, *RECIPE, "--epochs", "1", "--ckplus-folds", bad)
+
+    def test_product_crops_lever_resumes_and_is_measured(self):
+        import datasets
+        import product_crops
+        pc = {"init": RECIPE[1], "lr": 3e-4, "balance": True, "smoothing": 0.1,
+              "mixup": 0.2, "photometric": True, "product_crops": 0.5}
+        name = fer.recipe_name("b", 2, pc)
+        self.assertTrue(name.endswith("-photo-pc0.5"), name)
+        states = []
+        for stops in ((2,), (1, 2)):
+            with Tree():
+                images, _, _ = datasets.fer2013()
+                os.makedirs(common.BUILD)
+                found = np.arange(len(images)) % 3 != 0
+                product_crops.write(product_crops.default_file(), images, 255 - images, found)
+                for n in stops:
+                    said = run(self.module, *RECIPE, "--epochs", "2", "--product-crops", "0.5",
+                               "--stop-after", str(n))
+                    # trained on them: the 44 fake Training faces, those not divisible by 3
+                    self.assertIn("product crops: 29 of 44 training faces found", said)
+                states.append(train.load(os.path.join(fer.state_folder("b", name), "state.pt")))
+                if len(stops) == 2:
+                    run(self.module, *RECIPE, "--epochs", "2", "--product-crops", "0.5")
+                    rec = common.read_json(os.path.join(fer.record_folder("b", name),
+                                                        "result.json"))
+                    self.assertEqual(rec["settings"]["product_crops"], 0.5)
+                    # the fake PublicTest: 14 images, rows 44-57, those not divisible by 3
+                    self.assertEqual(rec["product_public_images"], 14)
+                    self.assertEqual(rec["product_public_found"],
+                                     sum(1 for i in range(44, 58) if i % 3))
+                    self.assertEqual(sum(map(sum, rec["product_public_confusion"])),
+                                     rec["product_public_found"])
+                    text = read(os.path.join(common.ROOT, "docs", "results.md"), "r")
+                    self.assertIn("on the product's crops", text)
+        whole, resumed = states
+        self.assertEqual(whole["history"], resumed["history"])
+        self.assertTrue(torch.equal(whole["gen"], resumed["gen"]))
+        for key, value in whole["model"].items():
+            self.assertTrue(torch.allclose(value.float(), resumed["model"][key].float(),
+                                           atol=1e-6), key)
+        with Tree():        # no crops file and no tool to make one: the lever refuses
+            with self.assertRaises(SystemExit) as refused:
+                run(self.module, *RECIPE, "--epochs", "1", "--product-crops", "0.5")
+            self.assertIn("--product-crops", str(refused.exception))
+            with self.assertRaises(SystemExit) as refused:
+                run(self.module, *RECIPE, "--epochs", "1", "--product-crops", "1.5")
+            self.assertIn("a probability", str(refused.exception))
 
     def test_posed_faces_skipped_without_ckplus(self):
         with Tree() as tree:

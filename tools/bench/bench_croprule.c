@@ -15,41 +15,17 @@
 
 #include "align.h"
 #include "argmax.h"
+#include "canvas.h"
 #include "dataset.h"
 #include "detect.h"
 #include "facecrop.h"
 #include "model.h"
 #include "net.h"
 
-#define UP 4
-#define FRAME 384
+#define UP CANVAS_UP
+#define FRAME CANVAS_SIDE
 static const float WIDEN[] = {0.8f, 0.9f, 1.0f, 1.1f, 1.2f, 1.3f};
 #define N_WIDEN (int)(sizeof WIDEN / sizeof *WIDEN)
-
-/* The face, enlarged x4 (bilinear) in the middle of the frame, edges repeated around. */
-static void make_frame(const unsigned char *face, unsigned char *frame)
-{
-    int off = (FRAME - 48 * UP) / 2;
-    for (int y = 0; y < FRAME; y++)
-        for (int x = 0; x < FRAME; x++) {
-            float fx = ((float)(x - off) + 0.5f) / UP - 0.5f, fy = ((float)(y - off) + 0.5f) / UP - 0.5f;
-            fx = fx < 0 ? 0 : fx > 47 ? 47 : fx;
-            fy = fy < 0 ? 0 : fy > 47 ? 47 : fy;
-            int x0 = (int)fx, y0 = (int)fy, x1 = x0 < 47 ? x0 + 1 : 47, y1 = y0 < 47 ? y0 + 1 : 47;
-            float ax = fx - (float)x0, ay = fy - (float)y0;
-            float top = face[y0 * 48 + x0] * (1 - ax) + face[y0 * 48 + x1] * ax;
-            float bot = face[y1 * 48 + x0] * (1 - ax) + face[y1 * 48 + x1] * ax;
-            frame[y * FRAME + x] = (unsigned char)(top * (1 - ay) + bot * ay + 0.5f);
-        }
-}
-
-static int biggest(const struct det_face *f, int n)
-{
-    int big = 0;
-    for (int i = 1; i < n; i++)
-        big = f[i].w * f[i].h > f[big].w * f[big].h ? i : big;
-    return big;
-}
 
 static int fit_template(int argc, char **argv)
 {
@@ -81,12 +57,12 @@ static int fit_template(int argc, char **argv)
         if (strcmp(ds.group[row], "Training") || row % every)
             continue;
         n++;
-        make_frame(ds.pixels[row], frame);
+        canvas_place_face(ds.pixels[row], frame);
         struct det_face found[8];
         int nf = det_detect(det, frame, FRAME, FRAME, FRAME, 1, found, 8, err, sizeof err);
-        if (nf <= 0 || !found[biggest(found, nf)].has_landmarks)
+        if (nf <= 0 || !found[canvas_biggest(found, nf)].has_landmarks)
             continue;
-        const struct det_face *f = &found[biggest(found, nf)];
+        const struct det_face *f = &found[canvas_biggest(found, nf)];
         for (int k = 0; k < 10; k++)
             sum[k] += (f->landmarks[k] - off) / span;
         used++;
@@ -158,12 +134,12 @@ int main(int argc, char **argv)
         enn_net_classify(net, face, 48, 48, 48, &whole, 1, p);
         int base = argmax(p, m->n_classes) == truth;
         base_ok += base;
-        make_frame(face, frame);
+        canvas_place_face(face, frame);
         struct det_face found[8];
         int nf = det_detect(det, frame, FRAME, FRAME, FRAME, 1, found, 8, err, sizeof err);
         if (nf <= 0)
             continue;
-        int big = biggest(found, nf);
+        int big = canvas_biggest(found, nf);
         detected++;
         base_ok_detected += base;
         for (int align = 0; align < 2; align++)

@@ -11,13 +11,15 @@ import common
 # the default recipe's settings (train-fer with no new flag); each departure is spelled
 # into the recipe's name, which names its checkpoint and record folders
 DEFAULTS = {"init": None, "lr": 1e-3, "balance": False, "smoothing": 0.0, "mixup": 0.0,
-            "photometric": False, "ckplus_folds": None, "ckplus_repeat": 1}
+            "photometric": False, "ckplus_folds": None, "ckplus_repeat": 1,
+            "product_crops": 0.0}
 
 
 def recipe_name(variant, epochs, settings):
     """"" for the default recipe (its folders stay emotionnet-nano-<v>-fer and fer/ or
     fer-b/, whatever --epochs says, as before the levers existed); otherwise
-    init[-<file>]-e<epochs>[-lr<x>][-bal][-ls<x>][-mix<x>][-photo][-ck<folds>[x<repeat>]]."""
+    init[-<file>]-e<epochs>[-lr<x>][-bal][-ls<x>][-mix<x>][-photo][-ck<folds>[x<repeat>]]
+    [-pc<p>]."""
     s = {**DEFAULTS, **settings}
     if all(s[k] == DEFAULTS[k] for k in DEFAULTS):
         return ""
@@ -39,6 +41,8 @@ def recipe_name(variant, epochs, settings):
     if s["ckplus_folds"]:
         parts.append(f"ck{s['ckplus_folds']}" +
                      (f"x{s['ckplus_repeat']}" if s["ckplus_repeat"] != 1 else ""))
+    if s["product_crops"]:
+        parts.append(f"pc{s['product_crops']:g}")
     return "-".join(parts)
 
 
