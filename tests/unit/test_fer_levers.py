@@ -241,6 +241,37 @@ class LeversTest(unittest.TestCase):
         self.assertEqual(fer.recipe_name("a", 30, {"lr": 1e-3}), "")
 
 
+class DistillTest(unittest.TestCase):
+    def test_loss_is_zero_at_the_teachers_answer_and_pulls_towards_it(self):
+        import distill
+        torch.manual_seed(0)
+        teacher = torch.randn(8, 7)
+        soft = torch.softmax(teacher / 2.0, 1)
+        self.assertAlmostEqual(float(distill.loss(teacher, soft, 2.0)), 0.0, places=5)
+        student = torch.zeros(8, 7, requires_grad=True)
+        first = distill.loss(student, soft, 2.0)
+        self.assertGreater(float(first), 0.01)
+        first.backward()
+        with torch.no_grad():
+            moved = student - 1.0 * student.grad
+        self.assertLess(float(distill.loss(moved, soft, 2.0)), float(first))
+
+    def test_copies_kept_and_checked(self):
+        import distill
+        with tempfile.TemporaryDirectory() as tmp:
+            a, b = os.path.join(tmp, "a.enn"), os.path.join(tmp, "b.enn")
+            for path, data in ((a, b"first"), (b, b"second")):
+                with open(path, "wb") as f:
+                    f.write(data)
+            work = os.path.join(tmp, "run")
+            kept = distill.keep_copies(work, [a, b])
+            self.assertEqual([os.path.basename(k) for k in kept], ["00-a.enn", "01-b.enn"])
+            self.assertEqual(distill.keep_copies(work, [a, b]), kept)
+            with self.assertRaises(ValueError) as e:
+                distill.keep_copies(work, [b, a])
+            self.assertIn("00-a.enn", str(e.exception))
+
+
 class RunTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
@@ -407,6 +438,71 @@ class RunTest(unittest.TestCase):
             with self.assertRaises(SystemExit) as refused:
                 run(self.module, *RECIPE, "--epochs", "1", "--product-crops", "1.5")
             self.assertIn("a probability", str(refused.exception))
+
+    def test_distillation_resumes_with_its_own_teachers(self):
+        kd = {"init": RECIPE[1], "lr": 3e-4, "balance": True, "smoothing": 0.1, "mixup": 0.2,
+              "photometric": True, "teachers": ["t1", "t2"], "distill": 0.7,
+              "temperature": 3.0}
+        name = fer.recipe_name("b", 2, kd)
+        self.assertTrue(name.endswith("-photo-kd2a0.7t3"), name)
+        flags = ["--distill", "0.7", "--temperature", "3"]
+        states = []
+        for stops in ((2,), (1, 2)):
+            with Tree() as tree:
+                other = os.path.join(tree.tmp.name, "other.enn")
+                shutil.copy(os.path.join(ROOT, "models", "emotionnet-nano-a-fer.enn"), other)
+                teachers = ["--teacher", tree.model, "--teacher", other]
+                for n in stops:
+                    said = run(self.module, *RECIPE, *teachers, *flags, "--epochs", "2",
+                               "--stop-after", str(n))
+                    self.assertIn("2 teachers, their averaged answer: PublicTest", said)
+                folder = fer.state_folder("b", name)
+                states.append(train.load(os.path.join(folder, "state.pt")))
+                self.assertEqual(len(os.listdir(os.path.join(folder, "teachers"))), 2)
+                if len(stops) == 1:
+                    continue
+                # the shipped file changed since the start: the run refuses to go on
+                shipped = read(tree.model)
+                shutil.copy(other, tree.model)
+                with self.assertRaises(SystemExit) as refused:
+                    run(self.module, *RECIPE, *teachers, *flags, "--epochs", "2")
+                self.assertIn("other teachers", str(refused.exception))
+                with open(tree.model, "wb") as f:     # ... and goes on with its copies
+                    f.write(shipped)
+                copies = sorted(os.listdir(os.path.join(folder, "teachers")))
+                run(self.module, *RECIPE, *flags, "--epochs", "2",
+                    *[a for c in copies for a in ("--teacher", os.path.join(
+                        folder, "teachers", c))])
+                rec = common.read_json(os.path.join(fer.record_folder("b", name),
+                                                    "result.json"))
+                self.assertGreater(rec["teacher_public_accuracy"], 0)
+                self.assertFalse(os.path.exists(folder))    # teachers' copies cleared too
+                text = read(os.path.join(common.ROOT, "docs", "results.md"), "r")
+                self.assertIn("distilled from 2 teachers", text)
+        whole, resumed = states
+        self.assertEqual(whole["history"], resumed["history"])
+        for key, value in whole["model"].items():
+            self.assertTrue(torch.allclose(value.float(), resumed["model"][key].float(),
+                                           atol=1e-6), key)
+        with Tree() as tree:
+            plain = run(self.module, *RECIPE, "--epochs", "1", "--stop-after", "1")
+            self.assertNotIn("teachers", plain)
+            untaught = train.load(os.path.join(fer.state_folder("b", fer.recipe_name(
+                "b", 1, {**kd, "teachers": None, "distill": 0.5, "temperature": 2.0})),
+                "state.pt"))
+            run(self.module, *RECIPE, "--teacher", tree.model, "--epochs", "1",
+                "--stop-after", "1")
+            taught = train.load(os.path.join(fer.state_folder("b", fer.recipe_name(
+                "b", 1, {**kd, "teachers": ["t"], "distill": 0.5, "temperature": 2.0})),
+                "state.pt"))
+            self.assertFalse(all(torch.equal(v, taught["model"][k])
+                                 for k, v in untaught["model"].items()))
+            for bad in (["--distill", "0.3"], ["--teacher", tree.model, "--distill", "0"],
+                        ["--teacher", tree.model, "--temperature", "0"],
+                        ["--teacher", os.path.join(tree.tmp.name, "none.enn")],
+                        ["--teacher", os.path.join(ROOT, "README.md")]):
+                with self.assertRaises(SystemExit, msg=bad):
+                    run(self.module, *RECIPE, "--epochs", "1", *bad)
 
     def test_posed_faces_skipped_without_ckplus(self):
         with Tree() as tree:

@@ -12,14 +12,14 @@ import common
 # into the recipe's name, which names its checkpoint and record folders
 DEFAULTS = {"init": None, "lr": 1e-3, "balance": False, "smoothing": 0.0, "mixup": 0.0,
             "photometric": False, "ckplus_folds": None, "ckplus_repeat": 1,
-            "product_crops": 0.0}
+            "product_crops": 0.0, "teachers": None, "distill": 0.5, "temperature": 2.0}
 
 
 def recipe_name(variant, epochs, settings):
     """"" for the default recipe (its folders stay emotionnet-nano-<v>-fer and fer/ or
     fer-b/, whatever --epochs says, as before the levers existed); otherwise
     init[-<file>]-e<epochs>[-lr<x>][-bal][-ls<x>][-mix<x>][-photo][-ck<folds>[x<repeat>]]
-    [-pc<p>]."""
+    [-pc<p>][-kd<teachers>a<weight>t<temperature>]."""
     s = {**DEFAULTS, **settings}
     if all(s[k] == DEFAULTS[k] for k in DEFAULTS):
         return ""
@@ -43,6 +43,8 @@ def recipe_name(variant, epochs, settings):
                      (f"x{s['ckplus_repeat']}" if s["ckplus_repeat"] != 1 else ""))
     if s["product_crops"]:
         parts.append(f"pc{s['product_crops']:g}")
+    if s["teachers"]:
+        parts.append(f"kd{len(s['teachers'])}a{s['distill']:g}t{s['temperature']:g}")
     return "-".join(parts)
 
 

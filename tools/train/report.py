@@ -305,6 +305,12 @@ def _fer_recipe_text(r):
         text += f", label smoothing {s['smoothing']:g}"
     if s["mixup"]:
         text += f", mixup {s['mixup']:g}"
+    if s.get("teachers"):
+        names = ", ".join(f"`{os.path.basename(t)}`" for t in s["teachers"])
+        text += (f"; distilled from {len(s['teachers'])} teachers' averaged answer ({names}"
+                 + (f", PublicTest {100 * r['teacher_public_accuracy']:.2f} % together"
+                    if r.get("teacher_public_accuracy") else "")
+                 + f"), weight {s['distill']:g}, temperature {s['temperature']:g}")
     if s.get("product_crops"):
         text += (f"; each Training face the daemon's detector finds replaced by the crop the "
                  f"daemon cuts of it with probability {s['product_crops']:g} an epoch")
