@@ -146,6 +146,16 @@ class Events:
                 return m
         raise AssertionError("no %s message in %d" % (type_, limit))
 
+    def next_where(self, type_, cond, limit=50):
+        """The next message of type_ for which cond holds, skipping up to `limit` of that
+        type for which it does not: a state broadcast before a change reaches the stream
+        before the one after it."""
+        for _ in range(limit):
+            m = self.next(type_)
+            if m is None or cond(m):
+                return m
+        raise AssertionError("no %s message as wanted in %d" % (type_, limit))
+
     def close(self):
         self.c.close()
 
