@@ -342,6 +342,8 @@ class RunTest(unittest.TestCase):
                 self.assertIn(f"`{name}`", text)
                 self.assertIn("`scratch-e20`", text)
                 self.assertIn("on posed faces (CK+)", text)
+                # written after the clean-up: the finished run is not listed as running
+                self.assertNotIn(f"**`{name}` in progress**", text)
 
     def test_posed_faces_in_training_are_left_out_of_the_score(self):
         with Tree() as tree:
