@@ -1,9 +1,9 @@
 #!/usr/bin/python3
-"""tools/train/adjust-bias's search on made-up logits (no dataset, no torch model): a
-class the logits under-predict is lifted to the floor asked for, the offsets have mean
-0, and a floor of 0 never lowers accuracy."""
-import importlib.machinery
-import importlib.util
+"""The per-class logit offsets of tools/train/adjust-bias and train-fer --holdout
+(logit_offsets.py) on made-up logits (no dataset): a class the logits under-predict is
+lifted to the floor asked for, the offsets have mean 0, a floor of 0 never lowers
+accuracy, and folded into a last layer's bias they shift its logits by exactly
+themselves."""
 import os
 import sys
 import unittest
@@ -13,21 +13,15 @@ import numpy as np
 HERE = os.path.dirname(os.path.abspath(__file__))
 TRAIN = os.path.normpath(os.path.join(HERE, "..", "..", "tools", "train"))
 sys.path.insert(0, TRAIN)
+import torch  # noqa: E402
 
-
-def load_tool():
-    loader = importlib.machinery.SourceFileLoader("adjust_bias",
-                                                  os.path.join(TRAIN, "adjust-bias"))
-    spec = importlib.util.spec_from_loader("adjust_bias", loader)
-    module = importlib.util.module_from_spec(spec)
-    loader.exec_module(module)
-    return module
+import logit_offsets  # noqa: E402
 
 
 class AdjustBiasTest(unittest.TestCase):
     @classmethod
     def setUpClass(cls):
-        cls.tool = load_tool()
+        cls.tool = logit_offsets
         rng = np.random.default_rng(3)
         n, per = 4, 150
         cls.y = np.repeat(np.arange(n), per)
@@ -50,6 +44,23 @@ class AdjustBiasTest(unittest.TestCase):
         b = self.tool.fit(self.logits, self.y, 0.0, self.n)
         acc, _ = self.tool.scores(self.logits, self.y, b, self.n)
         self.assertGreaterEqual(acc, acc0)
+
+    def test_folded_offsets_shift_the_logits(self):
+        class Net(torch.nn.Module):
+            def __init__(self):
+                super().__init__()
+                self.fc = torch.nn.Linear(5, 4)
+
+            def forward(self, x):
+                return self.fc(x)
+        torch.manual_seed(0)
+        net, x = Net(), torch.randn(6, 5)
+        before = net(x).detach()
+        b = self.tool.fit(self.logits, self.y, 0.6, self.n)
+        self.tool.fold(net, b)
+        np.testing.assert_allclose(net(x).detach().numpy(), before.numpy() + b, atol=1e-5)
+        self.tool.fold(net, b, -1.0)
+        np.testing.assert_allclose(net(x).detach().numpy(), before.numpy(), atol=1e-5)
 
 
 if __name__ == "__main__":

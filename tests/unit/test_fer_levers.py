@@ -4,7 +4,8 @@ augmentation is a pure function of the generator's state and changes the images;
 stopped and resumed run with the new flags ends where the uninterrupted run ends; the
 class weights are n_c^-0.5 with mean 1; the ship rule takes a candidate only when it
 beats the shipped model overall and on the lowest class recall, and the run's end acts on
-it; no new flag keeps the default recipe's folders. The runs use a made-up 48x48 dataset
+it; no new flag keeps the default recipe's folders; --holdout fits its logit offsets on
+Training faces kept back from fitting and ships them in the model's bias. The runs use a made-up 48x48 dataset
 and a copy of the tree in a temporary folder; needs no dataset."""
 import contextlib
 import csv
@@ -239,6 +240,26 @@ class LeversTest(unittest.TestCase):
         self.assertEqual(fer.recipe_name("a", 30, {"mixup": 0.2}), "e30-mix0.2")
         self.assertEqual(fer.recipe_name("a", 30, {"init": "x/other.enn"}), "init-other-e30")
         self.assertEqual(fer.recipe_name("a", 30, {"lr": 1e-3}), "")
+        self.assertEqual(fer.recipe_name("a", 40, {"holdout": 0.1}), "e40-ho0.1")
+        self.assertEqual(fer.recipe_name("a", 40, {"holdout": 0.1, "offset_floor": 0.45}),
+                         "e40-ho0.1f0.45")
+
+    def test_holdout_mask_is_stratified_and_fixed(self):
+        counts = [3995, 436, 4097, 7215, 4965, 4830, 3171]     # FER2013 Training
+        labels = np.random.default_rng(0).permutation(np.repeat(np.arange(7), counts))
+        held = fer.holdout_mask(labels, 0.1)
+        self.assertEqual(held.dtype, bool)
+        self.assertEqual([int(held[labels == c].sum()) for c in range(7)],
+                         [round(0.1 * n) for n in counts])
+        np.testing.assert_array_equal(held, fer.holdout_mask(labels, 0.1))
+        self.assertFalse(np.array_equal(held[labels == 0][:50], np.arange(50) < 40))
+        # at least one face of a small class is kept back, and one left to fit on
+        self.assertEqual(fer.holdout_mask([0, 0, 1, 1, 1], 0.1).tolist(),
+                         fer.holdout_mask([0, 0, 1, 1, 1], 0.1).tolist())
+        self.assertEqual(int(fer.holdout_mask([0, 0, 1, 1, 1], 0.1)[:2].sum()), 1)
+        with self.assertRaises(ValueError) as e:
+            fer.holdout_mask([0, 1, 1, 1], 0.2)
+        self.assertIn("class 0 has 1", str(e.exception))
 
 
 class DistillTest(unittest.TestCase):
@@ -505,6 +526,64 @@ class RunTest(unittest.TestCase):
                         ["--teacher", os.path.join(ROOT, "README.md")]):
                 with self.assertRaises(SystemExit, msg=bad):
                     run(self.module, *RECIPE, "--epochs", "1", *bad)
+
+    def test_holdout_offsets_fitted_on_held_back_faces_and_shipped_in_the_bias(self):
+        import datasets
+        import nano
+        import pretrain
+        scratch = RECIPE[2:]            # --holdout refuses --init (it saw every face)
+        ho = {"lr": 3e-4, "balance": True, "smoothing": 0.1, "mixup": 0.2,
+              "photometric": True, "holdout": 0.25}
+        name = fer.recipe_name("b", 1, ho)
+        self.assertTrue(name.endswith("-photo-ho0.25"), name)
+        with Tree() as tree:
+            images, labels, usage = datasets.fer2013()
+            classes = datasets.FER_CLASSES
+            y = np.array([classes.index(l) for l in labels])
+            tr = np.array(usage) == "Training"
+            held = np.zeros_like(tr)
+            held[np.flatnonzero(tr)[fer.holdout_mask(y[tr], 0.25)]] = True
+            self.assertEqual(int(held.sum()), 13)   # per class 2, 1, 2, 2, 2, 2, 2 of 44
+            said = run(self.module, *scratch, "--epochs", "1", "--holdout", "0.25",
+                       "--stop-after", "1")
+            self.assertIn("holding back 13 of 44 Training faces", said)
+            raw = nano.NanoNet(nano.ARCHS["b"], len(classes))
+            raw.load_state_dict(train.load(os.path.join(fer.state_folder("b", name),
+                                                        "best.pt")))
+            x = train.normalise(images)
+            raw_logits = train.predict(raw, x[held]).numpy()
+            saved = fer.ship_decision
+            fer.ship_decision = lambda new, cur: (True, "shipped: test")
+            try:
+                said = run(self.module, *scratch, "--epochs", "1", "--holdout", "0.25")
+            finally:
+                fer.ship_decision = saved
+            self.assertIn("logit offsets fitted on 13 held-back Training faces", said)
+            rec = common.read_json(os.path.join(fer.record_folder("b", name), "result.json"))
+            self.assertEqual(rec["n_train"], 44 - 13)
+            self.assertEqual(rec["held_out"]["images"], 13)
+            self.assertEqual(rec["settings"]["holdout"], 0.25)
+            off = np.array([rec["logit_offsets"][c] for c in classes])
+            self.assertAlmostEqual(float(off.mean()), 0.0, places=3)
+            # the offsets are the search's on the held-back faces' logits ...
+            import logit_offsets
+            want = logit_offsets.fit(raw_logits, y[held], 0.5, len(classes))
+            np.testing.assert_allclose(off, want, atol=1e-4)
+            # ... and the shipped file computes the raw logits plus them
+            shipped = pretrain.model_from_enn(tree.model, "b", classes, x[tr])
+            np.testing.assert_allclose(train.predict(shipped, x[held]).numpy(),
+                                       raw_logits + want, atol=2e-3)
+            self.assertGreater(np.abs(want).max(), 0.0)
+            text = read(os.path.join(common.ROOT, "docs", "results.md"), "r")
+            self.assertIn("13 Training faces (a class-stratified 0.25) held back", text)
+            self.assertIn("fitted on the 13 held-back Training faces", text)
+            for bad, why in ((["--holdout", "0.25", "--init", tree.model], "--init"),
+                             (["--holdout", "0.5"], "below 0.5"),
+                             (["--offset-floor", "0.4"], "goes with --holdout"),
+                             (["--holdout", "0.25", "--offset-floor", "1.5"], "a recall")):
+                with self.assertRaises(SystemExit, msg=bad) as refused:
+                    run(self.module, *scratch, "--epochs", "1", *bad)
+                self.assertIn(why, str(refused.exception))
 
     def test_posed_faces_skipped_without_ckplus(self):
         with Tree() as tree:

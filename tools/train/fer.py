@@ -12,14 +12,16 @@ import common
 # into the recipe's name, which names its checkpoint and record folders
 DEFAULTS = {"init": None, "lr": 1e-3, "balance": False, "smoothing": 0.0, "mixup": 0.0,
             "photometric": False, "ckplus_folds": None, "ckplus_repeat": 1,
-            "product_crops": 0.0, "teachers": None, "distill": 0.5, "temperature": 2.0}
+            "product_crops": 0.0, "teachers": None, "distill": 0.5, "temperature": 2.0,
+            "holdout": 0.0, "offset_floor": 0.5}
+HOLDOUT_SEED = 21       # which Training faces --holdout keeps back: the same in every run
 
 
 def recipe_name(variant, epochs, settings):
     """"" for the default recipe (its folders stay emotionnet-nano-<v>-fer and fer/ or
     fer-b/, whatever --epochs says, as before the levers existed); otherwise
     init[-<file>]-e<epochs>[-lr<x>][-bal][-ls<x>][-mix<x>][-photo][-ck<folds>[x<repeat>]]
-    [-pc<p>][-kd<teachers>a<weight>t<temperature>]."""
+    [-pc<p>][-kd<teachers>a<weight>t<temperature>][-ho<fraction>[f<floor>]]."""
     s = {**DEFAULTS, **settings}
     if all(s[k] == DEFAULTS[k] for k in DEFAULTS):
         return ""
@@ -45,6 +47,9 @@ def recipe_name(variant, epochs, settings):
         parts.append(f"pc{s['product_crops']:g}")
     if s["teachers"]:
         parts.append(f"kd{len(s['teachers'])}a{s['distill']:g}t{s['temperature']:g}")
+    if s["holdout"]:
+        parts.append(f"ho{s['holdout']:g}" + (f"f{s['offset_floor']:g}" if s["offset_floor"]
+                                               != DEFAULTS["offset_floor"] else ""))
     return "-".join(parts)
 
 
@@ -66,6 +71,24 @@ def balance_weights(labels, n_classes):
         raise ValueError("a class has no training image")
     w = counts ** -0.5
     return w * n_classes / w.sum()
+
+
+def holdout_mask(labels, fraction):
+    """Which of the Training faces (their labels, in order) train-fer --holdout keeps back
+    from fitting: round(fraction * n_c) of each class, at least one, drawn with a fixed
+    seed, so that a resumed run and every rerun hold back the same faces. Raises
+    ValueError when a class has too few faces to keep one back and fit on another."""
+    labels = np.asarray(labels)
+    rng = np.random.default_rng(HOLDOUT_SEED)
+    held = np.zeros(len(labels), dtype=bool)
+    for c in np.unique(labels):
+        rows = np.flatnonzero(labels == c)
+        k = max(1, int(round(fraction * len(rows))))
+        if k >= len(rows):
+            raise ValueError(f"class {c} has {len(rows)} Training faces: too few to hold "
+                             f"back {fraction:g} of them and fit on the rest")
+        held[rng.permutation(rows)[:k]] = True
+    return held
 
 
 def recall(confusion):

@@ -1,6 +1,7 @@
 """Writes docs/results.md from the result files under docs/results/."""
 import glob
 import os
+import re
 
 import numpy as np
 
@@ -263,7 +264,10 @@ def _fer_section(v="a"):
         f"{r['epochs']} epochs on Training ({r['n_train']} images): {_fer_recipe_text(r)}; "
         "the epoch chosen on PublicTest "
         f"(best {100 * r['public_accuracy']:.2f} % at epoch {r['best_epoch']}). PublicTest "
-        f"by epoch: {hist}.", "",
+        f"by epoch: {hist}.", ""]
+    if r.get("logit_offsets"):
+        out += [_offsets_text(r), ""]
+    out += [
         "| on PrivateTest (" + f"{r['n_private']} images, reported once) | accuracy |",
         "|---|---|",
         f"| the network alone | {100 * r['private_accuracy']:.2f} % |"]
@@ -284,8 +288,28 @@ def _fer_section(v="a"):
             _matrix_text(shipped, r["classes"]), "",
             f"![FER2013 Nano-{v.upper()} confusion]({png})", "",
             f"Command: `{r['command']}`, git {r['git']}, wall time {r['seconds'] / 60:.0f} min "
-            "(one CPU thread).", ""]
+            f"({_threads_text(r)}).", ""]
     return "\n".join(out)
+
+
+def _threads_text(r):
+    """The CPU threads a FER2013 run trained with: per epoch where the record keeps them
+    (a resumed run may change --threads), else its command's --threads."""
+    per = r.get("threads_by_epoch")
+    if not per:
+        m = re.search(r"--threads (\d+)", r.get("command", ""))
+        per = [int(m.group(1))] if m else [1]     # every run before this key used one
+    spans, start = [], 0
+    for i in range(1, len(per) + 1):
+        if i == len(per) or per[i] != per[start]:
+            spans.append((start + 1, i, per[start]))
+            start = i
+    word = lambda t: ("an unrecorded number of CPU threads" if t is None else
+                      "one CPU thread" if t == 1 else f"{t} CPU threads")
+    if len(spans) == 1:
+        return word(spans[0][2])
+    return ", ".join(f"epochs {a}-{b} on {word(t)}" if a != b else f"epoch {a} on {word(t)}"
+                     for a, b, t in spans)
 
 
 def _fer_recipe_text(r):
@@ -314,6 +338,11 @@ def _fer_recipe_text(r):
     if s.get("product_crops"):
         text += (f"; each Training face the daemon's detector finds replaced by the crop the "
                  f"daemon cuts of it with probability {s['product_crops']:g} an epoch")
+    if s.get("holdout"):
+        held = r.get("held_out", {}).get("images", "?")
+        text += (f"; {held} Training faces (a class-stratified {s['holdout']:g}) held back "
+                 "from fitting, per-class logit offsets fitted on them (floor "
+                 f"{s['offset_floor']:g}) and folded into the last layer's bias")
     if s["ckplus_folds"]:
         text += (f"; beside FER2013's Training images, the {r.get('n_train_posed', '?')} "
                  f"posed CK+ faces of folds {s['ckplus_folds']} (the FER2013 classes)"
@@ -435,13 +464,31 @@ def _fer_recipes_section(v="a"):
                 f"{r['epochs']} epochs: {_fer_recipe_text(r)}; epoch {r['best_epoch']} chosen "
                 f"on PublicTest. PublicTest by epoch: "
                 + ", ".join(f"{100 * a:.1f}" for a in r["public_history"]) + ".", ""]
+        if r.get("logit_offsets"):
+            out += [_offsets_text(r), ""]
         if r.get("ship_reason"):
             out += [f"Ship decision: {r['ship_reason']}.", ""]
         if r.get("superseded_by"):
             out += [f"The shipped model until `{r['superseded_by']}` replaced it.", ""]
         out += [_recall_table(r), "", f"Command: `{r['command']}`, git {r['git']}, wall "
-                f"time {r['seconds'] / 60:.0f} min (one CPU thread)."]
+                f"time {r['seconds'] / 60:.0f} min ({_threads_text(r)})."]
     return "\n" + "\n".join(out) + "\n\n"
+
+
+def _offsets_text(r):
+    """What a --holdout run's logit offsets did: on the held-back Training faces they
+    were fitted on, and on PublicTest, which judged them."""
+    h, classes = r["held_out"], r["classes"]
+    pub0, rec0 = r["public_accuracy_before_offsets"], r["public_recall_before_offsets"]
+    rec1 = fer.recall(r["public_confusion"])
+    return ("Logit offsets " + ", ".join(f"{c} {r['logit_offsets'][c]:+.3f}" for c in classes)
+            + f", fitted on the {h['images']} held-back Training faces: there "
+            f"{100 * h['accuracy_before']:.2f} % -> {100 * h['accuracy_after']:.2f} %, lowest "
+            f"class {100 * min(h['recall_before']):.1f} % -> {100 * min(h['recall_after']):.1f} "
+            f"%; on PublicTest {100 * pub0:.2f} % -> {100 * r['public_accuracy']:.2f} %, "
+            f"lowest class {_pct(min(x for x in rec0 if x is not None))} -> "
+            f"{_pct(min(x for x in rec1 if x is not None))}. Every other figure of this "
+            "recipe is with the offsets.")
 
 
 def _posed_on(r, subset, mirrored=False):
