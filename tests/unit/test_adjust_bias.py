@@ -2,8 +2,10 @@
 """The per-class logit offsets of tools/train/adjust-bias and train-fer --holdout
 (logit_offsets.py) on made-up logits (no dataset): a class the logits under-predict is
 lifted to the floor asked for, the offsets have mean 0, a floor of 0 never lowers
-accuracy, and folded into a last layer's bias they shift its logits by exactly
-themselves."""
+accuracy, a class without faces is refused, and folded into a last layer's bias they
+shift its logits by exactly themselves; adjust-bias searches with that module."""
+import importlib.machinery
+import importlib.util
 import os
 import sys
 import unittest
@@ -16,6 +18,15 @@ sys.path.insert(0, TRAIN)
 import torch  # noqa: E402
 
 import logit_offsets  # noqa: E402
+
+
+def load_tool():
+    loader = importlib.machinery.SourceFileLoader("adjust_bias",
+                                                  os.path.join(TRAIN, "adjust-bias"))
+    spec = importlib.util.spec_from_loader("adjust_bias", loader)
+    module = importlib.util.module_from_spec(spec)
+    loader.exec_module(module)
+    return module
 
 
 class AdjustBiasTest(unittest.TestCase):
@@ -44,6 +55,17 @@ class AdjustBiasTest(unittest.TestCase):
         b = self.tool.fit(self.logits, self.y, 0.0, self.n)
         acc, _ = self.tool.scores(self.logits, self.y, b, self.n)
         self.assertGreaterEqual(acc, acc0)
+
+    def test_the_tool_searches_with_the_module(self):
+        tool = load_tool()
+        self.assertIs(tool.fit, logit_offsets.fit)
+        self.assertIs(tool.fold, logit_offsets.fold)
+        self.assertIs(tool.scores, logit_offsets.scores)
+
+    def test_a_class_without_faces_is_refused(self):
+        keep = self.y != 3
+        with self.assertRaises(ValueError):
+            self.tool.fit(self.logits[keep], self.y[keep], 0.5, self.n)
 
     def test_folded_offsets_shift_the_logits(self):
         class Net(torch.nn.Module):

@@ -252,7 +252,9 @@ class LeversTest(unittest.TestCase):
         self.assertEqual([int(held[labels == c].sum()) for c in range(7)],
                          [round(0.1 * n) for n in counts])
         np.testing.assert_array_equal(held, fer.holdout_mask(labels, 0.1))
-        self.assertFalse(np.array_equal(held[labels == 0][:50], np.arange(50) < 40))
+        first = np.flatnonzero(labels == 0)[:400]      # drawn, not the first of a class
+        self.assertFalse(held[first].all())
+        self.assertTrue(held[first].any())
         # at least one face of a small class is kept back, and one left to fit on
         self.assertEqual(fer.holdout_mask([0, 0, 1, 1, 1], 0.1).tolist(),
                          fer.holdout_mask([0, 0, 1, 1, 1], 0.1).tolist())
@@ -559,9 +561,11 @@ class RunTest(unittest.TestCase):
             finally:
                 fer.ship_decision = saved
             self.assertIn("logit offsets fitted on 13 held-back Training faces", said)
+            self.assertIn("with the offsets)", said)
             rec = common.read_json(os.path.join(fer.record_folder("b", name), "result.json"))
             self.assertEqual(rec["n_train"], 44 - 13)
             self.assertEqual(rec["held_out"]["images"], 13)
+            self.assertEqual(rec["held_out"]["per_class"], [2, 1, 2, 2, 2, 2, 2])
             self.assertEqual(rec["settings"]["holdout"], 0.25)
             off = np.array([rec["logit_offsets"][c] for c in classes])
             self.assertAlmostEqual(float(off.mean()), 0.0, places=3)
@@ -577,6 +581,7 @@ class RunTest(unittest.TestCase):
             text = read(os.path.join(common.ROOT, "docs", "results.md"), "r")
             self.assertIn("13 Training faces (a class-stratified 0.25) held back", text)
             self.assertIn("fitted on the 13 held-back Training faces", text)
+            self.assertIn("PublicTest by epoch (before the logit offsets)", text)
             for bad, why in ((["--holdout", "0.25", "--init", tree.model], "--init"),
                              (["--holdout", "0.5"], "below 0.5"),
                              (["--offset-floor", "0.4"], "goes with --holdout"),
@@ -584,6 +589,41 @@ class RunTest(unittest.TestCase):
                 with self.assertRaises(SystemExit, msg=bad) as refused:
                     run(self.module, *scratch, "--epochs", "1", *bad)
                 self.assertIn(why, str(refused.exception))
+
+    def test_holdout_faces_never_trained_on_and_resumed_run_holds_back_the_same(self):
+        import datasets
+        scratch = RECIPE[2:]
+        name = fer.recipe_name("b", 2, {"lr": 3e-4, "balance": True, "smoothing": 0.1,
+                                        "mixup": 0.2, "photometric": True, "holdout": 0.25})
+        states, saved = [], train.augment
+        for stops in ((2,), (1, 2)):
+            with Tree():
+                images, labels, usage = datasets.fer2013()
+                y = np.array([datasets.FER_CLASSES.index(l) for l in labels])
+                tr = np.array(usage) == "Training"
+                held = np.flatnonzero(tr)[fer.holdout_mask(y[tr], 0.25)]
+                seen = []
+                train.augment = lambda xb, gen: (seen.append(xb.clone()), saved(xb, gen))[1]
+                try:
+                    for n in stops:
+                        run(self.module, *scratch, "--epochs", "2", "--holdout", "0.25",
+                            "--stop-after", str(n))
+                finally:
+                    train.augment = saved
+                states.append(train.load(os.path.join(fer.state_folder("b", name),
+                                                      "state.pt")))
+                seen = torch.cat(seen).flatten(1)
+                self.assertEqual(len(seen), 2 * 31)     # two epochs of the 44 - 13 faces
+                x = train.normalise(images).flatten(1)
+                for i in held:                          # no held-back face in any batch
+                    self.assertFalse(bool((seen == x[i]).all(1).any()), i)
+                self.assertEqual(len({tuple(r.tolist()) for r in seen}), 31)
+        whole, resumed = states
+        self.assertEqual(whole["history"], resumed["history"])
+        self.assertEqual(whole["threads"], [1, 1])
+        for key, value in whole["model"].items():
+            self.assertTrue(torch.allclose(value.float(), resumed["model"][key].float(),
+                                           atol=1e-6), key)
 
     def test_posed_faces_skipped_without_ckplus(self):
         with Tree() as tree:

@@ -11,8 +11,11 @@ PENALTY = 2.0       # each point of shortfall below the floor costs two of accur
 
 
 def scores(logits, y, b, n):
-    """(accuracy, per-class recall array) of argmax(logits + b) against labels y."""
+    """(accuracy, per-class recall array) of argmax(logits + b) against labels y. Raises
+    ValueError when a class has no face: its recall, and so the floor, would mean nothing."""
     pred = (logits + b).argmax(1)
+    if (np.bincount(y, minlength=n)[:n] == 0).any():
+        raise ValueError("a class has no face to measure its recall on")
     rec = np.array([(pred[y == c] == c).mean() for c in range(n)])
     return float((pred == y).mean()), rec
 

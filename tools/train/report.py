@@ -263,8 +263,10 @@ def _fer_section(v="a"):
         f"Model `{r['model']}` (Nano-{r['variant'].upper()}, {r['params']:,} parameters), "
         f"{r['epochs']} epochs on Training ({r['n_train']} images): {_fer_recipe_text(r)}; "
         "the epoch chosen on PublicTest "
-        f"(best {100 * r['public_accuracy']:.2f} % at epoch {r['best_epoch']}). PublicTest "
-        f"by epoch: {hist}.", ""]
+        f"(best {100 * r.get('public_accuracy_before_offsets', r['public_accuracy']):.2f} % "
+        f"at epoch {r['best_epoch']}). PublicTest by epoch"
+        + (" (before the logit offsets)" if r.get("logit_offsets") else "") + f": {hist}.",
+        ""]
     if r.get("logit_offsets"):
         out += [_offsets_text(r), ""]
     out += [
@@ -293,18 +295,20 @@ def _fer_section(v="a"):
 
 
 def _threads_text(r):
-    """The CPU threads a FER2013 run trained with: per epoch where the record keeps them
-    (a resumed run may change --threads), else its command's --threads."""
+    """The CPU threads a FER2013 run trained with ("cuda": on the GPU): per epoch where
+    the record keeps them (a resumed run may change --threads or device), else its
+    command's --threads."""
     per = r.get("threads_by_epoch")
     if not per:
-        m = re.search(r"--threads (\d+)", r.get("command", ""))
-        per = [int(m.group(1))] if m else [1]     # every run before this key used one
+        m = re.search(r"--threads[ =](\d+)", r.get("command", ""))
+        per = [int(m.group(1)) if m and int(m.group(1)) else None]
     spans, start = [], 0
     for i in range(1, len(per) + 1):
         if i == len(per) or per[i] != per[start]:
             spans.append((start + 1, i, per[start]))
             start = i
     word = lambda t: ("an unrecorded number of CPU threads" if t is None else
+                      "the GPU" if t == "cuda" else
                       "one CPU thread" if t == 1 else f"{t} CPU threads")
     if len(spans) == 1:
         return word(spans[0][2])
@@ -462,7 +466,8 @@ def _fer_recipes_section(v="a"):
     for folder, r in records[1:]:
         out += ["", f"#### `{r.get('recipe') or folder}`", "",
                 f"{r['epochs']} epochs: {_fer_recipe_text(r)}; epoch {r['best_epoch']} chosen "
-                f"on PublicTest. PublicTest by epoch: "
+                "on PublicTest. PublicTest by epoch"
+                + (" (before the logit offsets)" if r.get("logit_offsets") else "") + ": "
                 + ", ".join(f"{100 * a:.1f}" for a in r["public_history"]) + ".", ""]
         if r.get("logit_offsets"):
             out += [_offsets_text(r), ""]
@@ -482,13 +487,14 @@ def _offsets_text(r):
     pub0, rec0 = r["public_accuracy_before_offsets"], r["public_recall_before_offsets"]
     rec1 = fer.recall(r["public_confusion"])
     return ("Logit offsets " + ", ".join(f"{c} {r['logit_offsets'][c]:+.3f}" for c in classes)
-            + f", fitted on the {h['images']} held-back Training faces: there "
+            + f", fitted on the {h['images']} held-back Training faces: there (fitted) "
             f"{100 * h['accuracy_before']:.2f} % -> {100 * h['accuracy_after']:.2f} %, lowest "
             f"class {100 * min(h['recall_before']):.1f} % -> {100 * min(h['recall_after']):.1f} "
             f"%; on PublicTest {100 * pub0:.2f} % -> {100 * r['public_accuracy']:.2f} %, "
             f"lowest class {_pct(min(x for x in rec0 if x is not None))} -> "
-            f"{_pct(min(x for x in rec1 if x is not None))}. Every other figure of this "
-            "recipe is with the offsets.")
+            f"{_pct(min(x for x in rec1 if x is not None))}. The figures by epoch, which "
+            "chose the epoch, are before the offsets; every other figure of this recipe is "
+            "with them.")
 
 
 def _posed_on(r, subset, mirrored=False):
