@@ -293,6 +293,8 @@ class DistillTest(unittest.TestCase):
             with self.assertRaises(ValueError) as e:
                 distill.keep_copies(work, [b, a])
             self.assertIn("00-a.enn", str(e.exception))
+            again = distill.keep_copies(os.path.join(tmp, "next"), list(reversed(kept)))
+            self.assertEqual([os.path.basename(k) for k in again], ["00-b.enn", "01-a.enn"])
 
 
 class RunTest(unittest.TestCase):

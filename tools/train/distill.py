@@ -8,6 +8,7 @@ A run keeps copies of its teachers in its checkpoint folder (teachers/), so that
 resumed run is taught by the same files even when the shipped model has changed since."""
 import hashlib
 import os
+import re
 import shutil
 
 import torch
@@ -36,7 +37,8 @@ def keep_copies(work, given):
     os.makedirs(folder, exist_ok=True)
     paths = []
     for i, g in enumerate(given):
-        p = os.path.join(folder, f"{i:02d}-{os.path.basename(g)}")
+        # a copy given again (a kept teacher of an earlier run) is numbered once, not twice
+        p = os.path.join(folder, f"{i:02d}-{re.sub(r'^[0-9]{2}-', '', os.path.basename(g))}")
         shutil.copyfile(g, p)
         paths.append(p)
     return paths

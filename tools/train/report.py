@@ -669,7 +669,10 @@ def _logit_adjustment_section():
            "PublicTest estimate (disgust has 28 images a half, so its recall there is coarse); "
            "PrivateTest scored with the offsets fitted on all of PublicTest. It trades "
            "overall accuracy for the weakest class; the ship rule asks for both, so none "
-           "ships.", ""]
+           "ships. Offsets fitted on PublicTest cannot ship honestly, since PublicTest then "
+           "judges what it chose; `train-fer --holdout H` fits them on Training faces kept "
+           "out of fitting instead and ships them in the model's bias, judged on PublicTest "
+           "like any candidate.", ""]
     for path in files:
         r = common.read_json(path)
         out += [f"`{r['label']}` (`{r['command']}`, git {r['git']}):", "",
