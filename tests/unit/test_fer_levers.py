@@ -5,8 +5,8 @@ stopped and resumed run with the new flags ends where the uninterrupted run ends
 class weights are n_c^-0.5 with mean 1; the ship rule takes a candidate only when it
 beats the shipped model overall and on the lowest class recall, and the run's end acts on
 it; no new flag keeps the default recipe's folders; --holdout fits its logit offsets on
-Training faces kept back from fitting and ships them in the model's bias. The runs use a made-up 48x48 dataset
-and a copy of the tree in a temporary folder; needs no dataset."""
+Training faces kept back from fitting and ships them in the model's bias. The runs use a
+made-up 48x48 dataset and a copy of the tree in a temporary folder; needs no dataset."""
 import contextlib
 import csv
 import importlib.machinery
