@@ -11,18 +11,18 @@ PENALTY = 2.0       # each point of shortfall below the floor costs two of accur
 
 
 def scores(logits, y, b, n):
-    """(accuracy, per-class recall array) of argmax(logits + b) against labels y. Raises
-    ValueError when a class has no face: its recall, and so the floor, would mean nothing."""
+    """(accuracy, per-class recall array) of argmax(logits + b) against labels y."""
     pred = (logits + b).argmax(1)
-    if (np.bincount(y, minlength=n)[:n] == 0).any():
-        raise ValueError("a class has no face to measure its recall on")
     rec = np.array([(pred[y == c] == c).mean() for c in range(n)])
     return float((pred == y).mean()), rec
 
 
 def fit(logits, y, floor, n):
     """Offsets (mean 0) maximising accuracy - PENALTY * shortfall of the lowest recall
-    below `floor`, by coordinate search over GRID."""
+    below `floor`, by coordinate search over GRID. Raises ValueError when a class has no
+    face: its recall, and so the floor, would mean nothing (checked once, not per trial)."""
+    if (np.bincount(y, minlength=n)[:n] == 0).any():
+        raise ValueError("a class has no face to measure its recall on")
     b = np.zeros(n)
     for _ in range(ROUNDS):
         for c in range(n):

@@ -264,9 +264,7 @@ def _fer_section(v="a"):
         f"{r['epochs']} epochs on Training ({r['n_train']} images): {_fer_recipe_text(r)}; "
         "the epoch chosen on PublicTest "
         f"(best {100 * r.get('public_accuracy_before_offsets', r['public_accuracy']):.2f} % "
-        f"at epoch {r['best_epoch']}). PublicTest by epoch"
-        + (" (before the logit offsets)" if r.get("logit_offsets") else "") + f": {hist}.",
-        ""]
+        f"at epoch {r['best_epoch']}). {_by_epoch(r)}: {hist}.", ""]
     if r.get("logit_offsets"):
         out += [_offsets_text(r), ""]
     out += [
@@ -466,8 +464,7 @@ def _fer_recipes_section(v="a"):
     for folder, r in records[1:]:
         out += ["", f"#### `{r.get('recipe') or folder}`", "",
                 f"{r['epochs']} epochs: {_fer_recipe_text(r)}; epoch {r['best_epoch']} chosen "
-                "on PublicTest. PublicTest by epoch"
-                + (" (before the logit offsets)" if r.get("logit_offsets") else "") + ": "
+                f"on PublicTest. {_by_epoch(r)}: "
                 + ", ".join(f"{100 * a:.1f}" for a in r["public_history"]) + ".", ""]
         if r.get("logit_offsets"):
             out += [_offsets_text(r), ""]
@@ -478,6 +475,13 @@ def _fer_recipes_section(v="a"):
         out += [_recall_table(r), "", f"Command: `{r['command']}`, git {r['git']}, wall "
                 f"time {r['seconds'] / 60:.0f} min ({_threads_text(r)})."]
     return "\n" + "\n".join(out) + "\n\n"
+
+
+def _by_epoch(r):
+    """The label of a FER2013 record's PublicTest history: a --holdout run's is measured
+    before its logit offsets."""
+    return "PublicTest by epoch" + (" (before the logit offsets)" if r.get("logit_offsets")
+                                    else "")
 
 
 def _offsets_text(r):
