@@ -99,7 +99,7 @@ static void test_camera_unplugged_and_back(void **state)
     struct pipeline *p = start("/dev/video0", 30, false, &fake_v4l2_ops);
     uint64_t last = 0;
     int n = 0;
-    for (int round = 0; round < 100 && last < 119; round++)
+    for (int round = 0; round < 100 * time_scale() && last < 119; round++)
         n += drain(p, 50, &last, NULL);
     assert_int_equal(last, 119);
     assert_true(n >= 2);
@@ -117,13 +117,17 @@ static void test_stalled_publisher_drops_at_the_entrance(void **state)
     nanosleep(&nap, NULL);     /* take nothing: the jobs fill, then the entrance drops */
     struct pl_stats st;
     pl_take_stats(p, &st);
+    for (int round = 0; round < 30 * (time_scale() - 1) && st.drops_pipeline <= 10; round++) {
+        nanosleep(&(struct timespec){0, 20000000}, NULL);   /* emulated: give it longer */
+        pl_take_stats(p, &st);
+    }
     assert_true(st.drops_pipeline > 10);
     /* waiting on a slow publisher is not being stuck: the watchdog stays fed */
     assert_true(pl_healthy(p, 2000000000));
     assert_true(st.frames[PL_CLASSIFY] <= (uint64_t)pl_workers(p) + 2);
     uint64_t last = 0;
     int faces = -1, got = 0;
-    for (int round = 0; round < 200 && got <= 5; round++)   /* slow under sanitizers */
+    for (int round = 0; round < 200 * time_scale() && got <= 5; round++)   /* slow under sanitizers */
         got += drain(p, 50, &last, &faces);
     assert_true(got > 5);
     assert_int_equal(faces, 1);
@@ -157,7 +161,9 @@ static void test_frames_kept_for_previews(void **state)
     struct pipeline *p = start("image:" SOURCE_DIR "/samples/astronaut.pgm", 200, false, NULL);
     struct pl_result *r = NULL;
     int seen = 0;
-    for (int round = 0; round < 200 && seen < 3; round++) {   /* off: no frame kept */
+    /* emulated, the pipeline publishes about one result a second: every bound below is
+       a native one times time_scale() */
+    for (int round = 0; round < 200 * time_scale() && seen < 3; round++) {   /* off: no frame kept */
         poll(&(struct pollfd){.fd = pl_event_fd(p), .events = POLLIN}, 1, 20);
         while ((r = pl_next_result(p))) {
             assert_null(r->frame);
@@ -170,7 +176,7 @@ static void test_frames_kept_for_previews(void **state)
     pl_keep_frames(p, true);
     struct cap_frame *lent = NULL;
     uint64_t lent_seq = 0;
-    for (int round = 0; round < 400 && !lent; round++) {
+    for (int round = 0; round < 400 * time_scale() && !lent; round++) {
         poll(&(struct pollfd){.fd = pl_event_fd(p), .events = POLLIN}, 1, 20);
         while ((r = pl_next_result(p))) {
             if (r->frame && !lent) {       /* results classified before the switch have none */
@@ -190,8 +196,17 @@ static void test_frames_kept_for_previews(void **state)
     struct pl_stats st;
     pl_take_stats(p, &st);
     uint64_t empty_before = st.source.pool_empty, drops_before = st.drops_pipeline;
-    struct timespec nap = {0, 600000000};
-    nanosleep(&nap, NULL);        /* the publisher stalls, a frame lent out */
+    /* the publisher stalls, a frame lent out: wait for the entrance to drop, then stay
+       stalled 600 ms in all, or twice the wait if longer, so a pool running dry shows */
+    int64_t waited_ns = 0, t0 = mono_ns();
+    do {
+        struct timespec nap = {0, 20000000};
+        nanosleep(&nap, NULL);
+        pl_take_stats(p, &st);
+        waited_ns = mono_ns() - t0;
+    } while (st.drops_pipeline == drops_before && waited_ns < 600000000LL * time_scale());
+    int64_t rest_ns = (waited_ns > 300000000LL ? 2 * waited_ns : 600000000LL) - waited_ns;
+    nanosleep(&(struct timespec){rest_ns / 1000000000, rest_ns % 1000000000}, NULL);
     pl_take_stats(p, &st);
     assert_true(st.drops_pipeline > drops_before);       /* the entrance drops ... */
     assert_int_equal(st.source.pool_empty, empty_before); /* ... the pool never runs dry */
@@ -220,7 +235,7 @@ static void test_model_switch(void **state)
     assert_int_not_equal(pl_model_generation(pl_current_model(p)), first);
     uint64_t last = 0;
     int got = 0;
-    for (int round = 0; round < 200 && got <= 3; round++)
+    for (int round = 0; round < 200 * time_scale() && got <= 3; round++)
         got += drain(p, 50, &last, NULL);
     assert_true(got > 3);
     stop_quickly(p);
