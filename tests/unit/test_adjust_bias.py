@@ -1,7 +1,8 @@
 #!/usr/bin/python3
 """The per-class logit offsets of tools/train/adjust-bias and train-fer --holdout
 (logit_offsets.py) on made-up logits (no dataset): a class the logits under-predict is
-lifted to the floor asked for, the offsets have mean 0, a floor of 0 never lowers
+lifted to the floor asked for, the offsets have mean 0, the bagged fit is the mean of
+the fits on seeded class-stratified resamples, a floor of 0 never lowers
 accuracy, a class without faces is refused, and folded into a last layer's bias they
 shift its logits by exactly themselves; adjust-bias searches with that module."""
 import importlib.machinery
@@ -49,6 +50,28 @@ class AdjustBiasTest(unittest.TestCase):
         self.assertGreaterEqual(rec.min(), 0.6)
         self.assertGreater(b[2], 0.5)
         self.assertAlmostEqual(float(b.mean()), 0.0, places=9)
+
+    def test_bagged_fit_is_the_mean_over_stratified_resamples(self):
+        b = self.tool.fit_bagged(self.logits, self.y, 0.6, self.n, 4)
+        np.testing.assert_array_equal(b, self.tool.fit_bagged(self.logits, self.y, 0.6,
+                                                              self.n, 4))   # seeded
+        self.assertAlmostEqual(float(b.mean()), 0.0, places=9)
+        self.assertGreater(b[2], 0.5)          # the weak class is still lifted
+        # each resample keeps every class's count (stratified), drawn with replacement
+        rng = np.random.default_rng(self.tool.BAG_SEED)
+        fits = []
+        for _ in range(4):
+            pick = np.concatenate([rng.choice(np.flatnonzero(self.y == c), 150)
+                                   for c in range(self.n)])
+            self.assertEqual(np.bincount(self.y[pick]).tolist(), [150] * self.n)
+            self.assertLess(len(np.unique(pick)), len(pick))
+            fits.append(self.tool.fit(self.logits[pick], self.y[pick], 0.6, self.n))
+        want = np.mean(fits, axis=0)
+        np.testing.assert_allclose(b, want - want.mean(), atol=1e-12)
+        self.assertFalse(np.allclose(b, self.tool.fit(self.logits, self.y, 0.6, self.n)))
+        with self.assertRaises(ValueError):
+            self.tool.fit_bagged(self.logits[self.y != 1], self.y[self.y != 1], 0.6,
+                                 self.n, 4)
 
     def test_no_floor_never_loses_accuracy(self):
         acc0, _ = self.tool.scores(self.logits, self.y, np.zeros(self.n), self.n)

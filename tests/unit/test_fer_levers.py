@@ -88,6 +88,19 @@ def fake_ckplus(folder, per_class=2):
     np.stack(images).tofile(os.path.join(folder, "ckplus48", "ckplus48.u8"))
 
 
+def held_back(fraction):
+    """The (fixture) FER2013 faces, class names, labels, Training rows, and the Training
+    faces --holdout `fraction` keeps back."""
+    import datasets
+    images, labels, usage = datasets.fer2013()
+    classes = datasets.FER_CLASSES
+    y = np.array([classes.index(l) for l in labels])
+    tr = np.array(usage) == "Training"
+    held = np.zeros_like(tr)
+    held[np.flatnonzero(tr)[fer.holdout_mask(y[tr], fraction)]] = True
+    return images, classes, y, tr, held
+
+
 class Tree:
     """common's folders pointed at a temporary tree holding a copy of the shipped Nano-B
     FER2013 model and its record; the fake dataset in EMOTIOND_DATA."""
@@ -243,6 +256,8 @@ class LeversTest(unittest.TestCase):
         self.assertEqual(fer.recipe_name("a", 40, {"holdout": 0.1}), "e40-ho0.1")
         self.assertEqual(fer.recipe_name("a", 40, {"holdout": 0.1, "offset_floor": 0.45}),
                          "e40-ho0.1f0.45")
+        self.assertEqual(fer.recipe_name("a", 40, {"holdout": 0.1, "offset_bags": 20}),
+                         "e40-ho0.1b20")
 
     def test_holdout_mask_is_stratified_and_fixed(self):
         counts = [3995, 436, 4097, 7215, 4965, 4830, 3171]     # FER2013 Training
@@ -532,7 +547,6 @@ class RunTest(unittest.TestCase):
                     run(self.module, *RECIPE, "--epochs", "1", *bad)
 
     def test_holdout_offsets_fitted_on_held_back_faces_and_shipped_in_the_bias(self):
-        import datasets
         import nano
         import pretrain
         scratch = RECIPE[2:]            # --holdout refuses --init (it saw every face)
@@ -541,12 +555,7 @@ class RunTest(unittest.TestCase):
         name = fer.recipe_name("b", 1, ho)
         self.assertTrue(name.endswith("-photo-ho0.25"), name)
         with Tree() as tree:
-            images, labels, usage = datasets.fer2013()
-            classes = datasets.FER_CLASSES
-            y = np.array([classes.index(l) for l in labels])
-            tr = np.array(usage) == "Training"
-            held = np.zeros_like(tr)
-            held[np.flatnonzero(tr)[fer.holdout_mask(y[tr], 0.25)]] = True
+            images, classes, y, tr, held = held_back(0.25)
             self.assertEqual(int(held.sum()), 13)   # per class 2, 1, 2, 2, 2, 2, 2 of 44
             said = run(self.module, *scratch, "--epochs", "1", "--holdout", "0.25",
                        "--stop-after", "1")
@@ -588,6 +597,37 @@ class RunTest(unittest.TestCase):
                              (["--holdout", "0.5"], "below 0.5"),
                              (["--offset-floor", "0.4"], "goes with --holdout"),
                              (["--holdout", "0.25", "--offset-floor", "1.5"], "a recall")):
+                with self.assertRaises(SystemExit, msg=bad) as refused:
+                    run(self.module, *scratch, "--epochs", "1", *bad)
+                self.assertIn(why, str(refused.exception))
+
+    def test_bagged_holdout_offsets_are_the_mean_of_resampled_fits(self):
+        import logit_offsets
+        import nano
+        scratch = RECIPE[2:]
+        name = fer.recipe_name("b", 1, {"lr": 3e-4, "balance": True, "smoothing": 0.1,
+                                        "mixup": 0.2, "photometric": True, "holdout": 0.25,
+                                        "offset_bags": 3})
+        self.assertTrue(name.endswith("-photo-ho0.25b3"), name)
+        with Tree():
+            images, classes, y, tr, held = held_back(0.25)
+            flags = (*scratch, "--epochs", "1", "--holdout", "0.25", "--offset-bags", "3")
+            run(self.module, *flags, "--stop-after", "1")
+            raw = nano.NanoNet(nano.ARCHS["b"], len(classes))
+            raw.load_state_dict(train.load(os.path.join(fer.state_folder("b", name),
+                                                        "best.pt")))
+            raw_logits = train.predict(raw, train.normalise(images)[held]).numpy()
+            said = run(self.module, *flags)
+            self.assertIn("the mean of 3 resamples' fits", said)
+            rec = common.read_json(os.path.join(fer.record_folder("b", name), "result.json"))
+            self.assertEqual(rec["held_out"]["bags"], 3)
+            off = np.array([rec["logit_offsets"][c] for c in classes])
+            want = logit_offsets.fit_bagged(raw_logits, y[held], 0.5, len(classes), 3)
+            np.testing.assert_allclose(off, want, atol=1e-4)
+            text = read(os.path.join(common.ROOT, "docs", "results.md"), "r")
+            self.assertIn("the mean of 3 fits on class-stratified bootstrap resamples", text)
+            for bad, why in ((["--offset-bags", "3"], "goes with --holdout"),
+                             (["--holdout", "0.25", "--offset-bags", "1"], "at least 2")):
                 with self.assertRaises(SystemExit, msg=bad) as refused:
                     run(self.module, *scratch, "--epochs", "1", *bad)
                 self.assertIn(why, str(refused.exception))

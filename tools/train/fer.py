@@ -13,7 +13,7 @@ import common
 DEFAULTS = {"init": None, "lr": 1e-3, "balance": False, "smoothing": 0.0, "mixup": 0.0,
             "photometric": False, "ckplus_folds": None, "ckplus_repeat": 1,
             "product_crops": 0.0, "teachers": None, "distill": 0.5, "temperature": 2.0,
-            "holdout": 0.0, "offset_floor": 0.5}
+            "holdout": 0.0, "offset_floor": 0.5, "offset_bags": 0}
 HOLDOUT_SEED = 21       # which Training faces --holdout keeps back: the same in every run
 
 
@@ -21,7 +21,7 @@ def recipe_name(variant, epochs, settings):
     """"" for the default recipe (its folders stay emotionnet-nano-<v>-fer and fer/ or
     fer-b/, whatever --epochs says, as before the levers existed); otherwise
     init[-<file>]-e<epochs>[-lr<x>][-bal][-ls<x>][-mix<x>][-photo][-ck<folds>[x<repeat>]]
-    [-pc<p>][-kd<teachers>a<weight>t<temperature>][-ho<fraction>[f<floor>]]."""
+    [-pc<p>][-kd<teachers>a<weight>t<temperature>][-ho<fraction>[f<floor>][b<bags>]]."""
     s = {**DEFAULTS, **settings}
     if all(s[k] == DEFAULTS[k] for k in DEFAULTS):
         return ""
@@ -49,7 +49,8 @@ def recipe_name(variant, epochs, settings):
         parts.append(f"kd{len(s['teachers'])}a{s['distill']:g}t{s['temperature']:g}")
     if s["holdout"]:
         parts.append(f"ho{s['holdout']:g}" + (f"f{s['offset_floor']:g}" if s["offset_floor"]
-                                               != DEFAULTS["offset_floor"] else ""))
+                                               != DEFAULTS["offset_floor"] else "") +
+                     (f"b{s['offset_bags']}" if s["offset_bags"] else ""))
     return "-".join(parts)
 
 

@@ -8,6 +8,7 @@ import torch
 GRID = np.linspace(-1.5, 1.5, 61)
 ROUNDS = 6
 PENALTY = 2.0       # each point of shortfall below the floor costs two of accuracy
+BAG_SEED = 7        # the resamples fit_bagged draws: the same in every run
 
 
 def scores(logits, y, b, n):
@@ -37,6 +38,23 @@ def fit(logits, y, floor, n):
             b[c] = best[1]
         b -= b.mean()
     return b
+
+
+def fit_bagged(logits, y, floor, n, bags, seed=BAG_SEED):
+    """The mean of `fit` over `bags` class-stratified bootstrap resamples of the faces
+    (bagging). One fit leans on the few faces of a small class: with 44 held-back disgust
+    faces it cut disgust's offset so far that PublicTest's disgust recall fell from 66 % to
+    43 %; the mean of 20 fits left 48 %. Deterministic for a seed."""
+    if (np.bincount(y, minlength=n)[:n] == 0).any():
+        raise ValueError("a class has no face to measure its recall on")
+    rng = np.random.default_rng(seed)
+    rows = [np.flatnonzero(y == c) for c in range(n)]
+    fits = []
+    for _ in range(bags):
+        pick = np.concatenate([rng.choice(r, len(r)) for r in rows])
+        fits.append(fit(logits[pick], y[pick], floor, n))
+    b = np.mean(fits, axis=0)
+    return b - b.mean()
 
 
 def fold(model, offsets, sign=1.0):

@@ -344,7 +344,10 @@ def _fer_recipe_text(r):
         held = r.get("held_out", {}).get("images", "?")
         text += (f"; {held} Training faces (a class-stratified {s['holdout']:g}) held back "
                  "from fitting, per-class logit offsets fitted on them (floor "
-                 f"{s['offset_floor']:g}) and folded into the last layer's bias")
+                 f"{s['offset_floor']:g}" +
+                 (f"; the mean of {s['offset_bags']} fits on class-stratified bootstrap "
+                  "resamples of them" if s.get("offset_bags") else "") +
+                 ") and folded into the last layer's bias")
     if s["ckplus_folds"]:
         text += (f"; beside FER2013's Training images, the {r.get('n_train_posed', '?')} "
                  f"posed CK+ faces of folds {s['ckplus_folds']} (the FER2013 classes)"
