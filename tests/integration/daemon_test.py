@@ -13,7 +13,8 @@ build; no binfmt_misc needed), and EMOTIOND_TIME_SCALE=N stretches the waits and
 and divides the frame rates a test expects by N (emulated code is that much slower; 1, the
 default, is the native test). Test names after the four arguments run only those.
 """
-import base64, json, math, os, shlex, shutil, signal, socket, subprocess, sys, tempfile, time, unittest
+import base64, json, math, os, shlex, shutil, signal, socket, subprocess, sys, tempfile, time
+import unittest
 
 EMU = shlex.split(os.environ.get("EMOTIOND_EMULATOR", ""))
 SLOW = float(os.environ.get("EMOTIOND_TIME_SCALE", "1"))
@@ -30,7 +31,7 @@ XAVIER = os.path.join(SRC, "tests/fixtures/boards/xavier-nx-l4t32")
 import warnings  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
-from daemon_proc import Proc  # noqa: E402
+from daemon_proc import Proc, wait_for  # noqa: E402
 warnings.simplefilter("ignore", ResourceWarning)
 import cv2  # noqa: E402  (after argv handling, so a missing module reads clearly)
 
@@ -88,13 +89,9 @@ def read_text(path):
         return f.read()
 
 
-def wait_log(daemon, text, seconds=5):
-    """Until the daemon's log says `text` (seconds scaled); fails the test if it never does."""
-    deadline = time.monotonic() + seconds * SLOW
-    while text not in daemon.stderr():
-        if time.monotonic() > deadline:
-            raise AssertionError("the log never said %r:\n%s" % (text, daemon.stderr()))
-        time.sleep(0.05)
+def wait_log(daemon, text):
+    """Until the daemon's log says `text` (5 s, scaled)."""
+    wait_for(lambda: text in daemon.stderr(), 5, "the log to say %r" % text)
 
 
 class Daemon(Proc):
@@ -510,11 +507,10 @@ class Lifecycle(unittest.TestCase):
         try:
             # no daemon yet: said once, then retried quietly (the daemon starts after it is
             # said: emulated, emotionctl itself can take seconds to start)
-            deadline = time.monotonic() + 10 * SLOW
-            while "cannot connect" not in read_text(errors.name):
-                self.assertIsNone(watch.poll(), read_text(errors.name))
-                self.assertLess(time.monotonic(), deadline, "emotionctl watch said nothing")
-                time.sleep(0.05)
+            said = lambda: "cannot connect" in read_text(errors.name)  # noqa: E731
+            wait_for(lambda: said() or watch.poll() is not None, 10,
+                     "emotionctl watch to say it cannot connect")
+            self.assertIsNone(watch.poll(), read_text(errors.name))
             time.sleep(1.5)         # retries, quietly
             daemon = subprocess.Popen([*EMOTIOND, "--socket", sock, "--model", MODEL, "--fps",
                                        "30", "--source", "file:" + ASTRONAUT_CLIP],
