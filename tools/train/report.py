@@ -114,8 +114,8 @@ def _ckplus_section(v, suffix="", recipe=""):
         out += ["", f"Mirror averaging (the image and its mirror, probabilities averaged; the "
                 f"daemon's `[classify] mirror`), on the {n} fold{'s' if n > 1 else ''} that "
                 f"recorded it: mean {mirror:.2f} % against {plain:.2f} % plain on the same folds "
-                f"({mirror - plain:+.2f} pt). An improvement beside the baseline; the "
-                "baseline is the figure compared with the paper."]
+                f"({round(mirror, 2) - round(plain, 2) + 0.0:+.2f} pt). Reported beside the baseline, "
+                "not in it; the baseline is the figure compared with the paper."]
     out += ["", "Confusion matrix, all test folds together:", "",
             _matrix_text(total, classes), "", f"![{title} confusion]({png})", "",
             f"Command: `{runs[-1]['command']}`", ""]
@@ -607,7 +607,7 @@ def _fer_b_section():
         return ""
     return ("### Nano-B on FER2013\n\nA smaller FER2013 model (two thirds of Nano-A's "
             "work per face), the starting point of Nano-B's fine-tuned CK+ recipe and an "
-            "option for slower boards; the same recipe as the default, fewer epochs.\n\n"
+            "option for slower boards; trained from scratch, its recipe below.\n\n"
             + body)
 
 
