@@ -37,6 +37,8 @@ struct camera {
     uint32_t last_seq;
     int timeouts_in_row, waited_ms;
     int backoff_ms;
+    bool dequeued;             /* a buffer came since the stream went on */
+    int lost_before_frame;     /* streams lost in a row before any buffer came */
 };
 
 /* Preference: luma directly (GREY, then packed YUV), then MJPEG, then YUV420, which
@@ -68,9 +70,12 @@ static void cam_shutdown(struct cap_source *s, struct camera *c)
         enum v4l2_buf_type t = V4L2_BUF_TYPE_VIDEO_CAPTURE;
         xioctl(s, c->fd, VIDIOC_STREAMOFF, &t);
     }
-    for (int i = 0; i < c->n_bufs; i++)
+    /* cleared, so that a later start that fails part-way never unmaps these again */
+    for (int i = 0; i < N_BUFFERS; i++) {
         if (c->buf[i])
             s->o.v4l2->munmap(c->buf[i], c->buf_len[i]);
+        c->buf[i] = NULL;
+    }
     s->o.v4l2->close(c->fd);
     c->fd = -1;
     c->n_bufs = 0;
@@ -305,6 +310,7 @@ static int cam_stream_on(struct cap_source *s, struct camera *c, char *why, size
     pthread_mutex_unlock(&s->stats_lock);
     c->ever_streamed = true;
     c->backoff_ms = BACKOFF_MIN_MS;
+    c->dequeued = false;
     return 0;
 }
 
@@ -369,10 +375,26 @@ static bool convert(struct cap_source *s, struct camera *c, const uint8_t *src, 
     return true;
 }
 
+/* A stream that fails before its first buffer is reopened after a doubling pause: a
+   camera that opens and streams on but never delivers would otherwise be reopened as
+   fast as the USB bus allows. */
 static void lost(struct cap_source *s, struct camera *c, const char *what)
 {
-    cap_note(s, "camera %s lost (%s); reopening", c->path, what);
+    if (c->dequeued) {
+        cap_note(s, "camera %s lost (%s); reopening", c->path, what);
+        cam_shutdown(s, c);
+        return;
+    }
+    int delay = BACKOFF_MIN_MS;
+    for (int i = 0; i < c->lost_before_frame && delay < BACKOFF_MAX_MS; i++)
+        delay *= 2;
+    if (delay > BACKOFF_MAX_MS)
+        delay = BACKOFF_MAX_MS;
+    c->lost_before_frame++;
+    cap_note(s, "camera %s lost (%s) before its first frame; reopening in %d ms", c->path,
+             what, delay);
     cam_shutdown(s, c);
+    cap_sleep_ms(s, delay);
 }
 
 static int cam_next(struct cap_source *s, struct cap_frame **out, char *err, size_t errlen)
@@ -424,6 +446,8 @@ static int cam_next(struct cap_source *s, struct cap_frame **out, char *err, siz
             lost(s, c, "driver returned a bad buffer index");
             continue;
         }
+        c->dequeued = true;
+        c->lost_before_frame = 0;
         if (c->have_seq && b.sequence > c->last_seq + 1)
             cap_count(s, &s->st.seq_gaps, b.sequence - c->last_seq - 1);
         c->have_seq = true;

@@ -14,9 +14,21 @@ struct fake_cam fake_cam;
 static uint8_t *buffers[N_BUF];
 static size_t buffer_len;
 static bool queued[N_BUF];
+static bool live[N_BUF];          /* mapped and not yet unmapped */
+
+static void forget_buffers(void)
+{
+    for (int i = 0; i < N_BUF; i++) {
+        free(buffers[i]);
+        buffers[i] = NULL;
+        queued[i] = false;
+        live[i] = false;
+    }
+}
 
 void fake_cam_reset(const uint32_t *formats, int n, int max_w, int max_h)
 {
+    forget_buffers();          /* a test that failed half-way may have left a stream */
     memset(&fake_cam, 0, sizeof fake_cam);
     memcpy(fake_cam.formats, formats, (size_t)n * sizeof *formats);
     fake_cam.n_formats = n;
@@ -59,11 +71,7 @@ static int f_close(int fd)
     (void)fd;
     fake_cam.closes++;
     fake_cam.streaming = false;
-    for (int i = 0; i < N_BUF; i++) {
-        free(buffers[i]);
-        buffers[i] = NULL;
-        queued[i] = false;
-    }
+    forget_buffers();
     return 0;
 }
 
@@ -192,6 +200,11 @@ static int f_ioctl(int fd, unsigned long req, void *arg)
             errno = EINVAL;
             return -1;
         }
+        if (fake_cam.qbuf_fail > 0 && b->index == (uint32_t)fake_cam.qbuf_fail - 1) {
+            fake_cam.qbuf_fail = 0;
+            errno = EIO;
+            return -1;
+        }
         queued[b->index] = true;
         return 0;
     }
@@ -243,15 +256,23 @@ static void *f_mmap(void *start, size_t len, int prot, int flags, int fd, int64_
     if (i < 0 || i >= N_BUF || gone())
         return MAP_FAILED;
     buffers[i] = calloc(1, len);
+    live[i] = true;
     fake_cam.mapped++;
     return buffers[i];
 }
 
 static int f_munmap(void *start, size_t len)
 {
-    (void)start, (void)len;
-    fake_cam.mapped--;
-    return 0;
+    (void)len;
+    for (int i = 0; i < N_BUF; i++)
+        if (live[i] && buffers[i] == start) {
+            live[i] = false;
+            fake_cam.mapped--;
+            return 0;
+        }
+    fake_cam.bad_unmaps++;       /* the real munmap would take away whatever is there now */
+    errno = EINVAL;
+    return -1;
 }
 
 static int f_poll(int fd, int timeout_ms)
@@ -265,6 +286,11 @@ static int f_poll(int fd, int timeout_ms)
     if (ev->kind == EV_TIMEOUT) {
         fake_cam.next_event++;
         return 0;
+    }
+    if (ev->kind == EV_IO_ERROR) {
+        fake_cam.next_event++;
+        errno = EIO;
+        return -1;
     }
     if (ev->kind == EV_UNPLUG) {
         fake_cam.next_event++;

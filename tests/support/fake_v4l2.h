@@ -10,7 +10,8 @@
 
 #include "v4l2.h"
 
-enum fake_event_kind { EV_FRAME, EV_TIMEOUT, EV_EAGAIN, EV_UNPLUG, EV_BAD_FLAG };
+/* EV_IO_ERROR: poll fails (EIO) while the camera stays plugged in */
+enum fake_event_kind { EV_FRAME, EV_TIMEOUT, EV_EAGAIN, EV_UNPLUG, EV_BAD_FLAG, EV_IO_ERROR };
 
 struct fake_event {
     enum fake_event_kind kind;
@@ -30,12 +31,14 @@ struct fake_cam {
     int n_intervals;
     struct v4l2_fract_copy { uint32_t numerator, denominator; } set_interval;
     int absent_opens;          /* after an unplug, opens that fail with ENOENT */
+    int qbuf_fail;             /* k > 0: the next QBUF of buffer k - 1 fails (EIO), once */
     struct fake_event events[128];
     int n_events;
     /* state, read by tests */
     int next_event;
     bool present, streaming;
     int opens, failed_opens, closes, mapped;
+    int bad_unmaps;            /* munmap of an address that is not a live mapping */
     uint32_t fourcc;
     int width, height;
 };

@@ -1,6 +1,7 @@
 /* The real camera code against a scripted fake V4L2 device: format choice, luma from
  * GREY / YUYV / UYVY, MJPEG with a corrupt frame, sequence gaps, EAGAIN, stalls, and an
- * unplug followed by the camera coming back. */
+ * unplug followed by the camera coming back, a restart that fails part-way, a stream that
+ * fails before its first frame. */
 #define _DEFAULT_SOURCE
 #include <setjmp.h>
 #include <stdarg.h>
@@ -162,6 +163,77 @@ static void test_stall_reopens(void **state)
     cap_source_close(s);
 }
 
+/* A restart that fails part-way through mapping its buffers (the device went away
+   between QUERYBUF and QBUF) unmaps only what it mapped: the previous stream's buffer
+   addresses are gone, and unmapping them again would take away whatever the process
+   has mapped there since. */
+static void test_restart_failing_midway_unmaps_only_its_own_buffers(void **state)
+{
+    (void)state;
+    const uint32_t fmts[] = {V4L2_PIX_FMT_GREY};
+    fake_cam_reset(fmts, 1, 64, 48);
+    fake_cam_push(EV_FRAME, 1);
+    fake_cam_push(EV_IO_ERROR, 0);
+    fake_cam_push(EV_FRAME, 2);
+    struct cap_source *s = open_cam();
+    expect_frame(s, 1);
+    fake_cam.qbuf_fail = 3;                   /* the restart's QBUF of buffer 2 fails */
+    expect_frame(s, 2);
+    assert_int_equal(fake_cam.qbuf_fail, 0);  /* it did fail once */
+    assert_int_equal(fake_cam.opens, 3);      /* the first start, the failed one, the good one */
+    assert_int_equal(fake_cam.bad_unmaps, 0);
+    cap_source_close(s);
+    assert_int_equal(fake_cam.bad_unmaps, 0);
+    assert_int_equal(fake_cam.mapped, 0);
+}
+
+static double ms_since(const struct timespec *t0)
+{
+    struct timespec t1;
+    clock_gettime(CLOCK_MONOTONIC, &t1);
+    return (double)(t1.tv_sec - t0->tv_sec) * 1e3 + (double)(t1.tv_nsec - t0->tv_nsec) / 1e6;
+}
+
+/* A camera that opens and streams on but fails before it delivers anything is reopened
+   after a doubling pause, not in a tight loop; a stream that delivered is reopened at
+   once, and the pause starts again from its minimum. */
+static void test_stream_failing_before_its_first_frame_backs_off(void **state)
+{
+    (void)state;
+    const uint32_t fmts[] = {V4L2_PIX_FMT_GREY};
+    fake_cam_reset(fmts, 1, 64, 48);
+    fake_cam_push(EV_FRAME, 1);
+    fake_cam_push(EV_IO_ERROR, 0);            /* after a frame: reopened at once */
+    fake_cam_push(EV_IO_ERROR, 0);            /* before one: 100 ms */
+    fake_cam_push(EV_IO_ERROR, 0);            /* 200 ms */
+    fake_cam_push(EV_IO_ERROR, 0);            /* 400 ms */
+    fake_cam_push(EV_FRAME, 2);
+    struct cap_source *s = open_cam();
+    expect_frame(s, 1);
+    struct timespec t0;
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    expect_frame(s, 2);
+    assert_true(ms_since(&t0) > 650);         /* 100 + 200 + 400 ms */
+    assert_int_equal(fake_cam.opens, 5);
+    char last[300];
+    cap_source_last_error(s, last, sizeof last);
+    assert_non_null(strstr(last, "before its first frame; reopening in 400 ms"));
+    /* frame 2 came: the next loss reopens at once, and a loss before a frame after that
+       pauses 100 ms again, not 800 */
+    fake_cam_push(EV_IO_ERROR, 0);
+    fake_cam_push(EV_IO_ERROR, 0);
+    fake_cam_push(EV_FRAME, 3);
+    expect_frame(s, 3);
+    cap_source_last_error(s, last, sizeof last);
+    assert_non_null(strstr(last, "before its first frame; reopening in 100 ms"));
+    struct cap_stats st;
+    cap_source_stats(s, &st);
+    assert_int_equal(st.reconnects, 6);
+    cap_source_close(s);
+    assert_int_equal(fake_cam.mapped, 0);
+    assert_int_equal(fake_cam.bad_unmaps, 0);
+}
+
 static void test_absent_camera_is_waited_for_and_stoppable(void **state)
 {
     (void)state;
@@ -273,6 +345,8 @@ int main(void)
         cmocka_unit_test(test_mjpeg_camera_with_corrupt_frame),
         cmocka_unit_test(test_unplug_and_return),
         cmocka_unit_test(test_stall_reopens),
+        cmocka_unit_test(test_restart_failing_midway_unmaps_only_its_own_buffers),
+        cmocka_unit_test(test_stream_failing_before_its_first_frame_backs_off),
         cmocka_unit_test(test_absent_camera_is_waited_for_and_stoppable),
         cmocka_unit_test(test_nearest_listed_size_and_rate),
         cmocka_unit_test(test_required_format),
