@@ -1,5 +1,6 @@
 #include "aggregate.h"
 
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -126,10 +127,43 @@ bool agg_face_due(struct agg *a, long long id, double ts, double interval_s)
     if (interval_s <= 0)
         return true;
     struct track *t = track_for(a, id, ts);
-    if (t && t->last_published >= 0 && ts - t->last_published < interval_s)
+    /* a clock stepped back (NTP) makes the gap negative: due, not silent until the
+       clock catches up with the last publication */
+    double since = t && t->last_published >= 0 ? ts - t->last_published : interval_s;
+    if (since >= 0 && since < interval_s)
         return false;
     if (t)
         t->last_published = ts;
+    return true;
+}
+
+static void window_at(struct agg_window *w, double wall, double period)
+{
+    w->start = floor(wall / period) * period;
+    w->end = w->start + period;
+}
+
+void agg_window_begin(struct agg_window *w, double wall, double period)
+{
+    window_at(w, wall, period);
+    w->start = wall;
+}
+
+bool agg_window_due(struct agg_window *w, double wall, double period, double *start,
+                    double *end)
+{
+    if (wall < w->start) {              /* stepped back */
+        window_at(w, wall, period);
+        return false;
+    }
+    if (wall < w->end)
+        return false;
+    *start = w->start;
+    *end = w->end;
+    w->start = w->end;
+    w->end += period;
+    if (w->end <= wall)                 /* stepped forward */
+        window_at(w, wall, period);
     return true;
 }
 

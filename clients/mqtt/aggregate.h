@@ -45,4 +45,18 @@ bool agg_face_due(struct agg *a, long long id, double ts, double interval_s);
  * new window. start and end are what the message says they cover. */
 json_t *agg_summary(struct agg *a, double start, double end);
 
+/* The summary windows on the bridge's wall clock, ending at multiples of the period. */
+struct agg_window {
+    double start, end;        /* the window under way */
+};
+/* The first window: from wall to the next boundary. */
+void agg_window_begin(struct agg_window *w, double wall, double period);
+/* True when the window under way has ended by wall: *start and *end are what it covered,
+ * and the next is under way. A step of the clock (NTP, a board without a clock that
+ * booted in 1970) forward past the next window, or back before the window's start,
+ * restarts the windows at the boundary before wall, so that no window says it lasted
+ * decades or ends in the past. */
+bool agg_window_due(struct agg_window *w, double wall, double period, double *start,
+                    double *end);
+
 #endif

@@ -37,7 +37,7 @@ struct bridge {
     struct agg *agg;
     json_t *hello;               /* the daemon's latest, with ours added; NULL before */
     bool hello_pending;          /* not yet published since it changed or we reconnected */
-    double window_start, next_summary;       /* wall clock */
+    struct agg_window window;                /* wall clock */
     bool socket_down_logged;
     uint64_t daemon_dropped, daemon_connects;
     int exit_code;
@@ -199,9 +199,9 @@ static void on_message(void *user, json_t *msg, const char *type, const char *li
 
 /* ---- the loop ---- */
 
-static void summary(struct bridge *b, double end)
+static void summary(struct bridge *b, double start, double end)
 {
-    json_t *s = agg_summary(b->agg, b->window_start, end);
+    json_t *s = agg_summary(b->agg, start, end);
     struct bq_stats st = bq_stats(b->q);
     json_object_set_new(s, "bridge",
                         json_pack("{sI sI sI sI sI sb sI}", "queued", (json_int_t)st.length,
@@ -213,7 +213,6 @@ static void summary(struct bridge *b, double end)
                                   "daemon_garbage", (json_int_t)reader_garbage(b->rd)));
     enqueue_json(b, BQ_KEEP, "summary", s);
     json_decref(s);
-    b->window_start = end;
 }
 
 static void drain(struct bridge *b)
@@ -256,7 +255,8 @@ static void notify_status(struct bridge *b)
 static void stop(struct bridge *b)
 {
     char err[400];
-    summary(b, wall_now());     /* the partial window: counts add up to what was seen */
+    double end = wall_now();    /* the partial window: counts add up to what was seen */
+    summary(b, b->window.start, end > b->window.start ? end : b->window.start);
     double deadline = mono_s() + STOP_FLUSH_S;
     while (pub_up(b->pub) && (bq_front(b->q) || pub_inflight(b->pub)) && mono_s() < deadline) {
         drain(b);
@@ -284,8 +284,7 @@ static int run(struct bridge *b, int sig_fd)
 {
     char err[512];
     double last_status = 0;
-    b->window_start = wall_now();
-    b->next_summary = (floor(b->window_start / b->o.summary_s) + 1) * b->o.summary_s;
+    agg_window_begin(&b->window, wall_now(), b->o.summary_s);
     sd_notify(0, "READY=1");
     for (;;) {
         double now = mono_s(), wall = wall_now();
@@ -300,12 +299,9 @@ static int run(struct bridge *b, int sig_fd)
             b->hello_pending = true;
             publish_state(b);
         }
-        if (wall >= b->next_summary) {
-            summary(b, b->next_summary);
-            b->next_summary += b->o.summary_s;
-            if (b->next_summary <= wall)          /* the clock jumped */
-                b->next_summary = (floor(wall / b->o.summary_s) + 1) * b->o.summary_s;
-        }
+        double start, end;
+        if (agg_window_due(&b->window, wall, b->o.summary_s, &start, &end))
+            summary(b, start, end);
         drain(b);
         if (now - last_status >= 1) {
             notify_status(b);
@@ -316,7 +312,7 @@ static int run(struct bridge *b, int sig_fd)
                                 {pub_fd(b->pub), POLLIN, 0}};
         if (pub_want_write(b->pub))
             fds[2].events |= POLLOUT;
-        double wait = b->next_summary - wall;
+        double wait = b->window.end - wall;
         double pt = pub_timeout(b->pub, now);
         if (pt < wait)
             wait = pt;

@@ -152,7 +152,43 @@ static void test_faces_rate_limit_per_track(void **state)
     assert_true(agg_face_due(a, 2, 10.5, 1.0));        /* each track on its own clock */
     assert_true(agg_face_due(a, 1, 11.0, 1.0));
     assert_false(agg_face_due(a, 2, 11.0, 1.0));
+    /* the wall clock stepped back 6 s: still once per interval from there on */
+    assert_true(agg_face_due(a, 1, 5.0, 1.0));
+    assert_false(agg_face_due(a, 1, 5.5, 1.0));
+    assert_true(agg_face_due(a, 1, 6.0, 1.0));
     agg_free(a);
+}
+
+/* Windows end at multiples of the period and tile; a clock step either way restarts
+   them at the boundary before the new time instead of reporting a window of decades or
+   one that ends in the past. */
+static void test_windows_follow_the_clock_and_its_steps(void **state)
+{
+    (void)state;
+    struct agg_window w;
+    double start, end;
+    agg_window_begin(&w, 1000.5, 60);
+    assert_false(agg_window_due(&w, 1019.9, 60, &start, &end));
+    assert_true(agg_window_due(&w, 1020.0, 60, &start, &end));
+    assert_true(start == 1000.5 && end == 1020.0);        /* the first one is partial */
+    assert_false(agg_window_due(&w, 1079.0, 60, &start, &end));
+    assert_true(agg_window_due(&w, 1080.2, 60, &start, &end));
+    assert_true(start == 1020.0 && end == 1080.0);        /* no gap, no overlap */
+    /* a board without a clock booted in 1970; NTP sets it to 2026: the window under way
+       ends where it was due, the next starts at the boundary before the new time */
+    double t2026 = 1795000020.0;                          /* a multiple of 60 */
+    assert_true(agg_window_due(&w, t2026 + 7, 60, &start, &end));
+    assert_true(start == 1080.0 && end == 1140.0);
+    assert_false(agg_window_due(&w, t2026 + 8, 60, &start, &end));
+    assert_true(agg_window_due(&w, t2026 + 61, 60, &start, &end));
+    assert_true(start == t2026 && end == t2026 + 60);
+    /* the clock steps back an hour: no window until the new boundary, and that one
+       starts at the boundary before the new time */
+    assert_false(agg_window_due(&w, t2026 - 3600 + 50, 60, &start, &end));
+    assert_false(agg_window_due(&w, t2026 - 3600 + 59, 60, &start, &end));
+    assert_true(agg_window_due(&w, t2026 - 3600 + 60, 60, &start, &end));
+    assert_true(start == t2026 - 3600 && end == t2026 - 3540);
+    assert_true(end - start == 60);
 }
 
 int main(void)
@@ -163,6 +199,7 @@ int main(void)
         cmocka_unit_test(test_odd_labels_and_gaps),
         cmocka_unit_test(test_many_tracks_are_bounded),
         cmocka_unit_test(test_faces_rate_limit_per_track),
+        cmocka_unit_test(test_windows_follow_the_clock_and_its_steps),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
