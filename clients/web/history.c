@@ -78,7 +78,9 @@ static size_t label_index(const char *label)
 }
 
 /* The bucket for time ts, starting it (and clearing the ones skipped) when ts is newer
- * than any so far; NULL when ts is older than every bucket kept. */
+ * than any so far. Frames come live, so one older than every bucket kept means the clock
+ * stepped back (NTP): the buckets start again from it, as the telemetry samples do,
+ * rather than counting nothing until the clock catches up. */
 static struct history_bucket *bucket_for(struct history *h, double ts)
 {
     if (!plausible_ts(ts))
@@ -93,7 +95,8 @@ static struct history_bucket *bucket_for(struct history *h, double ts)
         }
         h->newest_bucket = start;
     } else if (start <= h->newest_bucket - HISTORY_BUCKETS * HISTORY_BUCKET_S) {
-        return NULL;
+        memset(h->buckets, 0, sizeof h->buckets);
+        h->newest_bucket = start;
     }
     struct history_bucket *b = &h->buckets[(size_t)fmod(start / HISTORY_BUCKET_S, HISTORY_BUCKETS)];
     if (b->start != start)

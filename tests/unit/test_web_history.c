@@ -171,13 +171,22 @@ static void test_label_buckets(void **state)
     assert_string_equal(bucket(j, b0 + 300), "anger=1");
     assert_string_equal(bucket(j, b0 + 150), "absent");        /* quiet buckets are not sent */
     json_decref(j);
-    /* 10 minutes after the first bucket: it is gone, and a frame for it is not counted */
+    /* 10 minutes after the first bucket: it is gone */
     frame(b0 + 600, "surprise");
-    frame(b0 + 1, "fear");
     j = history_json(&h);
     assert_string_equal(bucket(j, b0), "absent");
     assert_string_equal(bucket(j, b0 + 10), "sadness=1 other=1");
     assert_string_equal(bucket(j, b0 + 600), "surprise=1");
+    json_decref(j);
+    /* a frame older than every bucket kept: the clock stepped back, so the counts start
+       again from it (they would otherwise stay frozen until the clock caught up) */
+    frame(b0 + 1, "fear");
+    frame(b0 + 11, "fear");
+    j = history_json(&h);
+    assert_string_equal(bucket(j, b0), "fear=1");
+    assert_string_equal(bucket(j, b0 + 10), "fear=1");
+    assert_string_equal(bucket(j, b0 + 600), "absent");
+    assert_int_equal(json_array_size(json_object_get(j, "counts")), 2);
     json_decref(j);
     /* a long gap: everything before it goes */
     frame(b0 + 10000, "contempt");
