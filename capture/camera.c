@@ -378,7 +378,7 @@ static bool convert(struct cap_source *s, struct camera *c, const uint8_t *src, 
 /* A stream that fails before its first buffer is reopened after a doubling pause: a
    camera that opens and streams on but never delivers would otherwise be reopened as
    fast as the USB bus allows. */
-static void lost(struct cap_source *s, struct camera *c, const char *what)
+static void lost(struct cap_source *s, struct camera *c, const char *what, int err)
 {
     if (c->dequeued) {
         cap_note(s, "camera %s lost (%s); reopening", c->path, what);
@@ -390,6 +390,9 @@ static void lost(struct cap_source *s, struct camera *c, const char *what)
         delay *= 2;
     if (delay > BACKOFF_MAX_MS)
         delay = BACKOFF_MAX_MS;
+    /* unplugged: the node is looked for as often as an absent one is */
+    if ((err == ENODEV || err == ENOENT || err == ENXIO) && delay > ABSENT_POLL_MS)
+        delay = ABSENT_POLL_MS;
     c->lost_before_frame++;
     cap_note(s, "camera %s lost (%s) before its first frame; reopening in %d ms", c->path,
              what, delay);
@@ -420,7 +423,7 @@ static int cam_next(struct cap_source *s, struct cap_frame **out, char *err, siz
         if (rc < 0 && errno == EINTR)
             continue;
         if (rc < 0) {
-            lost(s, c, strerror(errno));
+            lost(s, c, strerror(errno), errno);
             continue;
         }
         if (rc == 0) {
@@ -430,7 +433,7 @@ static int cam_next(struct cap_source *s, struct cap_frame **out, char *err, siz
             c->waited_ms = 0;
             cap_count(s, &s->st.timeouts, 1);
             if (++c->timeouts_in_row >= s->o.max_timeouts)
-                lost(s, c, "no frames: stalled");
+                lost(s, c, "no frames: stalled", 0);
             continue;
         }
         c->waited_ms = 0;
@@ -439,11 +442,11 @@ static int cam_next(struct cap_source *s, struct cap_frame **out, char *err, siz
         if (xioctl(s, c->fd, VIDIOC_DQBUF, &b) < 0) {
             if (errno == EAGAIN)
                 continue;
-            lost(s, c, strerror(errno));
+            lost(s, c, strerror(errno), errno);
             continue;
         }
         if (b.index >= (uint32_t)c->n_bufs) {
-            lost(s, c, "driver returned a bad buffer index");
+            lost(s, c, "driver returned a bad buffer index", 0);
             continue;
         }
         c->dequeued = true;
@@ -476,7 +479,7 @@ static int cam_next(struct cap_source *s, struct cap_frame **out, char *err, siz
                            : mono_ns();
         }
         if (xioctl(s, c->fd, VIDIOC_QBUF, &b) < 0) {
-            lost(s, c, strerror(errno));
+            lost(s, c, strerror(errno), errno);
             if (f)
                 cap_frame_unref(f);
             continue;

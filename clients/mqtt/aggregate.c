@@ -137,23 +137,17 @@ bool agg_face_due(struct agg *a, long long id, double ts, double interval_s)
     return true;
 }
 
-static void window_at(struct agg_window *w, double wall, double period)
-{
-    w->start = floor(wall / period) * period;
-    w->end = w->start + period;
-}
-
 void agg_window_begin(struct agg_window *w, double wall, double period)
 {
-    window_at(w, wall, period);
     w->start = wall;
+    w->end = (floor(wall / period) + 1) * period;
 }
 
 bool agg_window_due(struct agg_window *w, double wall, double period, double *start,
                     double *end)
 {
     if (wall < w->start) {              /* stepped back */
-        window_at(w, wall, period);
+        agg_window_begin(w, wall, period);
         return false;
     }
     if (wall < w->end)
@@ -163,7 +157,7 @@ bool agg_window_due(struct agg_window *w, double wall, double period, double *st
     w->start = w->end;
     w->end += period;
     if (w->end <= wall)                 /* stepped forward */
-        window_at(w, wall, period);
+        agg_window_begin(w, wall, period);
     return true;
 }
 

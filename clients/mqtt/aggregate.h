@@ -54,8 +54,8 @@ void agg_window_begin(struct agg_window *w, double wall, double period);
 /* True when the window under way has ended by wall: *start and *end are what it covered,
  * and the next is under way. A step of the clock (NTP, a board without a clock that
  * booted in 1970) forward past the next window, or back before the window's start,
- * restarts the windows at the boundary before wall, so that no window says it lasted
- * decades or ends in the past. */
+ * begins a partial window at wall, as at the start: no window says it lasted decades,
+ * ends in the past, or repeats one already published. */
 bool agg_window_due(struct agg_window *w, double wall, double period, double *start,
                     double *end);
 

@@ -255,8 +255,12 @@ static void notify_status(struct bridge *b)
 static void stop(struct bridge *b)
 {
     char err[400];
-    double end = wall_now();    /* the partial window: counts add up to what was seen */
-    summary(b, b->window.start, end > b->window.start ? end : b->window.start);
+    /* a window that ended during the last wait first, then the partial one: counts add
+       up to what was seen */
+    double wall = wall_now(), start, end;
+    if (agg_window_due(&b->window, wall, b->o.summary_s, &start, &end))
+        summary(b, start, end);
+    summary(b, b->window.start, wall > b->window.start ? wall : b->window.start);
     double deadline = mono_s() + STOP_FLUSH_S;
     while (pub_up(b->pub) && (bq_front(b->q) || pub_inflight(b->pub)) && mono_s() < deadline) {
         drain(b);

@@ -78,9 +78,10 @@ static size_t label_index(const char *label)
 }
 
 /* The bucket for time ts, starting it (and clearing the ones skipped) when ts is newer
- * than any so far. Frames come live, so one older than every bucket kept means the clock
- * stepped back (NTP): the buckets start again from it, as the telemetry samples do,
- * rather than counting nothing until the clock catches up. */
+ * than any so far. Frames come live and in order, so one more than a bucket older than
+ * the newest means the clock stepped back (NTP): the buckets start again from it, as the
+ * telemetry samples do, rather than adding to buckets already counted and leaving the
+ * newest ones empty (or, past all of them, counting nothing) until the clock catches up. */
 static struct history_bucket *bucket_for(struct history *h, double ts)
 {
     if (!plausible_ts(ts))
@@ -94,7 +95,7 @@ static struct history_bucket *bucket_for(struct history *h, double ts)
             memset(h->buckets, 0, sizeof h->buckets);   /* a gap longer than all of them */
         }
         h->newest_bucket = start;
-    } else if (start <= h->newest_bucket - HISTORY_BUCKETS * HISTORY_BUCKET_S) {
+    } else if (start < h->newest_bucket - HISTORY_BUCKET_S) {
         memset(h->buckets, 0, sizeof h->buckets);
         h->newest_bucket = start;
     }

@@ -289,7 +289,7 @@ static int f_poll(int fd, int timeout_ms)
     }
     if (ev->kind == EV_IO_ERROR) {
         fake_cam.next_event++;
-        errno = EIO;
+        errno = fake_cam.io_error_errno ? fake_cam.io_error_errno : EIO;
         return -1;
     }
     if (ev->kind == EV_UNPLUG) {

@@ -10,7 +10,7 @@
 
 #include "v4l2.h"
 
-/* EV_IO_ERROR: poll fails (EIO) while the camera stays plugged in */
+/* EV_IO_ERROR: poll fails (EIO, or io_error_errno) while the camera stays plugged in */
 enum fake_event_kind { EV_FRAME, EV_TIMEOUT, EV_EAGAIN, EV_UNPLUG, EV_BAD_FLAG, EV_IO_ERROR };
 
 struct fake_event {
@@ -32,6 +32,7 @@ struct fake_cam {
     struct v4l2_fract_copy { uint32_t numerator, denominator; } set_interval;
     int absent_opens;          /* after an unplug, opens that fail with ENOENT */
     int qbuf_fail;             /* k > 0: the next QBUF of buffer k - 1 fails (EIO), once */
+    int io_error_errno;        /* EV_IO_ERROR's errno; 0: EIO */
     struct fake_event events[128];
     int n_events;
     /* state, read by tests */

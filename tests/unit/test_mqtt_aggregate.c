@@ -159,9 +159,9 @@ static void test_faces_rate_limit_per_track(void **state)
     agg_free(a);
 }
 
-/* Windows end at multiples of the period and tile; a clock step either way restarts
-   them at the boundary before the new time instead of reporting a window of decades or
-   one that ends in the past. */
+/* Windows end at multiples of the period and tile; a clock step either way begins a
+   partial window at the new time instead of reporting a window of decades, one that ends
+   in the past, or one already published. */
 static void test_windows_follow_the_clock_and_its_steps(void **state)
 {
     (void)state;
@@ -175,20 +175,28 @@ static void test_windows_follow_the_clock_and_its_steps(void **state)
     assert_true(agg_window_due(&w, 1080.2, 60, &start, &end));
     assert_true(start == 1020.0 && end == 1080.0);        /* no gap, no overlap */
     /* a board without a clock booted in 1970; NTP sets it to 2026: the window under way
-       ends where it was due, the next starts at the boundary before the new time */
+       ends where it was due, and a partial one begins at the new time */
     double t2026 = 1795000020.0;                          /* a multiple of 60 */
     assert_true(agg_window_due(&w, t2026 + 7, 60, &start, &end));
     assert_true(start == 1080.0 && end == 1140.0);
     assert_false(agg_window_due(&w, t2026 + 8, 60, &start, &end));
     assert_true(agg_window_due(&w, t2026 + 61, 60, &start, &end));
-    assert_true(start == t2026 && end == t2026 + 60);
-    /* the clock steps back an hour: no window until the new boundary, and that one
-       starts at the boundary before the new time */
+    assert_true(start == t2026 + 7 && end == t2026 + 60);
+    /* the clock steps back an hour: a partial window from the new time to its next
+       boundary, and then whole ones */
     assert_false(agg_window_due(&w, t2026 - 3600 + 50, 60, &start, &end));
     assert_false(agg_window_due(&w, t2026 - 3600 + 59, 60, &start, &end));
     assert_true(agg_window_due(&w, t2026 - 3600 + 60, 60, &start, &end));
-    assert_true(start == t2026 - 3600 && end == t2026 - 3540);
-    assert_true(end - start == 60);
+    assert_true(start == t2026 - 3600 + 50 && end == t2026 - 3540);
+    assert_true(agg_window_due(&w, t2026 - 3600 + 120, 60, &start, &end));
+    assert_true(start == t2026 - 3540 && end == t2026 - 3480);
+    /* a step back of 0.2 s just after that boundary: the window just published is not
+       published again; a short one from the new time to the boundary is */
+    assert_false(agg_window_due(&w, t2026 - 3480 - 0.2, 60, &start, &end));
+    assert_true(agg_window_due(&w, t2026 - 3480, 60, &start, &end));
+    assert_true(start == t2026 - 3480 - 0.2 && end == t2026 - 3480);
+    assert_true(agg_window_due(&w, t2026 - 3420, 60, &start, &end));
+    assert_true(start == t2026 - 3480 && end == t2026 - 3420);
 }
 
 int main(void)

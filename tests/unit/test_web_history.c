@@ -163,11 +163,12 @@ static void test_label_buckets(void **state)
     assert_int_equal(json_array_size(json_object_get(j, "counts")), 2);
     assert_int_equal(json_array_size(json_object_get(j, "labels")), HISTORY_LABELS);
     json_decref(j);
-    /* 5 minutes on: both still kept; a frame late by a little still counts */
+    /* 5 minutes on: both still kept; a frame late by less than a bucket still counts */
     frame(b0 + 300, "anger");
-    frame(b0 + 5, "fear");
+    frame(b0 + 295, "fear");
     j = history_json(&h);
-    assert_string_equal(bucket(j, b0), "fear=1 happiness=2 neutral=1");
+    assert_string_equal(bucket(j, b0), "happiness=2 neutral=1");
+    assert_string_equal(bucket(j, b0 + 290), "fear=1");
     assert_string_equal(bucket(j, b0 + 300), "anger=1");
     assert_string_equal(bucket(j, b0 + 150), "absent");        /* quiet buckets are not sent */
     json_decref(j);
@@ -187,6 +188,16 @@ static void test_label_buckets(void **state)
     assert_string_equal(bucket(j, b0 + 10), "fear=1");
     assert_string_equal(bucket(j, b0 + 600), "absent");
     assert_int_equal(json_array_size(json_object_get(j, "counts")), 2);
+    json_decref(j);
+    /* a step back of 5 minutes, within the buckets kept: they start again too, rather
+       than adding to counts of the same minutes the first time through */
+    frame(b0 + 400, "anger");
+    frame(b0 + 100, "surprise");
+    j = history_json(&h);
+    assert_string_equal(bucket(j, b0 + 100), "surprise=1");
+    assert_string_equal(bucket(j, b0 + 400), "absent");
+    assert_string_equal(bucket(j, b0), "absent");
+    assert_int_equal(json_array_size(json_object_get(j, "counts")), 1);
     json_decref(j);
     /* a long gap: everything before it goes */
     frame(b0 + 10000, "contempt");
