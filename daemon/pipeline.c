@@ -200,8 +200,10 @@ void pl_take_stats(struct pipeline *p, struct pl_stats *out)
     pthread_mutex_lock(&p->lock);
     if (p->src)
         cap_source_stats(p->src, &s);
-    pthread_mutex_unlock(&p->lock);
+    /* taken before p->lock is let go: a source restart folds its totals into
+       source_before and detaches it under p->lock, so both are read on one side of it */
     pthread_mutex_lock(&p->stats_lock);
+    pthread_mutex_unlock(&p->lock);
     *out = p->stats;
     out->window_s = (double)(now - p->window_start_ns) / 1e9;
     out->source = p->source_before;

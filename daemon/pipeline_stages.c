@@ -90,14 +90,17 @@ static bool restart_source(struct pipeline *p)
     pthread_mutex_unlock(&p->lock);
     if (stopping)
         return false;
+    /* the old source's totals are folded in and the source detached in one step under
+       p->lock, so that pl_take_stats never counts them twice (stats_lock is the inner
+       lock, as everywhere) */
+    pthread_mutex_lock(&p->lock);
+    struct cap_source *old = p->src;
     struct cap_stats s;
-    cap_source_stats(p->src, &s);
+    cap_source_stats(old, &s);
     pthread_mutex_lock(&p->stats_lock);
     pl_add_source_stats(&p->source_before, &s);
     p->stats.source_restarts++;
     pthread_mutex_unlock(&p->stats_lock);
-    pthread_mutex_lock(&p->lock);
-    struct cap_source *old = p->src;
     p->src = NULL;
     pthread_mutex_unlock(&p->lock);
     cap_source_close(old);

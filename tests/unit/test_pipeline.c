@@ -150,6 +150,47 @@ static void test_once_finishes(void **state)
     stop_quickly(p);
 }
 
+/* A finite source started again and again (a dir: of one image ends after each frame)
+ * while telemetry is taken as fast as it can be: the source totals never go down. The restart folds the old source's totals into the pipeline's and detaches the
+ * source in one step; done in two, a telemetry read between them counted them twice,
+ * and the next read went down again. */
+static void test_source_totals_never_go_down_across_restarts(void **state)
+{
+    (void)state;
+    char dir[] = "/tmp/emotiond-test-restarts-XXXXXX", path[300], spec[320];
+    assert_non_null(mkdtemp(dir));
+    snprintf(path, sizeof path, "%s/a.pgm", dir);
+    FILE *in = fopen(SOURCE_DIR "/samples/astronaut.pgm", "rb"), *out = fopen(path, "wb");
+    assert_true(in && out);
+    char buf[65536];
+    size_t n;
+    while ((n = fread(buf, 1, sizeof buf, in)) > 0)
+        assert_int_equal(fwrite(buf, 1, n, out), n);
+    fclose(in);
+    fclose(out);
+    snprintf(spec, sizeof spec, "dir:%s", dir);
+    struct pipeline *p = start(spec, 0, false, NULL);
+    uint64_t prev_frames = 0, restarts = 0;
+    int64_t until = mono_ns() + 1500000000LL * time_scale();
+    while (mono_ns() < until) {
+        struct pl_result *r;
+        while ((r = pl_next_result(p)))
+            pl_release(p, r);
+        struct pl_stats st;
+        pl_take_stats(p, &st);
+        if (st.source.frames < prev_frames)
+            fail_msg("source frames went from %llu down to %llu",
+                     (unsigned long long)prev_frames, (unsigned long long)st.source.frames);
+        prev_frames = st.source.frames;
+        restarts += st.source_restarts;
+    }
+    stop_quickly(p);
+    unlink(path);
+    rmdir(dir);
+    if (restarts < 5)
+        fail_msg("%llu restarts in 1.5 s: the test did not exercise them", (unsigned long long)restarts);
+}
+
 /* Results carry their frames only while pl_keep_frames is on; a frame taken for a
  * preview is the result's own and stays untouched until given back; while it is lent out
  * with the publisher stalled (every job holding its frame) the only drops are the
@@ -285,6 +326,7 @@ int main(void)
         cmocka_unit_test(test_camera_unplugged_and_back),
         cmocka_unit_test(test_stalled_publisher_drops_at_the_entrance),
         cmocka_unit_test(test_once_finishes),
+        cmocka_unit_test(test_source_totals_never_go_down_across_restarts),
         cmocka_unit_test(test_frames_kept_for_previews),
         cmocka_unit_test(test_model_switch),
         cmocka_unit_test(test_long_busy_stage_is_unhealthy),
