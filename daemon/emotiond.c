@@ -12,9 +12,11 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/prctl.h>
+#include <sys/random.h>
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <systemd/sd-daemon.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "board.h"
@@ -63,6 +65,7 @@ struct daemon {
     int exit_code;
     uint64_t watchdog_usec;
     int64_t start_ns, next_telemetry_ns, next_mode_ns, next_power_ns, next_watchdog_ns;
+    char instance[17];                  /* hello's: clients tell a restart from a reconnect */
 
     struct board_power_mode mode;
     int profile;                        /* index into cfg.profiles, -1 for none */
@@ -235,6 +238,20 @@ static void check_power_mode(struct daemon *d)
 
 /* ---- messages ---- */
 
+/* 64 random bits in hex. Early in boot the kernel's pool may not be ready (getrandom
+ * would block): the wall clock's nanoseconds and the pid then tell runs apart. */
+static void choose_instance(char out[17])
+{
+    uint64_t id;
+    if (getrandom(&id, sizeof id, GRND_NONBLOCK) != (ssize_t)sizeof id) {
+        struct timespec t;
+        clock_gettime(CLOCK_REALTIME, &t);
+        id = ((uint64_t)t.tv_sec * 1000000000u + (uint64_t)t.tv_nsec) ^
+             ((uint64_t)getpid() << 40);
+    }
+    snprintf(out, 17, "%016llx", (unsigned long long)id);
+}
+
 static void write_hello(void *user, struct json_out *j)
 {
     struct daemon *d = user;
@@ -243,6 +260,7 @@ static void write_hello(void *user, struct json_out *j)
     struct proto_hello h = {.version = EMOTIOND_VERSION, .model = pl_model_name(pm),
                             .precision = enn_precision_name(m->precision),
                             .source = pl_source_describe(d->pl), .info = m,
+                            .instance = d->instance,
                             .preview = {.enabled = d->cfg.preview.enabled,
                                         .width = d->cfg.preview.width,
                                         .fps = d->cfg.preview.fps}};
@@ -562,6 +580,7 @@ static int setup(struct daemon *d)
     if (sd_watchdog_enabled(0, &d->watchdog_usec) <= 0)
         d->watchdog_usec = 0;
     d->start_ns = mono_ns();
+    choose_instance(d->instance);
     d->next_telemetry_ns = d->start_ns + (int64_t)(d->cfg.telemetry.interval_s * 1e9);
     d->profile = -1;
     check_power_mode(d);

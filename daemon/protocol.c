@@ -42,6 +42,10 @@ void proto_hello(struct json_out *j, const struct proto_hello *h)
     json_int(j, PROTO_VERSION);
     json_raw(j, ",\"version\":");
     json_str(j, h->version);
+    if (h->instance) {
+        json_raw(j, ",\"instance\":");
+        json_str(j, h->instance);
+    }
     model_fields(j, h->model, h->precision);
     json_raw(j, ",\"classes\":[");
     for (int c = 0; c < h->info->n_classes; c++) {

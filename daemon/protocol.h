@@ -39,6 +39,7 @@ struct proto_preview_info {
 
 struct proto_hello {
     const char *version, *model, *precision, *source;
+    const char *instance;                 /* this run of the daemon (NULL: left out) */
     const struct enn_model *info;         /* its class list, in its order */
     struct proto_preview_info preview;
 };

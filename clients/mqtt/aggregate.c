@@ -11,6 +11,7 @@
 struct track {
     long long id;
     bool used;
+    bool ended;                         /* its daemon restarted: the id means another face */
     int label;                          /* last label, -1 before the first */
     double last_seen, last_published;   /* capture times; published -1: never */
     long frames;                        /* this window */
@@ -68,9 +69,9 @@ static struct track *track_for(struct agg *a, long long id, double ts)
     struct track *free_slot = NULL, *oldest = NULL;
     for (int i = 0; i < AGG_MAX_TRACKS; i++) {
         struct track *t = &a->tracks[i];
-        if (t->used && ts - t->last_seen > AGG_FORGET_S && t->frames == 0)
+        if (t->used && t->frames == 0 && (t->ended || ts - t->last_seen > AGG_FORGET_S))
             t->used = false;
-        if (t->used && t->id == id)
+        if (t->used && !t->ended && t->id == id)
             return t;
         if (!t->used && !free_slot)
             free_slot = t;
@@ -83,6 +84,16 @@ static struct track *track_for(struct agg *a, long long id, double ts)
     *t = (struct track){.id = id, .used = true, .label = -1, .last_seen = ts,
                         .last_published = -1};
     return t;
+}
+
+void agg_end_tracks(struct agg *a)
+{
+    for (int i = 0; i < AGG_MAX_TRACKS; i++) {
+        struct track *t = &a->tracks[i];
+        t->ended = t->used;
+        if (t->used && t->frames == 0)
+            t->used = false;
+    }
 }
 
 size_t agg_frame(struct agg *a, double ts, const struct agg_face *faces, size_t n,

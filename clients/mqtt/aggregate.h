@@ -34,6 +34,10 @@ struct agg *agg_new(void);
 void agg_free(struct agg *a);
 /* The model's classes (from hello): each appears in the summary, 0 when not seen. */
 void agg_set_classes(struct agg *a, const char *const *classes, size_t n);
+/* The daemon restarted (hello's instance changed): its track ids start again from 1, so
+ * no later face continues a track seen so far. Tracks seen in this window are still in
+ * its summary. */
+void agg_end_tracks(struct agg *a);
 /* One frame at capture time ts. Writes up to max_events label changes; returns how many
  * there were (possibly more than written). */
 size_t agg_frame(struct agg *a, double ts, const struct agg_face *faces, size_t n,

@@ -111,8 +111,23 @@ static void publish_state(struct bridge *b)
 
 /* ---- the daemon's messages ---- */
 
+/* A hello from another run of the daemon than the last one (a restart, not a reconnect
+ * or a model change): its track ids start again. A daemon too old to say which run it
+ * is keeps the tracks, as before. */
+static bool daemon_restarted(json_t *last_hello, json_t *hello)
+{
+    json_t *was = json_object_get(last_hello, "instance");
+    json_t *is = json_object_get(hello, "instance");
+    return last_hello && (was || is) && !json_equal(was, is);
+}
+
 static void on_hello(struct bridge *b, json_t *msg)
 {
+    if (daemon_restarted(b->hello, msg)) {
+        log_info("emotiond restarted (instance %s): its tracks start again",
+                 json_string_value(json_object_get(msg, "instance")) ?: "unknown");
+        agg_end_tracks(b->agg);
+    }
     json_decref(b->hello);
     b->hello = json_deep_copy(msg);
     json_object_set_new(b->hello, "host", json_string(b->o.hostname));

@@ -189,6 +189,8 @@ class Protocol(unittest.TestCase):
             c = d.client()
             h = c.hello
             self.assertEqual((h["protocol"], h["model"]), (1, "nano-b-quick"))
+            self.assertRegex(h["instance"], "^[0-9a-f]{16}$")
+            self.assertEqual(d.client().hello["instance"], h["instance"])   # one per run
             self.assertIn("happiness", h["classes"])
             self.assertTrue(h["source"].startswith("file:"))
             frames = [c.next("frame") for _ in range(10)]
@@ -571,8 +573,11 @@ class Lifecycle(unittest.TestCase):
             with open(d.conf, "w") as f:
                 f.write("[daemon]\nmodel = %s\n[telemetry]\ninterval_s = 0.3\n"
                         "[detect]\nwidth = 400\n" % OTHER_MODEL)
+            instance = c.hello["instance"]
             d.proc.send_signal(signal.SIGHUP)
-            self.assertEqual(c.next("hello")["model"], "random-recon")   # live model switch
+            hello = c.next("hello")
+            self.assertEqual(hello["model"], "random-recon")   # live model switch
+            self.assertEqual(hello["instance"], instance)      # a reload is the same run
             c.next("telemetry")
             t1 = c.next("telemetry")["ts"]
             t2 = c.next("telemetry")["ts"]

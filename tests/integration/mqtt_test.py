@@ -249,20 +249,33 @@ class Topics(unittest.TestCase):
             d.stop()
             broker.stop()
 
-    def test_daemon_restart_republishes_hello(self):
+    def test_daemon_restart_republishes_hello_and_starts_tracks_again(self):
+        """The restarted daemon numbers its tracks from 1 again: the face on the photo is
+        a new track (a label change from null), not the old track 1 going on."""
         broker = Broker()
         sub = Sub(broker, "test/#")
         sock = os.path.join(TMP, "restart.sock")
         d = daemon(sock, "--fps", "5")
         try:
             with Bridge("mqtt://127.0.0.1:%d" % broker.port, sock) as b:
-                sub.wait("hello")
+                first = json.loads(sub.wait("hello")[0])
+                event = json.loads(sub.wait("events")[0])
+                self.assertIsNone(event["from"])
                 d.stop()
+                d.log.close()
                 time.sleep(1.5)
                 self.assertIsNone(b.proc.poll())
+                before = len(sub.on("events"))
                 d = daemon(sock, "--fps", "5")
                 wait_for(lambda: len(sub.on("hello")) >= 2, 10, "a second hello")
+                self.assertNotEqual(json.loads(sub.on("hello")[1])["instance"],
+                                    first["instance"])
+                again = json.loads(wait_for(lambda: sub.on("events")[before:], 10,
+                                            "the new track's event")[0])
+                self.assertEqual((again["id"], again["from"], again["to"]),
+                                 (event["id"], None, event["to"]))
                 self.assertIn("reconnecting", b.stderr())
+                self.assertIn("emotiond restarted", b.stderr())
                 self.assertEqual(b.stop(), 0)
         finally:
             d.stop()

@@ -100,6 +100,48 @@ static void test_label_changes(void **state)
     agg_free(a);
 }
 
+/* After a daemon restart its track ids start again: a face with a reused id is a new
+   track (its first change is from nothing, its faces are due), not the old one's. */
+static void test_a_daemon_restart_ends_its_tracks(void **state)
+{
+    (void)state;
+    struct agg *a = agg_new();
+    agg_set_classes(a, CLASSES, 4);
+    struct agg_event ev[4];
+    struct agg_face f[2] = {{1, "neutral", 0.9}, {2, "happiness", 0.8}};
+    assert_int_equal(agg_frame(a, 1.0, f, 2, ev, 4), 2);
+    assert_true(agg_face_due(a, 1, 1.0, 10));
+    json_decref(agg_summary(a, 0, 1.5));
+    assert_int_equal(agg_frame(a, 2.0, f, 1, ev, 4), 0);       /* track 1, this window */
+    assert_false(agg_face_due(a, 1, 2.0, 10));
+    agg_end_tracks(a);
+    assert_int_equal(agg_frame(a, 2.5, f, 2, ev, 4), 2);       /* both new */
+    assert_int_equal(ev[0].id, 1);
+    assert_string_equal(ev[0].from, "");
+    assert_string_equal(ev[1].from, "");
+    assert_true(agg_face_due(a, 1, 2.6, 10));
+    assert_int_equal(agg_frame(a, 2.7, f, 2, ev, 4), 0);       /* and they go on */
+    /* the window lists the old track 1 (seen in it) beside the new tracks 1 and 2 */
+    json_t *s = agg_summary(a, 1.5, 3);
+    json_t *tracks = json_object_get(s, "tracks");
+    assert_int_equal(json_array_size(tracks), 3);
+    long long frames_of_1 = 0;
+    json_t *t;
+    size_t i;
+    json_array_foreach(tracks, i, t)
+        if (json_integer_value(json_object_get(t, "id")) == 1)
+            frames_of_1 += json_integer_value(json_object_get(t, "frames"));
+    assert_int_equal(frames_of_1, 3);
+    json_decref(s);
+    /* the old one is gone from the next window */
+    agg_frame(a, 3.5, f, 2, ev, 4);
+    s = agg_summary(a, 3, 4.5);
+    assert_int_equal(json_array_size(json_object_get(s, "tracks")), 2);
+    assert_int_equal(json_integer_value(json_object_get(track(s, 1), "frames")), 1);
+    json_decref(s);
+    agg_free(a);
+}
+
 static void test_odd_labels_and_gaps(void **state)
 {
     (void)state;
@@ -204,6 +246,7 @@ int main(void)
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_counts_add_up),
         cmocka_unit_test(test_label_changes),
+        cmocka_unit_test(test_a_daemon_restart_ends_its_tracks),
         cmocka_unit_test(test_odd_labels_and_gaps),
         cmocka_unit_test(test_many_tracks_are_bounded),
         cmocka_unit_test(test_faces_rate_limit_per_track),

@@ -84,6 +84,7 @@ static void test_hello(void **state)
     assert_string_equal(str(o, "source"), "file:\"odd\"\\name");
     assert_int_equal(json_array_size(at(o, "classes")), 3);
     assert_string_equal(str(o, "classes.1"), "happiness");
+    assert_null(json_object_get(o, "instance"));
     /* [preview] off: enabled false and nothing else */
     assert_true(json_is_false(at(o, "preview.enabled")));
     assert_int_equal(json_object_size(at(o, "preview")), 1);
@@ -91,9 +92,11 @@ static void test_hello(void **state)
 
     /* on: its width and rate, written as the config gives them */
     h.preview = (struct proto_preview_info){.enabled = true, .width = 320, .fps = 2};
+    h.instance = "0123456789abcdef";
     json_init(&j, buf, sizeof buf);
     proto_hello(&j, &h);
     o = parse(&j, "hello");
+    assert_string_equal(str(o, "instance"), "0123456789abcdef");
     assert_true(json_is_true(at(o, "preview.enabled")));
     assert_int_equal((int)num(o, "preview.width"), 320);
     assert_float_equal(num(o, "preview.fps"), 2, 1e-12);
