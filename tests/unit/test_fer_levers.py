@@ -258,6 +258,7 @@ class LeversTest(unittest.TestCase):
                          "e40-ho0.1f0.45")
         self.assertEqual(fer.recipe_name("a", 40, {"holdout": 0.1, "offset_bags": 20}),
                          "e40-ho0.1b20")
+        self.assertEqual(fer.recipe_name("a", 40, {"holdout": 0.1, "swa": 8}), "e40-ho0.1-swa8")
 
     def test_holdout_mask_is_stratified_and_fixed(self):
         counts = [3995, 436, 4097, 7215, 4965, 4830, 3171]     # FER2013 Training
@@ -666,6 +667,60 @@ class RunTest(unittest.TestCase):
         for key, value in whole["model"].items():
             self.assertTrue(torch.allclose(value.float(), resumed["model"][key].float(),
                                            atol=1e-6), key)
+
+    def test_weight_average_is_the_mean_of_the_last_epochs_and_judged_on_publictest(self):
+        import averaging
+        import nano
+        scratch = RECIPE[2:]
+        flags = (*scratch, "--epochs", "3", "--swa", "2")
+        name = fer.recipe_name("b", 3, {"lr": 3e-4, "balance": True, "smoothing": 0.1,
+                                        "mixup": 0.2, "photometric": True, "swa": 2})
+        self.assertTrue(name.endswith("-photo-swa2"), name)
+        with Tree():
+            state = os.path.join(fer.state_folder("b", name), "state.pt")
+            ends = []
+            for n in (1, 2, 3):         # stopped and resumed after each epoch
+                run(self.module, *flags, "--stop-after", str(n))
+                ends.append(train.load(state))
+            self.assertIsNone(ends[0]["swa"])              # epoch 1 is not averaged
+            self.assertEqual([e["swa_count"] for e in ends], [0, 1, 2])
+            net = nano.NanoNet(nano.ARCHS["b"], 7)
+            for key, _ in net.named_parameters():
+                want = (ends[1]["model"][key] + ends[2]["model"][key]) / 2
+                self.assertTrue(torch.allclose(ends[2]["swa"][key], want, atol=1e-6), key)
+            saved = fer.ship_decision
+            fer.ship_decision = lambda new, cur: (False, "not shipped: test")
+            try:
+                said = run(self.module, *flags)
+            finally:
+                fer.ship_decision = saved
+            self.assertIn("the weights averaged over epochs 2-3: PublicTest", said)
+            rec = common.read_json(os.path.join(fer.record_folder("b", name), "result.json"))
+            avg = rec["weight_average"]
+            self.assertEqual(avg["epochs"], [2, 3])
+            self.assertEqual(len(avg["public_recall"]), 7)
+            # the candidate is whichever PublicTest rates higher: the mean or the best epoch
+            self.assertEqual(avg["chosen"], avg["public_accuracy"] > max(rec["public_history"]))
+            self.assertAlmostEqual(rec["public_accuracy"],
+                                   avg["public_accuracy"] if avg["chosen"]
+                                   else max(rec["public_history"]), places=6)
+            text = read(os.path.join(common.ROOT, "docs", "results.md"), "r")
+            self.assertIn("the mean of the last 2 epochs' weights", text)
+            self.assertIn("the weights averaged over epochs 2-3", text)
+            for bad in ("1", "4", "-1"):
+                with self.assertRaises(SystemExit, msg=bad) as refused:
+                    run(self.module, *scratch, "--epochs", "3", "--swa", bad)
+                self.assertIn("--swa", str(refused.exception))
+        # batch norms measured again: their mean is the images' own, batch by batch
+        torch.manual_seed(3)
+        net = torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), torch.nn.BatchNorm2d(2))
+        x = torch.randn(64, 1, 8, 8) * 3 + 1
+        mean = averaging.averaged_model(net, averaging.update(None, net, 0), x, batch=16)
+        with torch.no_grad():
+            feat = net[0](x)
+        self.assertTrue(torch.allclose(mean[1].running_mean, feat.mean((0, 2, 3)), atol=1e-5))
+        self.assertFalse(mean.training)
+        self.assertEqual(mean[1].momentum, net[1].momentum)
 
     def test_posed_faces_skipped_without_ckplus(self):
         with Tree() as tree:

@@ -13,7 +13,7 @@ import common
 DEFAULTS = {"init": None, "lr": 1e-3, "balance": False, "smoothing": 0.0, "mixup": 0.0,
             "photometric": False, "ckplus_folds": None, "ckplus_repeat": 1,
             "product_crops": 0.0, "teachers": None, "distill": 0.5, "temperature": 2.0,
-            "holdout": 0.0, "offset_floor": 0.5, "offset_bags": 0}
+            "holdout": 0.0, "offset_floor": 0.5, "offset_bags": 0, "swa": 0}
 HOLDOUT_SEED = 21       # which Training faces --holdout keeps back: the same in every run
 
 
@@ -21,7 +21,8 @@ def recipe_name(variant, epochs, settings):
     """"" for the default recipe (its folders stay emotionnet-nano-<v>-fer and fer/ or
     fer-b/, whatever --epochs says, as before the levers existed); otherwise
     init[-<file>]-e<epochs>[-lr<x>][-bal][-ls<x>][-mix<x>][-photo][-ck<folds>[x<repeat>]]
-    [-pc<p>][-kd<teachers>a<weight>t<temperature>][-ho<fraction>[f<floor>][b<bags>]]."""
+    [-pc<p>][-kd<teachers>a<weight>t<temperature>][-ho<fraction>[f<floor>][b<bags>]]
+    [-swa<epochs>]."""
     s = {**DEFAULTS, **settings}
     if all(s[k] == DEFAULTS[k] for k in DEFAULTS):
         return ""
@@ -51,6 +52,8 @@ def recipe_name(variant, epochs, settings):
         parts.append(f"ho{s['holdout']:g}" + (f"f{s['offset_floor']:g}" if s["offset_floor"]
                                                != DEFAULTS["offset_floor"] else "") +
                      (f"b{s['offset_bags']}" if s["offset_bags"] else ""))
+    if s.get("swa"):
+        parts.append(f"swa{s['swa']}")
     return "-".join(parts)
 
 

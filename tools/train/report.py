@@ -262,9 +262,8 @@ def _fer_section(v="a"):
     out = [
         f"Model `{r['model']}` (Nano-{r['variant'].upper()}, {r['params']:,} parameters), "
         f"{r['epochs']} epochs on Training ({r['n_train']} images): {_fer_recipe_text(r)}; "
-        "the epoch chosen on PublicTest "
-        f"(best {100 * r.get('public_accuracy_before_offsets', r['public_accuracy']):.2f} % "
-        f"at epoch {r['best_epoch']}). {_by_epoch(r)}: {hist}.", ""]
+        f"{_chosen_text(r, 'the epoch chosen on PublicTest (best {:.2f} % at epoch {})')}. "
+        f"{_by_epoch(r)}: {hist}.", ""]
     if r.get("logit_offsets"):
         out += [_offsets_text(r), ""]
     out += [
@@ -348,6 +347,9 @@ def _fer_recipe_text(r):
                  (f"; the mean of {s['offset_bags']} fits on class-stratified bootstrap "
                   "resamples of them" if s.get("offset_bags") else "") +
                  ") and folded into the last layer's bias")
+    if s.get("swa"):
+        text += (f"; the mean of the last {s['swa']} epochs' weights (batch norms measured "
+                 "again) judged beside the best epoch")
     if s["ckplus_folds"]:
         text += (f"; beside FER2013's Training images, the {r.get('n_train_posed', '?')} "
                  f"posed CK+ faces of folds {s['ckplus_folds']} (the FER2013 classes)"
@@ -466,8 +468,9 @@ def _fer_recipes_section(v="a"):
                                      if floors else "")]
     for folder, r in records[1:]:
         out += ["", f"#### `{r.get('recipe') or folder}`", "",
-                f"{r['epochs']} epochs: {_fer_recipe_text(r)}; epoch {r['best_epoch']} chosen "
-                f"on PublicTest. {_by_epoch(r)}: "
+                f"{r['epochs']} epochs: {_fer_recipe_text(r)}; "
+                f"{_chosen_text(r, 'epoch {1} chosen on PublicTest')}. "
+                f"{_by_epoch(r)}: "
                 + ", ".join(f"{100 * a:.1f}" for a in r["public_history"]) + ".", ""]
         if r.get("logit_offsets"):
             out += [_offsets_text(r), ""]
@@ -478,6 +481,24 @@ def _fer_recipes_section(v="a"):
         out += [_recall_table(r), "", f"Command: `{r['command']}`, git {r['git']}, wall "
                 f"time {r['seconds'] / 60:.0f} min ({_threads_text(r)})."]
     return "\n" + "\n".join(out) + "\n\n"
+
+
+def _chosen_text(r, plain):
+    """Which weights PublicTest chose: the best epoch's (`plain`, formatted with its
+    PublicTest figure before any offsets and its number), or (--swa) the mean of the last
+    epochs' when it beat that."""
+    avg = r.get("weight_average")
+    if not avg:
+        raw = r.get("public_accuracy_before_offsets", r["public_accuracy"])
+        return plain.format(100 * raw, r["best_epoch"])
+    span = f"{avg['epochs'][0]}-{avg['epochs'][1]}"
+    best = 100 * max(r["public_history"])
+    if avg["chosen"]:
+        return (f"the weights averaged over epochs {span} chosen on PublicTest "
+                f"({100 * avg['public_accuracy']:.2f} % against {best:.2f} % at the best "
+                f"epoch, {r['best_epoch']})")
+    return (plain.format(best, r["best_epoch"]) + f"; the weights averaged over epochs "
+            f"{span} got {100 * avg['public_accuracy']:.2f} %")
 
 
 def _by_epoch(r):
