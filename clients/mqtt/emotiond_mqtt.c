@@ -124,8 +124,9 @@ static bool daemon_restarted(json_t *last_hello, json_t *hello)
 static void on_hello(struct bridge *b, json_t *msg)
 {
     if (daemon_restarted(b->hello, msg)) {
+        const char *instance = json_string_value(json_object_get(msg, "instance"));
         log_info("emotiond restarted (instance %s): its tracks start again",
-                 json_string_value(json_object_get(msg, "instance")) ?: "unknown");
+                 instance ? instance : "not given");
         agg_end_tracks(b->agg);
     }
     json_decref(b->hello);
