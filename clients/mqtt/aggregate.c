@@ -88,6 +88,7 @@ static struct track *track_for(struct agg *a, long long id, double ts)
 
 void agg_end_tracks(struct agg *a)
 {
+    a->prev_ts = -1;                    /* the daemon's downtime is nobody's dwell */
     for (int i = 0; i < AGG_MAX_TRACKS; i++) {
         struct track *t = &a->tracks[i];
         t->ended = t->used;

@@ -113,12 +113,12 @@ static void publish_state(struct bridge *b)
 
 /* A hello from another run of the daemon than the last one (a restart, not a reconnect
  * or a model change): its track ids start again. A daemon too old to say which run it
- * is keeps the tracks, as before. */
+ * is (no instance, or one that is not a string) keeps the tracks, as before. */
 static bool daemon_restarted(json_t *last_hello, json_t *hello)
 {
-    json_t *was = json_object_get(last_hello, "instance");
-    json_t *is = json_object_get(hello, "instance");
-    return last_hello && (was || is) && !json_equal(was, is);
+    const char *was = json_string_value(json_object_get(last_hello, "instance"));
+    const char *is = json_string_value(json_object_get(hello, "instance"));
+    return last_hello && (was || is) && !(was && is && !strcmp(was, is));
 }
 
 static void on_hello(struct bridge *b, json_t *msg)

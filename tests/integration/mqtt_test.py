@@ -13,7 +13,7 @@ import json, os, re, shutil, socket, subprocess, sys, tempfile, threading, time,
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "support"))
 import daemon_proc
-from daemon_proc import Proc, accept_and_close, free_port, wait_for
+from daemon_proc import SLOW, Proc, accept_and_close, free_port, wait_for
 
 EMOTIOND, BRIDGE, SRC = sys.argv[1:4]
 del sys.argv[1:4]
@@ -494,6 +494,57 @@ class Input(unittest.TestCase):
                              capture_output=True, text=True)
         self.assertEqual(out.returncode, 1)
         self.assertIn("--summary-s: [mqtt] summary_s", out.stderr)
+
+    def test_tracks_kept_across_a_reconnect_ended_by_a_new_instance(self):
+        """A fake daemon: a model change and a reconnect to the same run (same instance)
+        keep track 1 going (no new label change); a new instance ends it, so the face
+        with id 1 after it is a new track (a change from null)."""
+        broker = Broker()
+        sub = Sub(broker, "test/inst/#")
+        srv, sock = listening("instance.sock")
+        srv.settimeout(15 * SLOW)
+        seen = []
+
+        def send(conn, instance, ids, model="m"):
+            hello = {"type": "hello", "protocol": 1, "version": "x", "model": model,
+                     "classes": ["happiness", "neutral"], "source": "fake",
+                     "instance": instance}
+            frame = {"type": "frame", "seq": 1, "ts": time.time(),
+                     "faces": [{"id": i, "label": "happiness", "confidence": 0.9} for i in ids]}
+            conn.sendall((json.dumps(hello) + "\n" + json.dumps(frame) + "\n").encode())
+
+        def events_until(marker):
+            """The label changes up to the marker track's (which says the frame before
+            it was taken), as (id, from)."""
+            got = wait_for(lambda: [json.loads(p) for p in sub.on("events")][len(seen):]
+                           if any(json.loads(p)["id"] == marker for p in sub.on("events"))
+                           else None, 10, "track %d's label change" % marker)
+            seen.extend(got)
+            return [(e["id"], e["from"]) for e in got]
+
+        try:
+            with Bridge("mqtt://127.0.0.1:%d" % broker.port, sock,
+                        prefix="test/inst") as b:
+                conn, _ = srv.accept()
+                send(conn, "aaaa", [1, 10])
+                self.assertEqual(events_until(10), [(1, None), (10, None)])
+                send(conn, "aaaa", [1, 11], model="other")      # a model change
+                self.assertEqual(events_until(11), [(11, None)])
+                conn.close()
+                conn, _ = srv.accept()                            # a reconnect
+                send(conn, "aaaa", [1, 12])
+                self.assertEqual(events_until(12), [(12, None)])
+                conn.close()
+                conn, _ = srv.accept()                            # a restart
+                send(conn, "bbbb", [1, 13])
+                self.assertEqual(events_until(13), [(1, None), (13, None)])
+                self.assertEqual(b.stderr().count("emotiond restarted (instance bbbb)"), 1)
+                conn.close()
+                self.assertEqual(b.stop(), 0)
+        finally:
+            sub.stop()
+            broker.stop()
+            srv.close()
 
     def test_garbage_from_the_daemon(self):
         """A fake daemon: garbage lines, an over-long line, odd faces, then protocol."""

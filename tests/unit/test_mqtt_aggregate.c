@@ -126,18 +126,35 @@ static void test_a_daemon_restart_ends_its_tracks(void **state)
     json_t *tracks = json_object_get(s, "tracks");
     assert_int_equal(json_array_size(tracks), 3);
     long long frames_of_1 = 0;
+    double new_dwell = -1;
     json_t *t;
     size_t i;
-    json_array_foreach(tracks, i, t)
-        if (json_integer_value(json_object_get(t, "id")) == 1)
-            frames_of_1 += json_integer_value(json_object_get(t, "frames"));
+    json_array_foreach(tracks, i, t) {
+        if (json_integer_value(json_object_get(t, "id")) != 1)
+            continue;
+        frames_of_1 += json_integer_value(json_object_get(t, "frames"));
+        if (json_integer_value(json_object_get(t, "frames")) == 2)
+            new_dwell = json_real_value(json_object_get(t, "dwell_s"));
+    }
     assert_int_equal(frames_of_1, 3);
+    /* the daemon's downtime (2.0 to 2.5) is in no one's dwell */
+    assert_true(fabs(new_dwell - 0.2) < 1e-9);
     json_decref(s);
     /* the old one is gone from the next window */
     agg_frame(a, 3.5, f, 2, ev, 4);
     s = agg_summary(a, 3, 4.5);
     assert_int_equal(json_array_size(json_object_get(s, "tracks")), 2);
     assert_int_equal(json_integer_value(json_object_get(track(s, 1), "frames")), 1);
+    json_decref(s);
+    /* two restarts in one window: three tracks with id 1, each listed once */
+    agg_frame(a, 5.0, f, 1, ev, 4);
+    agg_end_tracks(a);
+    assert_int_equal(agg_frame(a, 5.5, f, 1, ev, 4), 1);
+    agg_end_tracks(a);
+    assert_int_equal(agg_frame(a, 6.0, f, 1, ev, 4), 1);
+    assert_string_equal(ev[0].from, "");
+    s = agg_summary(a, 4.5, 6.5);
+    assert_int_equal(json_array_size(json_object_get(s, "tracks")), 3);
     json_decref(s);
     agg_free(a);
 }
