@@ -486,19 +486,24 @@ def _fer_recipes_section(v="a"):
 def _chosen_text(r, plain):
     """Which weights PublicTest chose: the best epoch's (`plain`, formatted with its
     PublicTest figure before any offsets and its number), or (--swa) the mean of the last
-    epochs' when it beat that."""
+    epochs' when it beat that overall and on the lowest class recall."""
     avg = r.get("weight_average")
     if not avg:
         raw = r.get("public_accuracy_before_offsets", r["public_accuracy"])
         return plain.format(100 * raw, r["best_epoch"])
     span = f"{avg['epochs'][0]}-{avg['epochs'][1]}"
     best = 100 * max(r["public_history"])
+    got = (f"{100 * avg['public_accuracy']:.2f} %, lowest class "
+           f"{_pct(min(avg['public_recall']))}")
+    at_best = ""
+    if "best_epoch_public_floor" in avg:
+        at_best = f", lowest class {_pct(avg['best_epoch_public_floor'])}"
     if avg["chosen"]:
-        return (f"the weights averaged over epochs {span} chosen on PublicTest "
-                f"({100 * avg['public_accuracy']:.2f} % against {best:.2f} % at the best "
-                f"epoch, {r['best_epoch']})")
+        return (f"the weights averaged over epochs {span} chosen on PublicTest ({got}, "
+                f"against {best:.2f} %{at_best} at the best epoch, {r['best_epoch']}; it "
+                "had to beat both)")
     return (plain.format(best, r["best_epoch"]) + f"; the weights averaged over epochs "
-            f"{span} got {100 * avg['public_accuracy']:.2f} %")
+            f"{span} got {got}, not better on both")
 
 
 def _by_epoch(r):
@@ -520,9 +525,11 @@ def _offsets_text(r):
             f"class {100 * min(h['recall_before']):.1f} % -> {100 * min(h['recall_after']):.1f} "
             f"%; on PublicTest {100 * pub0:.2f} % -> {100 * r['public_accuracy']:.2f} %, "
             f"lowest class {_pct(min(x for x in rec0 if x is not None))} -> "
-            f"{_pct(min(x for x in rec1 if x is not None))}. The figures by epoch, which "
-            "chose the epoch, are before the offsets; every other figure of this recipe is "
-            "with them.")
+            f"{_pct(min(x for x in rec1 if x is not None))}. "
+            + ("The figures by epoch and the averaged weights', which chose the weights, are "
+               if r.get("weight_average") else
+               "The figures by epoch, which chose the epoch, are ")
+            + "before the offsets; every other figure of this recipe is with them.")
 
 
 def _posed_on(r, subset, mirrored=False):
