@@ -260,6 +260,36 @@ class LeversTest(unittest.TestCase):
                          "e40-ho0.1b20")
         self.assertEqual(fer.recipe_name("a", 40, {"holdout": 0.1, "swa": 8}), "e40-ho0.1-swa8")
 
+    def test_model_names_fit_the_format(self):
+        """A long --init file name once made a recipe whose model name the engine refused
+        (131 bytes): the name is cut to the format's limit with a digest, the writer
+        refuses what the engine would, and a file can be renamed byte for byte."""
+        import enn
+        import nano
+        base = "emotionnet-nano-a-fer"
+        self.assertEqual(fer.model_name(base, "e40-bal"), "emotionnet-nano-a-fer-e40-bal")
+        self.assertEqual(fer.model_name(base, ""), base)
+        long_a, long_b = "init-" + "x" * 120 + "-swa6", "init-" + "x" * 120 + "-swa8"
+        a, b = fer.model_name(base, long_a), fer.model_name(base, long_b)
+        self.assertEqual((len(a), len(b)), (enn.NAME_MAX, enn.NAME_MAX))
+        self.assertNotEqual(a, b)
+        net = nano.NanoNet(nano.ARCHS["b"], 7)
+        classes = ["c%d" % i for i in range(7)]
+        with self.assertRaises(ValueError):
+            enn.to_bytes(net, base + "-" + long_a, classes, 0.5, 0.25)
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "m.enn")
+            enn.save(path, net, base, classes, 0.5, 0.25)
+            before = enn.load(path)
+            enn.rename(path, a)
+            after = enn.load(path)
+            self.assertEqual(after["name"], a)
+            self.assertEqual(read(path)[18 + len(a):],
+                             enn.to_bytes(net, base, classes, 0.5, 0.25)[18 + len(base):])
+            self.assertEqual(before["classes"], after["classes"])
+            with self.assertRaises(ValueError):
+                enn.rename(path, "x" * 129)
+
     def test_holdout_mask_is_stratified_and_fixed(self):
         counts = [3995, 436, 4097, 7215, 4965, 4830, 3171]     # FER2013 Training
         labels = np.random.default_rng(0).permutation(np.repeat(np.arange(7), counts))
@@ -342,6 +372,12 @@ class RunTest(unittest.TestCase):
         for wins in (False, True):
             with Tree() as tree:
                 before = read(tree.model)
+                # a record the shipped model's own run left in its recipe's folder, still
+                # naming the shipped file: a win must mark it superseded all the same
+                stale = os.path.join(common.RESULTS, "fer-b-scratch-e20", "result.json")
+                os.makedirs(os.path.dirname(stale))
+                common.write_json(stale, {"model": "models/emotionnet-nano-b-fer.enn",
+                                          "stale": True})
                 saved = fer.ship_decision
                 fer.ship_decision = lambda new, cur: (wins, "shipped: test" if wins
                                                       else "not shipped: test")
@@ -375,6 +411,8 @@ class RunTest(unittest.TestCase):
                     old = common.read_json(os.path.join(common.RESULTS, "fer-b-scratch-e20",
                                                         "result.json"))
                     self.assertEqual(old["superseded_by"], name)
+                    self.assertIsNone(old["model"])
+                    self.assertNotIn("stale", old)
                 else:
                     self.assertEqual(before, after)
                     self.assertNotIn("recipe", shipped)

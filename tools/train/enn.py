@@ -22,6 +22,18 @@ def fold_bn(conv, bn):
     return w.cpu().numpy().astype("<f4"), b.cpu().numpy().astype("<f4")
 
 
+NAME_MAX = 128          # bytes of a model name (docs/model-format.md; the engine refuses more)
+
+
+def check_name(name):
+    """Raises ValueError unless name is what the format allows: 1..NAME_MAX bytes of
+    printable ASCII."""
+    b = name.encode("utf-8")
+    if not 1 <= len(b) <= NAME_MAX or not all(32 <= c < 127 for c in b):
+        raise ValueError(f"model name {name!r}: {len(b)} bytes (allowed 1..{NAME_MAX} of "
+                         "printable ASCII)")
+
+
 def _str(s):
     b = s.encode("utf-8")
     return struct.pack("<H", len(b)) + b
@@ -33,6 +45,7 @@ def _tensor(a):
 
 
 def to_bytes(model, name, classes, mean, std, size=48, in_ch=1):
+    check_name(name)
     model = model.eval()
     ids = {"input": 0}
     nodes = []
@@ -64,6 +77,19 @@ def to_bytes(model, name, classes, mean, std, size=48, in_ch=1):
 def save(path, model, name, classes, mean, std):
     with open(path, "wb") as f:
         f.write(to_bytes(model, name, classes, mean, std))
+
+
+def rename(path, name):
+    """Gives the file at path another model name, every other byte of its payload kept."""
+    check_name(name)
+    with open(path, "rb") as f:
+        data = f.read()
+    load(path)                                  # a whole, valid file
+    (n,) = struct.unpack_from("<H", data, 16)
+    payload = _str(name) + data[18 + n:]
+    header = data[:8] + struct.pack("<II", len(payload), zlib.crc32(payload) & 0xFFFFFFFF)
+    with open(path, "wb") as f:
+        f.write(header + payload)
 
 
 def save_onnx(path, model, size=48):

@@ -2,6 +2,7 @@
 recipe writes to, class-balanced loss weights, per-class recall, and the rule that
 decides whether a candidate replaces the shipped model. Shared by train-fer, the report
 and the tests."""
+import hashlib
 import os
 
 import numpy as np
@@ -55,6 +56,17 @@ def recipe_name(variant, epochs, settings):
     if s.get("swa"):
         parts.append(f"swa{s['swa']}")
     return "-".join(parts)
+
+
+def model_name(base, recipe):
+    """The name inside a candidate's .enn file: base-recipe, or, past the format's limit
+    (a long --init file name), its first bytes and a digest of the recipe."""
+    import enn          # here: fer is read without torch (report.py), enn needs it
+    full = f"{base}-{recipe}" if recipe else base
+    if len(full) <= enn.NAME_MAX:
+        return full
+    digest = hashlib.sha1(recipe.encode()).hexdigest()[:8]
+    return f"{full[:enn.NAME_MAX - len(digest) - 1]}-{digest}"
 
 
 def state_folder(variant, recipe):
