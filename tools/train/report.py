@@ -255,7 +255,9 @@ def _fer_section(v="a"):
                 f"{hist}. PrivateTest is reported once, at the end.\n")
     r = common.read_json(path)
     mirrored = "private_accuracy_mirrored" in r
-    shipped = r["confusion_mirrored"] if mirrored else r["confusion"]
+    # mirror averaging is the figure to show only where PublicTest says it helps
+    mirror_helps = mirrored and r["public_accuracy_mirrored"] > r["public_accuracy"]
+    shipped = r["confusion_mirrored"] if mirror_helps else r["confusion"]
     png = f"results/{os.path.basename(folder)}-confusion.png"
     _matrix_png(shipped, r["classes"], os.path.join(common.ROOT, "docs", png))
     hist = ", ".join(f"{100 * a:.1f}" for a in r["public_history"])
@@ -269,21 +271,31 @@ def _fer_section(v="a"):
     out += [
         "| on PrivateTest (" + f"{r['n_private']} images, reported once) | accuracy |",
         "|---|---|",
-        f"| the network alone | {100 * r['private_accuracy']:.2f} % |"]
-    if mirrored:
+        f"| the network alone | " + ("{:.2f} %" if mirror_helps or not mirrored
+                                        else "**{:.2f} %**").format(100 * r['private_accuracy'])
+        + " |"]
+    if mirror_helps:
         out += [f"| with mirror averaging (`[classify] mirror = true`) | "
                 f"**{100 * r['private_accuracy_mirrored']:.2f} %** |", "",
                 "Mirror averaging (each face also classified mirrored, probabilities "
                 "averaged; twice the network's work) was chosen on PublicTest: "
                 f"{100 * r['public_accuracy']:.2f} % -> "
                 f"{100 * r['public_accuracy_mirrored']:.2f} %."]
+    elif mirrored:
+        out += [f"| with mirror averaging (`[classify] mirror = true`) | "
+                f"{100 * r['private_accuracy_mirrored']:.2f} % |", "",
+                "Mirror averaging (each face also classified mirrored, probabilities "
+                "averaged; twice the network's work; off by default) does not help this "
+                f"model on PublicTest ({100 * r['public_accuracy']:.2f} % -> "
+                f"{100 * r['public_accuracy_mirrored']:.2f} %), so PublicTest would not "
+                "choose it; PrivateTest is reported both ways all the same."]
     out += ["", "Per-class recall (PublicTest chose the epoch and the levers; PrivateTest is "
             "reported once):", "", _recall_table(r)]
     if v == "a":
         out += ["", "Target >= 66 % (the mini-Xception model behind the `fer` library), goal "
                 ">= 70 %; every class >= 50 % on PrivateTest."]
     out += ["", "Confusion matrix on PrivateTest"
-            + (" with mirror averaging" if mirrored else "") + ":", "",
+            + (" with mirror averaging" if mirror_helps else "") + ":", "",
             _matrix_text(shipped, r["classes"]), "",
             f"![FER2013 Nano-{v.upper()} confusion]({png})", "",
             f"Command: `{r['command']}`, git {r['git']}, wall time {r['seconds'] / 60:.0f} min "
@@ -319,9 +331,19 @@ def _fer_recipe_text(r):
     text = (f"Adam {s['lr']:.0e}".replace("e-0", "e-") + " with cosine decay, batch "
             f"{r.get('batch', 64)}, the CK+ augmentations")
     if s["init"]:
-        init = os.path.relpath(s["init"], common.ROOT)
-        text = (f"fine-tuned from the model it replaced (what `{init}` held before, its own "
-                "record below), " if init == r.get("model") else f"from `{init}`, ") + text
+        # a file from outside the tree is named by the copy kept in the history
+        init = r.get("init_kept") or os.path.relpath(s["init"], common.ROOT)
+        kept = f" (a copy of the run's file, in git {r['init_kept_commit']})" \
+            if r.get("init_kept_commit") else ""
+        shipped_file = f"models/emotionnet-nano-{r.get('variant', 'a')}-fer.enn"
+        if init == r.get("model"):
+            text = (f"fine-tuned from the model it replaced (what `{init}` held before, its "
+                    "own record below), ") + text
+        elif init == shipped_file:     # that file has changed since: say which model it was
+            text = f"fine-tuned from the model shipped at the time (what `{init}` held then), " \
+                + text
+        else:
+            text = f"from `{init}`{kept}, " + text
     if s["photometric"]:
         text += " plus photometric ones (brightness, contrast, gamma, blur, noise)"
     if s["balance"]:
