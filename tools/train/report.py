@@ -691,7 +691,8 @@ def _int8_section():
            "(`tools/train/quantize`: percentile 99.99 calibration on 2000 FER2013 Training "
            "images, or the 981 CK+ images the CK+ models were trained on; weights within "
            "+-63, its default since the AVX2 kernels add two taps in int16 for such; 8-bit "
-           "weights gave 67.04 % and 64.00 % on PrivateTest) through the C engine. The CK+ "
+           "weights gave 67.04 % (the Nano-A default of 2026-11-29) and 64.00 % (Nano-B) on "
+           "PrivateTest; the current Nano-A default was not measured so) through the C engine. The CK+ "
            "rows check agreement only, not accuracy.", "",
            "| model | data | fp32 | int8 | difference | lowest class recall fp32 / int8 |",
            "|---|---|---|---|---|---|"]
