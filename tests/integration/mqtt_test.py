@@ -501,6 +501,12 @@ class Input(unittest.TestCase):
         with id 1 after it is a new track (a change from null)."""
         broker = Broker()
         sub = Sub(broker, "test/inst/#")
+
+        def subscribed():       # label changes are not retained: none may go unseen
+            subprocess.run(["mosquitto_pub", "-h", "127.0.0.1", "-p", str(broker.port), "-t",
+                            "test/inst/probe", "-m", "x"], check=True)
+            return sub.on("probe")
+        wait_for(subscribed, 10, "the subscriber")
         srv, sock = listening("instance.sock")
         srv.settimeout(15 * SLOW)
         seen = []
