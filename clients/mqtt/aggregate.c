@@ -89,12 +89,8 @@ static struct track *track_for(struct agg *a, long long id, double ts)
 void agg_end_tracks(struct agg *a)
 {
     a->prev_ts = -1;                    /* the daemon's downtime is nobody's dwell */
-    for (int i = 0; i < AGG_MAX_TRACKS; i++) {
-        struct track *t = &a->tracks[i];
-        t->ended = t->used;
-        if (t->used && t->frames == 0)
-            t->used = false;
-    }
+    for (int i = 0; i < AGG_MAX_TRACKS; i++)    /* track_for frees them once summarised */
+        a->tracks[i].ended = a->tracks[i].used;
 }
 
 size_t agg_frame(struct agg *a, double ts, const struct agg_face *faces, size_t n,
