@@ -109,6 +109,34 @@ static void publish_state(struct bridge *b)
     b->hello_pending = false;
 }
 
+/* ---- summaries ---- */
+
+static void summary(struct bridge *b, double start, double end)
+{
+    json_t *s = agg_summary(b->agg, start, end);
+    struct bq_stats st = bq_stats(b->q);
+    json_object_set_new(s, "bridge",
+                        json_pack("{sI sI sI sI sI sb sI}", "queued", (json_int_t)st.length,
+                                  "dropped_frames", (json_int_t)st.dropped_frame,
+                                  "dropped_summaries", (json_int_t)st.dropped_keep,
+                                  "broker_connects", (json_int_t)pub_connects(b->pub),
+                                  "daemon_dropped", (json_int_t)b->daemon_dropped,
+                                  "daemon_connected", reader_fd(b->rd) >= 0,
+                                  "daemon_garbage", (json_int_t)reader_garbage(b->rd)));
+    enqueue_json(b, BQ_KEEP, "summary", s);
+    json_decref(s);
+}
+
+/* Publishes the window under way as it stands at wall (after one that ended during the
+ * last wait, if any: counts add up to what was seen). */
+static void end_window(struct bridge *b, double wall)
+{
+    double start, end;
+    if (agg_window_due(&b->window, wall, b->o.summary_s, &start, &end))
+        summary(b, start, end);
+    summary(b, b->window.start, wall > b->window.start ? wall : b->window.start);
+}
+
 /* ---- the daemon's messages ---- */
 
 /* A hello from another run of the daemon than the last one (a restart, not a reconnect
@@ -127,6 +155,10 @@ static void on_hello(struct bridge *b, json_t *msg)
         const char *instance = json_string_value(json_object_get(msg, "instance"));
         log_info("emotiond restarted (instance %s): its tracks start again",
                  instance ? instance : "not given");
+        /* the old run's tracks get a summary of their own: no window names an id twice */
+        double wall = wall_now();
+        end_window(b, wall);
+        agg_window_begin(&b->window, wall, b->o.summary_s);
         agg_end_tracks(b->agg);
     }
     json_decref(b->hello);
@@ -215,22 +247,6 @@ static void on_message(void *user, json_t *msg, const char *type, const char *li
 
 /* ---- the loop ---- */
 
-static void summary(struct bridge *b, double start, double end)
-{
-    json_t *s = agg_summary(b->agg, start, end);
-    struct bq_stats st = bq_stats(b->q);
-    json_object_set_new(s, "bridge",
-                        json_pack("{sI sI sI sI sI sb sI}", "queued", (json_int_t)st.length,
-                                  "dropped_frames", (json_int_t)st.dropped_frame,
-                                  "dropped_summaries", (json_int_t)st.dropped_keep,
-                                  "broker_connects", (json_int_t)pub_connects(b->pub),
-                                  "daemon_dropped", (json_int_t)b->daemon_dropped,
-                                  "daemon_connected", reader_fd(b->rd) >= 0,
-                                  "daemon_garbage", (json_int_t)reader_garbage(b->rd)));
-    enqueue_json(b, BQ_KEEP, "summary", s);
-    json_decref(s);
-}
-
 static void drain(struct bridge *b)
 {
     const struct bq_msg *m;
@@ -271,12 +287,7 @@ static void notify_status(struct bridge *b)
 static void stop(struct bridge *b)
 {
     char err[400];
-    /* a window that ended during the last wait first, then the partial one: counts add
-       up to what was seen */
-    double wall = wall_now(), start, end;
-    if (agg_window_due(&b->window, wall, b->o.summary_s, &start, &end))
-        summary(b, start, end);
-    summary(b, b->window.start, wall > b->window.start ? wall : b->window.start);
+    end_window(b, wall_now());
     double deadline = mono_s() + STOP_FLUSH_S;
     while (pub_up(b->pub) && (bq_front(b->q) || pub_inflight(b->pub)) && mono_s() < deadline) {
         drain(b);

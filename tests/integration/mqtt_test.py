@@ -251,13 +251,15 @@ class Topics(unittest.TestCase):
 
     def test_daemon_restart_republishes_hello_and_starts_tracks_again(self):
         """The restarted daemon numbers its tracks from 1 again: the face on the photo is
-        a new track (a label change from null), not the old track 1 going on."""
+        a new track (a label change from null), not the old track 1 going on. The old
+        run's tracks get a summary of their own, published at the restart (a window of
+        an hour would not end otherwise): no summary names an id twice."""
         broker = Broker()
         sub = Sub(broker, "test/#")
         sock = os.path.join(TMP, "restart.sock")
         d = daemon(sock, "--fps", "5")
         try:
-            with Bridge("mqtt://127.0.0.1:%d" % broker.port, sock) as b:
+            with Bridge("mqtt://127.0.0.1:%d" % broker.port, sock, "--summary-s", "3600") as b:
                 first = json.loads(sub.wait("hello")[0])
                 event = json.loads(sub.wait("events")[0])
                 self.assertIsNone(event["from"])
@@ -276,7 +278,18 @@ class Topics(unittest.TestCase):
                                  (event["id"], None, event["to"]))
                 self.assertIn("reconnecting", b.stderr())
                 self.assertIn("emotiond restarted", b.stderr())
+                at_restart = [json.loads(p) for p in sub.on("summary")]
                 self.assertEqual(b.stop(), 0)
+                summaries = [json.loads(p) for p in
+                             wait_for(lambda: sub.on("summary")[len(at_restart):], 10,
+                                      "the summary at the stop")]
+                old_run = [s for s in at_restart if s["interval_s"] < 3600]
+                self.assertTrue(old_run, "no summary at the restart: %s" % at_restart)
+                self.assertIn(event["id"], [t["id"] for t in old_run[-1]["tracks"]])
+                self.assertIn(event["id"], [t["id"] for t in summaries[-1]["tracks"]])
+                for s in at_restart + summaries:
+                    ids = [t["id"] for t in s["tracks"]]
+                    self.assertEqual(len(ids), len(set(ids)), "an id twice: %s" % s)
         finally:
             d.stop()
             sub.stop()
