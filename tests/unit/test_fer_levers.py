@@ -770,6 +770,46 @@ class RunTest(unittest.TestCase):
         self.assertFalse(mean.training)
         self.assertEqual(mean[1].momentum, net[1].momentum)
 
+    def test_teacher_variant_is_kept_never_shipped_and_teaches(self):
+        import distill
+        import nano
+        params = nano.count(nano.ARCHS["w"])[0]
+        self.assertGreater(params, 2 * nano.BUDGET["a"])
+        # no default recipe: a teacher never takes the shipped model's folders
+        self.assertEqual(fer.recipe_name("w", 1, {}), "e1")
+        with Tree() as tree:
+            nano_a = os.path.join(common.ROOT, "models", "emotionnet-nano-a-fer.enn")
+            shutil.copy(os.path.join(ROOT, "models", "emotionnet-nano-a-fer.enn"), nano_a)
+            models = sorted(os.listdir(os.path.join(common.ROOT, "models")))
+            said = run(self.module, "--variant", "w", "--epochs", "1")
+            kept = fer.teacher_file("w", "e1")
+            self.assertIn(f"kept the teacher as {kept}", said)
+            self.assertEqual(sorted(os.listdir(os.path.join(common.ROOT, "models"))), models)
+            self.assertFalse(os.path.exists(fer.state_folder("w", "e1")))
+            rec = common.read_json(os.path.join(fer.record_folder("w", "e1"), "result.json"))
+            self.assertFalse(rec["shipped"])
+            self.assertIsNone(rec["model"])
+            self.assertEqual(rec["teacher_file"], os.path.relpath(kept, common.ROOT))
+            self.assertEqual(rec["params"], params)
+            self.assertTrue(rec["ship_reason"].startswith(
+                f"a teacher (Nano-W, {params:,} parameters), never shipped"), rec["ship_reason"])
+            self.assertIn("beside the shipped Nano-A: PublicTest", rec["ship_reason"])
+            text = read(os.path.join(common.ROOT, "docs", "results.md"), "r")
+            self.assertIn("### Nano-W teachers (for distillation, never shipped)", text)
+            self.assertIn("`e1` (fer-w-e1/)", text)
+            self.assertNotIn("shipped (`None`)", text)
+            # the kept file loads as a Nano-W and teaches a Nano-B run
+            import datasets
+            x = train.normalise(datasets.fer2013()[0][:8])
+            taught = distill.load([kept], datasets.FER_CLASSES, x)
+            self.assertEqual(taught[0].table, nano.ARCHS["w"])
+            said = run(self.module, *RECIPE, "--teacher", kept, "--epochs", "1",
+                       "--stop-after", "1")
+            self.assertIn("1 teachers, their averaged answer: PublicTest", said)
+            with self.assertRaises(SystemExit) as refused:
+                run(self.module, "--variant", "w", "--measure-shipped")
+            self.assertIn("a teacher, never shipped", str(refused.exception))
+
     def test_posed_faces_skipped_without_ckplus(self):
         with Tree() as tree:
             shutil.rmtree(os.path.join(tree.tmp.name, "data", "ckplus48"))

@@ -14,6 +14,7 @@ import shutil
 import torch
 import torch.nn.functional as F
 
+import fer
 import pretrain
 
 
@@ -45,18 +46,20 @@ def keep_copies(work, given):
 
 
 def load(paths, classes, calibration):
-    """Each teacher as a NanoNet in evaluation mode, Nano-A or Nano-B as its file is.
-    Raises ValueError for a file that is neither."""
+    """Each teacher as a NanoNet in evaluation mode, of the table its file has (Nano-A,
+    Nano-B, or a teacher-only one such as Nano-W). Raises ValueError for a file that has
+    none of them."""
     teachers = []
     for p in paths:
-        for variant in ("a", "b"):
+        for variant in ("a", "b", *fer.TEACHER_VARIANTS):
             try:
                 model = pretrain.model_from_enn(p, variant, classes, calibration)
                 break
             except ValueError:
                 continue
         else:
-            raise ValueError(f"{p}: neither a Nano-A nor a Nano-B FER2013 model")
+            raise ValueError(f"{p}: not a FER2013 model of Nano-A, Nano-B or a teacher "
+                             f"variant ({', '.join(fer.TEACHER_VARIANTS)})")
         model.eval()
         for q in model.parameters():
             q.requires_grad_(False)

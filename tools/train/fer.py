@@ -15,17 +15,21 @@ DEFAULTS = {"init": None, "lr": 1e-3, "balance": False, "smoothing": 0.0, "mixup
             "photometric": False, "ckplus_folds": None, "ckplus_repeat": 1,
             "product_crops": 0.0, "teachers": None, "distill": 0.5, "temperature": 2.0,
             "holdout": 0.0, "offset_floor": 0.5, "offset_bags": 0, "swa": 0}
+# variants trained only to teach the shipped ones (--teacher): over every budget, never
+# shipped; a finished run keeps its model in train-state/teachers/
+TEACHER_VARIANTS = ("w",)
 HOLDOUT_SEED = 21       # which Training faces --holdout keeps back: the same in every run
 
 
 def recipe_name(variant, epochs, settings):
     """"" for the default recipe (its folders stay emotionnet-nano-<v>-fer and fer/ or
-    fer-b/, whatever --epochs says, as before the levers existed); otherwise
+    fer-b/, whatever --epochs says, as before the levers existed; a teacher variant has no
+    default recipe: it is never the shipped model); otherwise
     init[-<file>]-e<epochs>[-lr<x>][-bal][-ls<x>][-mix<x>][-photo][-ck<folds>[x<repeat>]]
     [-pc<p>][-kd<teachers>a<weight>t<temperature>][-ho<fraction>[f<floor>][b<bags>]]
     [-swa<epochs>]."""
     s = {**DEFAULTS, **settings}
-    if all(s[k] == DEFAULTS[k] for k in DEFAULTS):
+    if all(s[k] == DEFAULTS[k] for k in DEFAULTS) and variant not in TEACHER_VARIANTS:
         return ""
     parts = []
     if s["init"]:
@@ -72,6 +76,12 @@ def model_name(base, recipe):
 def state_folder(variant, recipe):
     name = f"emotionnet-nano-{variant}-fer"
     return os.path.join(common.STATE, f"{name}-{recipe}" if recipe else name)
+
+
+def teacher_file(variant, recipe):
+    """Where a finished teacher-only run (TEACHER_VARIANTS) keeps its model."""
+    return os.path.join(common.STATE, "teachers",
+                        f"emotionnet-nano-{variant}-fer-{recipe}.enn")
 
 
 def record_folder(variant, recipe):

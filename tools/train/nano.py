@@ -61,6 +61,9 @@ ARCHS = {
     "a": _table(12, 32, 80, (10, 10, 10, 24, 32, 48, 48, 32)),
     # Nano-B: the reconstruction with e2 narrowed from 39 to 34 to fit <= 136 K.
     "b": _table(11, 27, 64, (9, 8, 7, 19, 26, 36, 34, 24)),
+    # Nano-W: Nano-A at 1.5 times every width (492 K parameters, 146.5 M MACs), over both
+    # budgets: a teacher for distillation (train-fer --variant w), never shipped.
+    "w": _table(18, 48, 120, (15, 15, 15, 36, 48, 72, 72, 48)),
 }
 BUDGET = {"a": 232_000, "b": 136_000}
 

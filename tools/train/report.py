@@ -448,18 +448,30 @@ def _fer_in_progress(v):
 def _fer_recipes_section(v="a"):
     """Every FER2013 recipe of a variant beside the shipped model: per-class recall on
     PublicTest (where the levers are measured), PrivateTest once at the end, and the ship
-    decision."""
+    decision. A teacher variant (fer.TEACHER_VARIANTS) has no shipped model: each of its
+    records is a teacher's."""
+    teacher = v in fer.TEACHER_VARIANTS
     records = _fer_records(v)
     running = _fer_in_progress(v)
-    if len(records) < 2 and not running:
+    if len(records) < (1 if teacher else 2) and not running:
         return ""
     classes = records[0][1]["classes"] if records else ["?"]
-    out = [f"### Nano-{v.upper()} FER2013 recipes beside the shipped model", "",
-           "`tools/train/train-fer --variant " + v + " [--init ENN] [--lr R] [--balance] "
-           "[--smoothing S] [--mixup A] [--photometric] --epochs N`: each recipe its own "
-           "record (`docs/results/fer[-b]-<recipe>/`). A candidate replaces the shipped "
-           "model only if it beats it on PublicTest overall and on its lowest PublicTest "
-           "class recall (`fer.ship_decision`), both measured by the same code.", "",
+    if teacher:
+        intro = [f"### Nano-{v.upper()} teachers (for distillation, never shipped)", "",
+                 f"`tools/train/train-fer --variant {v} ...`: "
+                 "a table wider than the budgets allow, trained only to teach the shipped "
+                 "models (`--teacher`). A finished run keeps its model in "
+                 "`train-state/teachers/`; its record (`docs/results/fer-" + v +
+                 "-<recipe>/`) compares it with the shipped Nano-A.", ""]
+    else:
+        intro = [f"### Nano-{v.upper()} FER2013 recipes beside the shipped model", "",
+                 "`tools/train/train-fer --variant " + v + " [--init ENN] [--lr R] "
+                 "[--balance] [--smoothing S] [--mixup A] [--photometric] --epochs N`: each "
+                 "recipe its own record (`docs/results/fer[-b]-<recipe>/`). A candidate "
+                 "replaces the shipped model only if it beats it on PublicTest overall and on "
+                 "its lowest PublicTest class recall (`fer.ship_decision`), both measured by "
+                 "the same code.", ""]
+    out = intro + [
            "| model / recipe | PublicTest | " + " | ".join(f"{c} (Public)" for c in classes) +
            " | lowest (Public) | PrivateTest | mirrored | lowest (Private) | status |",
            "|---" * (len(classes) + 7) + "|"]
@@ -468,7 +480,7 @@ def _fer_recipes_section(v="a"):
         rec = fer.recall(pub) if pub else [None] * len(classes)
         low_pub = min(x for x in rec if x is not None) if pub else None
         low_priv = min(x for x in fer.recall(r["confusion"]) if x is not None)
-        if i == 0:
+        if i == 0 and not teacher:
             status = "shipped (`" + r["model"] + "`)"
         elif r.get("superseded_by"):
             status = f"shipped before, replaced by `{r['superseded_by']}`"
@@ -488,7 +500,7 @@ def _fer_recipes_section(v="a"):
                 f"so far {100 * st['best'][0]:.2f} % (epoch {st['best'][1]}). PublicTest by "
                 f"epoch: {hist}." + (f" Lowest PublicTest class recall by epoch: {floors}."
                                      if floors else "")]
-    for folder, r in records[1:]:
+    for folder, r in records if teacher else records[1:]:
         out += ["", f"#### `{r.get('recipe') or folder}`", "",
                 f"{r['epochs']} epochs: {_fer_recipe_text(r)}; "
                 f"{_chosen_text(r, 'epoch {1} chosen on PublicTest')}. "
@@ -770,7 +782,8 @@ def write():
         "## FER2013 (the daemon's default model)", "",
         _sections(_fer_section(), _fer_recipes_section("a"), _posed_section("a"),
                   _product_crops_section("a"), _logit_adjustment_section(), _fer_b_section(),
-                  _fer_recipes_section("b"), _posed_section("b"), _product_crops_section("b")),
+                  _fer_recipes_section("b"), _posed_section("b"), _product_crops_section("b"),
+                  *(_fer_recipes_section(v) for v in fer.TEACHER_VARIANTS)),
         "## The shipped path: C engine against PyTorch", "", _engine_section(),
         "## Int8 beside fp32 (C engine)", "", _int8_section()])
     path = os.path.join(common.ROOT, "docs", "results.md")
