@@ -130,6 +130,11 @@ size_t agg_frame(struct agg *a, double ts, const struct agg_face *faces, size_t 
     return n_events;
 }
 
+bool agg_window_empty(const struct agg *a)
+{
+    return a->frames == 0 && a->faces == 0;
+}
+
 bool agg_face_due(struct agg *a, long long id, double ts, double interval_s)
 {
     if (interval_s <= 0)

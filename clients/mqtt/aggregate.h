@@ -48,6 +48,8 @@ bool agg_face_due(struct agg *a, long long id, double ts, double interval_s);
 /* The window so far as a summary object ({"type":"summary",...}, docs/mqtt.md), and a
  * new window. start and end are what the message says they cover. */
 json_t *agg_summary(struct agg *a, double start, double end);
+/* Whether the window so far has seen nothing (no frame, no face). */
+bool agg_window_empty(const struct agg *a);
 
 /* The summary windows on the bridge's wall clock, ending at multiples of the period. */
 struct agg_window {

@@ -111,9 +111,18 @@ static void publish_state(struct bridge *b)
 
 /* ---- summaries ---- */
 
+/* The run of the daemon whose tracks a message names: the last hello's instance, null
+ * before any hello or from a daemon that sends none. */
+static json_t *instance_of(const struct bridge *b)
+{
+    json_t *i = json_object_get(b->hello, "instance");
+    return json_is_string(i) ? json_incref(i) : json_null();
+}
+
 static void summary(struct bridge *b, double start, double end)
 {
     json_t *s = agg_summary(b->agg, start, end);
+    json_object_set_new(s, "instance", instance_of(b));
     struct bq_stats st = bq_stats(b->q);
     json_object_set_new(s, "bridge",
                         json_pack("{sI sI sI sI sI sb sI}", "queued", (json_int_t)st.length,
@@ -128,13 +137,15 @@ static void summary(struct bridge *b, double start, double end)
 }
 
 /* Publishes the window under way as it stands at wall (after one that ended during the
- * last wait, if any: counts add up to what was seen). */
+ * last wait, if any: counts add up to what was seen). A window that has just begun and
+ * seen nothing is not published: it would cover no time. */
 static void end_window(struct bridge *b, double wall)
 {
     double start, end;
     if (agg_window_due(&b->window, wall, b->o.summary_s, &start, &end))
         summary(b, start, end);
-    summary(b, b->window.start, wall > b->window.start ? wall : b->window.start);
+    if (wall > b->window.start || !agg_window_empty(b->agg))
+        summary(b, b->window.start, wall > b->window.start ? wall : b->window.start);
 }
 
 /* ---- the daemon's messages ---- */
@@ -203,6 +214,7 @@ static void on_frame(struct bridge *b, json_t *msg)
                                "confidence", events[e].confidence);
         json_object_set_new(ev, "from", events[e].from[0] ? json_string(events[e].from)
                                                            : json_null());
+        json_object_set_new(ev, "instance", instance_of(b));
         enqueue_json(b, BQ_KEEP, "events", ev);
         json_decref(ev);
     }

@@ -189,10 +189,11 @@ class Topics(unittest.TestCase):
             self.assertGreater(faces, N_FRAMES // 2)
             for s in summaries:
                 for key in ("start", "end", "interval_s", "frames", "faces", "labels", "tracks",
-                            "mean_confidence", "bridge"):
+                            "mean_confidence", "bridge", "instance"):
                     self.assertIn(key, s)
                 if s["frames"]:   # a window closed before the daemon's hello has no class list
                     self.assertEqual(set(s["labels"]) >= set(hello["classes"]), True)
+                    self.assertEqual(s["instance"], hello["instance"])
                 for t in s["tracks"]:
                     self.assertEqual(set(t), {"id", "dwell_s", "frames", "label"})
                     # capture time: a window's first frame brings the gap before it (1/15 s)
@@ -212,7 +213,8 @@ class Topics(unittest.TestCase):
             self.assertGreaterEqual(len(events), 1)
             self.assertIsNone(events[0]["from"])
             self.assertEqual(set(events[0]), {"type", "ts", "seq", "id", "from", "to",
-                                              "confidence"})
+                                              "confidence", "instance"})
+            self.assertEqual({e["instance"] for e in events}, {hello["instance"]})
             self.assertTrue(sub.on("telemetry"))
             self.assertIn("stages", json.loads(sub.on("telemetry")[0]))
             # what a dashboard that starts now sees: retained status and hello
@@ -270,8 +272,8 @@ class Topics(unittest.TestCase):
                 before = len(sub.on("events"))
                 d = daemon(sock, "--fps", "5")
                 wait_for(lambda: len(sub.on("hello")) >= 2, 10, "a second hello")
-                self.assertNotEqual(json.loads(sub.on("hello")[1])["instance"],
-                                    first["instance"])
+                second = json.loads(sub.on("hello")[1])
+                self.assertNotEqual(second["instance"], first["instance"])
                 again = json.loads(wait_for(lambda: sub.on("events")[before:], 10,
                                             "the new track's event")[0])
                 self.assertEqual((again["id"], again["from"], again["to"]),
@@ -283,10 +285,15 @@ class Topics(unittest.TestCase):
                 summaries = [json.loads(p) for p in
                              wait_for(lambda: sub.on("summary")[len(at_restart):], 10,
                                       "the summary at the stop")]
-                old_run = [s for s in at_restart if s["interval_s"] < 3600]
-                self.assertTrue(old_run, "no summary at the restart: %s" % at_restart)
-                self.assertIn(event["id"], [t["id"] for t in old_run[-1]["tracks"]])
+                # each names the run whose tracks it counts: the new hello is published at
+                # once, the summaries in the queue's order, so the field says which is which
+                self.assertTrue(at_restart, "no summary at the restart")
+                self.assertEqual(at_restart[-1]["instance"], first["instance"])
+                self.assertIn(event["id"], [t["id"] for t in at_restart[-1]["tracks"]])
+                self.assertEqual(summaries[-1]["instance"], second["instance"])
                 self.assertIn(event["id"], [t["id"] for t in summaries[-1]["tracks"]])
+                self.assertEqual((event["instance"], again["instance"]),
+                                 (first["instance"], second["instance"]))
                 for s in at_restart + summaries:
                     ids = [t["id"] for t in s["tracks"]]
                     self.assertEqual(len(ids), len(set(ids)), "an id twice: %s" % s)

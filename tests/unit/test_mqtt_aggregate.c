@@ -35,6 +35,7 @@ static void test_counts_add_up(void **state)
     agg_set_classes(a, CLASSES, 4);
     struct agg_event ev[8];
     long faces = 0;
+    assert_true(agg_window_empty(a));
     for (int i = 0; i < 30; i++) {       /* 3 s at 10 fps: track 1 always, track 2 in 10 */
         struct agg_face f[2] = {{1, i < 20 ? "neutral" : "happiness", 0.8},
                                 {2, "surprise", 0.6}};
@@ -42,7 +43,9 @@ static void test_counts_add_up(void **state)
         faces += (long)n;
         agg_frame(a, 100.0 + i * 0.1, f, n, ev, 8);
     }
+    assert_false(agg_window_empty(a));
     json_t *s = agg_summary(a, 100, 103);
+    assert_true(agg_window_empty(a));
     assert_string_equal(json_string_value(json_object_get(s, "type")), "summary");
     assert_int_equal(json_integer_value(json_object_get(s, "frames")), 30);
     assert_int_equal(json_integer_value(json_object_get(s, "faces")), faces);
@@ -66,6 +69,11 @@ static void test_counts_add_up(void **state)
     assert_true(fabs(json_real_value(json_object_get(t1, "dwell_s")) - 2.9) < 1e-6);
     assert_true(fabs(json_real_value(json_object_get(s, "interval_s")) - 3) < 1e-9);
     json_decref(s);
+
+    /* a frame without faces is something seen */
+    agg_frame(a, 103.5, NULL, 0, ev, 8);
+    assert_false(agg_window_empty(a));
+    json_decref(agg_summary(a, 103, 103.5));
 
     /* a fresh window: zeros, no tracks; mean confidence null */
     s = agg_summary(a, 103, 104);
