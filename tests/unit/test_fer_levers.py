@@ -780,11 +780,13 @@ class RunTest(unittest.TestCase):
         with Tree() as tree:
             nano_a = os.path.join(common.ROOT, "models", "emotionnet-nano-a-fer.enn")
             shutil.copy(os.path.join(ROOT, "models", "emotionnet-nano-a-fer.enn"), nano_a)
-            models = sorted(os.listdir(os.path.join(common.ROOT, "models")))
+            models = {f: read(os.path.join(common.ROOT, "models", f))
+                      for f in os.listdir(os.path.join(common.ROOT, "models"))}
             said = run(self.module, "--variant", "w", "--epochs", "1")
             kept = fer.teacher_file("w", "e1")
             self.assertIn(f"kept the teacher as {kept}", said)
-            self.assertEqual(sorted(os.listdir(os.path.join(common.ROOT, "models"))), models)
+            self.assertEqual({f: read(os.path.join(common.ROOT, "models", f))
+                              for f in os.listdir(os.path.join(common.ROOT, "models"))}, models)
             self.assertFalse(os.path.exists(fer.state_folder("w", "e1")))
             rec = common.read_json(os.path.join(fer.record_folder("w", "e1"), "result.json"))
             self.assertFalse(rec["shipped"])
@@ -809,6 +811,13 @@ class RunTest(unittest.TestCase):
             with self.assertRaises(SystemExit) as refused:
                 run(self.module, "--variant", "w", "--measure-shipped")
             self.assertIn("a teacher, never shipped", str(refused.exception))
+            # a finished teacher is never replaced; a Nano-A file is no Nano-W start
+            with self.assertRaises(SystemExit) as refused:
+                run(self.module, "--variant", "w", "--epochs", "1")
+            self.assertIn("trained already", str(refused.exception))
+            with self.assertRaises(SystemExit) as refused:
+                run(self.module, "--variant", "w", "--epochs", "1", "--init", nano_a)
+            self.assertIn("--init: not a Nano-W model", str(refused.exception))
 
     def test_posed_faces_skipped_without_ckplus(self):
         with Tree() as tree:
