@@ -819,6 +819,27 @@ class RunTest(unittest.TestCase):
                 run(self.module, "--variant", "w", "--epochs", "1", "--init", nano_a)
             self.assertIn("--init: not a Nano-W model", str(refused.exception))
 
+    def test_a_report_that_fails_leaves_the_finished_run_intact(self):
+        """A run that began before report.py changed under it imports the new one at its
+        end; if that raises, the record and cleanup stand and the run says what to do."""
+        import report
+        with Tree():
+            saved = report.write
+
+            def broken():
+                raise AttributeError("module 'fer' has no attribute 'X'")
+            report.write = broken
+            try:
+                said = run(self.module, *RECIPE[2:], "--epochs", "1")
+            finally:
+                report.write = saved
+            name = fer.recipe_name("b", 1, {"lr": 3e-4, "balance": True, "smoothing": 0.1,
+                                            "mixup": 0.2, "photometric": True})
+            self.assertIn("docs/results.md not regenerated (AttributeError", said)
+            self.assertTrue(os.path.exists(os.path.join(fer.record_folder("b", name),
+                                                        "result.json")))
+            self.assertFalse(os.path.exists(fer.state_folder("b", name)))
+
     def test_posed_faces_skipped_without_ckplus(self):
         with Tree() as tree:
             shutil.rmtree(os.path.join(tree.tmp.name, "data", "ckplus48"))
