@@ -471,10 +471,10 @@ def _fer_recipes_section(v="a"):
                  "replaces the shipped model only if it beats it on PublicTest overall and on "
                  "its lowest PublicTest class recall (`fer.ship_decision`), both measured by "
                  "the same code.", ""]
-    out = intro + [
+    out = intro + ([   # no table before the first record (a teacher's first run)
            "| model / recipe | PublicTest | " + " | ".join(f"{c} (Public)" for c in classes) +
            " | lowest (Public) | PrivateTest | mirrored | lowest (Private) | status |",
-           "|---" * (len(classes) + 7) + "|"]
+           "|---" * (len(classes) + 7) + "|"] if records else [])
     for i, (folder, r) in enumerate(records):
         pub = r.get("public_confusion")
         rec = fer.recall(pub) if pub else [None] * len(classes)
