@@ -5,7 +5,9 @@ stopped and resumed run with the new flags ends where the uninterrupted run ends
 class weights are n_c^-0.5 with mean 1; the ship rule takes a candidate only when it
 beats the shipped model overall and on the lowest class recall, and the run's end acts on
 it; no new flag keeps the default recipe's folders; --holdout fits its logit offsets on
-Training faces kept back from fitting and ships them in the model's bias. The runs use a
+Training faces kept back from fitting and ships them in the model's bias; a compacted
+state (checkpoint.py) resumes and is recorded, an unreadable one stops the run with its
+name. The runs use a
 made-up 48x48 dataset and a copy of the tree in a temporary folder; needs no dataset."""
 import contextlib
 import csv
@@ -367,6 +369,77 @@ class RunTest(unittest.TestCase):
         for key, value in whole["model"].items():
             self.assertTrue(torch.allclose(value.float(), resumed["model"][key].float(),
                                            atol=1e-6), key)
+
+    def test_compacted_state_resumes_and_the_record_says_so(self):
+        """A state over the per-file limit is committed compacted (checkpoint.py): the
+        weights and the random stream stay exact, Adam's moments keep bfloat16's
+        precision, the run resumes from it, and its record names where it was compacted."""
+        import checkpoint
+        name = fer.recipe_name("b", 2, {"init": RECIPE[1], "lr": 3e-4, "balance": True,
+                                        "smoothing": 0.1, "mixup": 0.2, "photometric": True})
+        ends = []
+        for compacted in (False, True):
+            with Tree():
+                state = os.path.join(fer.state_folder("b", name), "state.pt")
+                run(self.module, *RECIPE, "--epochs", "2", "--stop-after", "1")
+                exact, size = train.load(state), os.path.getsize(state)
+                # a state within the limit is left exact, byte for byte
+                before = read(state)
+                self.assertEqual(checkpoint.compact(state, size), (size, size, "fits as it is"))
+                self.assertEqual(read(state), before)
+                if compacted:
+                    _, after, _ = checkpoint.compact(state, size - 1)
+                    self.assertLess(after, size)
+                    self.assertEqual(os.path.getsize(state), after)
+                    small = train.load(state)
+                    self.assertEqual(small["compacted_after"], [1])
+                    self.assertTrue(torch.equal(small["gen"], exact["gen"]))
+                    self.assertEqual(small["history"], exact["history"])
+                    for key, value in exact["model"].items():
+                        self.assertTrue(torch.equal(value, small["model"][key]), key)
+                    for i, slot in exact["opt"]["state"].items():
+                        for key in ("exp_avg", "exp_avg_sq"):
+                            got = small["opt"]["state"][i][key]
+                            self.assertEqual(got.dtype, torch.float32)
+                            self.assertTrue(torch.allclose(got, slot[key], rtol=2 ** -8,
+                                                           atol=0), (i, key))
+                    import report
+                    report.write()      # the run in progress, read from its compacted state
+                    text = read(os.path.join(common.ROOT, "docs", "results.md"), "r")
+                    self.assertIn(f"**`{name}` in progress**", text)
+                    self.assertIn("Its state was compacted after epoch 1", text)
+                    # what cannot fit even compacted is refused and left as it is
+                    packed = read(state)
+                    with self.assertRaisesRegex(ValueError, "over the 100-byte limit"):
+                        checkpoint.compact(state, 100)
+                    self.assertEqual(read(state), packed)
+                ends.append(run(self.module, *RECIPE, "--epochs", "2"))
+                rec = common.read_json(os.path.join(fer.record_folder("b", name),
+                                                    "result.json"))
+                ends.append(rec)
+        whole_said, whole, resumed_said, resumed = ends
+        self.assertNotIn("compacted", whole_said)
+        self.assertNotIn("state_compacted_after", whole)
+        self.assertIn("its state was compacted after epoch 1", resumed_said)
+        self.assertEqual(resumed["state_compacted_after"], [1])
+        self.assertEqual(whole["public_history"][0], resumed["public_history"][0])
+        # 8-bit moments change the second epoch's steps by far less than a face's worth
+        self.assertLessEqual(abs(whole["public_history"][1] - resumed["public_history"][1]),
+                             1 / 14)
+
+    def test_unreadable_state_stops_the_run_with_its_name(self):
+        name = fer.recipe_name("b", 2, {"init": RECIPE[1], "lr": 3e-4, "balance": True,
+                                        "smoothing": 0.1, "mixup": 0.2, "photometric": True})
+        with Tree():
+            folder = fer.state_folder("b", name)
+            os.makedirs(folder)
+            for junk in (b"not a checkpoint", b"\xfd7zXZ\x00 truncated"):
+                with open(os.path.join(folder, "state.pt"), "wb") as f:
+                    f.write(junk)
+                with self.assertRaises(SystemExit) as stop:
+                    run(self.module, *RECIPE, "--epochs", "2")
+                self.assertRegex(str(stop.exception),
+                                 r"cannot resume: .*state\.pt: not a readable checkpoint")
 
     def test_candidate_is_recorded_and_shipped_only_when_it_wins(self):
         for wins in (False, True):

@@ -245,8 +245,8 @@ def _fer_section(v="a"):
         state = os.path.join(common.STATE, f"emotionnet-nano-{v}-fer", "state.pt")
         if not os.path.exists(state):
             return "No FER2013 model has been trained yet.\n" if v == "a" else ""
-        import torch
-        st = torch.load(state, map_location="cpu")
+        import checkpoint
+        st = checkpoint.load(state)
         hist = ", ".join(f"{100 * a:.1f}" for a in st["history"])
         return (f"**Nano-{v.upper()} in progress** (`tools/train/train-fer --variant {v}`, "
                 f"resumable from `train-state/`): {st['epoch']} epochs done in "
@@ -377,6 +377,9 @@ def _fer_recipe_text(r):
                  f"posed CK+ faces of folds {s['ckplus_folds']} (the FER2013 classes)"
                  + (f", each {s['ckplus_repeat']} times an epoch" if s["ckplus_repeat"] != 1
                     else ""))
+    if r.get("state_compacted_after"):
+        text += ("; resumed from a compacted state (Adam's moments in bfloat16) after epoch "
+                 + ", ".join(map(str, r["state_compacted_after"])))
     return text
 
 
@@ -436,12 +439,12 @@ def _fer_records(v):
 
 def _fer_in_progress(v):
     """(recipe, checkpoint) of each FER2013 recipe run of variant v under way."""
-    import torch
+    import checkpoint
     out = []
     base = f"emotionnet-nano-{v}-fer-"
     for path in sorted(glob.glob(os.path.join(common.STATE, base + "*", "state.pt"))):
         recipe = os.path.basename(os.path.dirname(path))[len(base):]
-        out.append((recipe, torch.load(path, map_location="cpu")))
+        out.append((recipe, checkpoint.load(path)))
     return out
 
 
@@ -499,7 +502,11 @@ def _fer_recipes_section(v="a"):
                 f"{st['epoch']} epoch{'s' if st['epoch'] != 1 else ''} done in {st['seconds'] / 3600:.1f} h; best PublicTest "
                 f"so far {100 * st['best'][0]:.2f} % (epoch {st['best'][1]}). PublicTest by "
                 f"epoch: {hist}." + (f" Lowest PublicTest class recall by epoch: {floors}."
-                                     if floors else "")]
+                                     if floors else "")
+                + (" Its state was compacted after epoch "
+                   + ", ".join(map(str, st["compacted_after"]))
+                   + " (Adam's moments in bfloat16): not bit-exact on resume."
+                   if st.get("compacted_after") else "")]
     for folder, r in records if teacher else records[1:]:
         out += ["", f"#### `{r.get('recipe') or folder}`", "",
                 f"{r['epochs']} epochs: {_fer_recipe_text(r)}; "

@@ -8,6 +8,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+import checkpoint as state_file  # "checkpoint" is fit()'s path argument
+
 MEAN, STD = 0.5, 0.25      # written into the model file; the engine applies the same
 DEVICE = torch.device("cpu")
 
@@ -26,8 +28,9 @@ def use_device(name):
 
 
 def load(path):
-    """torch.load onto the current device (a checkpoint may come from the other one)."""
-    return torch.load(path, map_location=DEVICE)
+    """A checkpoint (exact or compacted) onto the current device (it may come from the
+    other one)."""
+    return state_file.load(path, DEVICE)
 
 
 def normalise(images):
@@ -114,9 +117,10 @@ def fit(model, x, y, epochs=200, batch=32, seed=0, checkpoint=None, log=print,
     opt = torch.optim.Adam([p for p in model.parameters() if p.requires_grad], lr=base_lr)
     loss_of = lambda logits, target: F.cross_entropy(logits, target, weight=class_weights,
                                                      label_smoothing=smoothing)
-    start, seconds, partial = 0, 0.0, False
+    start, seconds, partial, compacted = 0, 0.0, False, []
     if checkpoint and os.path.exists(checkpoint):
         state = load(checkpoint)
+        compacted = state.get("compacted_after", [])
         seconds = state.get("seconds", 0.0)
         partial = "seconds" not in state
         model.load_state_dict(state["model"])
@@ -163,11 +167,10 @@ def fit(model, x, y, epochs=200, batch=32, seed=0, checkpoint=None, log=print,
                 f"train acc {correct / total:.4f} lr {schedule(epoch, base_lr):.2e} "
                 f"{time.time() - t0:.1f}s")
         if checkpoint and (epoch % 5 == 4 or epoch == epochs - 1):
-            tmp = checkpoint + ".tmp"
-            torch.save({"model": model.state_dict(), "opt": opt.state_dict(),
-                        "gen": gen.get_state(), "epoch": epoch + 1,
-                        "seconds": seconds + time.time() - t_start}, tmp)
-            os.replace(tmp, checkpoint)
+            state_file.save({"model": model.state_dict(), "opt": opt.state_dict(),
+                             "gen": gen.get_state(), "epoch": epoch + 1,
+                             "seconds": seconds + time.time() - t_start,
+                             "compacted_after": compacted}, checkpoint)
     if stats is not None:
         stats["seconds"] = seconds + time.time() - t_start
         stats["seconds_partial"] = partial
