@@ -7,7 +7,7 @@ beats the shipped model overall and on the lowest class recall, and the run's en
 it; no new flag keeps the default recipe's folders; --holdout fits its logit offsets on
 Training faces kept back from fitting and ships them in the model's bias; a compacted
 state (checkpoint.py) resumes and is recorded, an unreadable one stops the run with its
-name. The runs use a
+name; --autocast bf16 is recorded per epoch and keeps the recipe. The runs use a
 made-up 48x48 dataset and a copy of the tree in a temporary folder; needs no dataset."""
 import contextlib
 import csv
@@ -426,6 +426,35 @@ class RunTest(unittest.TestCase):
         # 8-bit moments change the second epoch's steps by far less than a face's worth
         self.assertLessEqual(abs(whole["public_history"][1] - resumed["public_history"][1]),
                              1 / 14)
+
+    def test_bf16_autocast_is_how_a_run_computes_not_its_recipe(self):
+        """--autocast bf16 keeps the recipe's folders, so a run may switch when it
+        resumes; it changes the training steps, and the record says which epochs ran
+        how."""
+        name = fer.recipe_name("b", 2, {"init": RECIPE[1], "lr": 3e-4, "balance": True,
+                                        "smoothing": 0.1, "mixup": 0.2, "photometric": True})
+        ends, records = [], []
+        for mode in ("fp32", "bf16"):
+            with Tree():
+                state = os.path.join(fer.state_folder("b", name), "state.pt")
+                run(self.module, *RECIPE, "--epochs", "2", "--stop-after", "1")
+                run(self.module, *RECIPE, "--epochs", "2", "--autocast", mode,
+                    "--stop-after", "2")
+                ends.append(train.load(state))
+                run(self.module, *RECIPE, "--epochs", "2", "--autocast", mode)
+                records.append(common.read_json(os.path.join(fer.record_folder("b", name),
+                                                             "result.json")))
+                text = read(os.path.join(common.ROOT, "docs", "results.md"), "r")
+        fp32, mixed = ends
+        self.assertEqual(fp32["precision"], ["fp32", "fp32"])
+        self.assertEqual(mixed["precision"], ["fp32", "bf16"])
+        self.assertEqual(records[1]["precision_by_epoch"], ["fp32", "bf16"])
+        self.assertIn("epoch 1 on one CPU thread, epoch 2 on one CPU thread in bfloat16 "
+                      "autocast", text)
+        self.assertFalse(all(torch.equal(v, mixed["model"][k])
+                             for k, v in fp32["model"].items()))
+        for k, v in mixed["model"].items():     # float32 weights, bfloat16 passes
+            self.assertEqual(v.dtype, fp32["model"][k].dtype, k)
 
     def test_unreadable_state_stops_the_run_with_its_name(self):
         name = fer.recipe_name("b", 2, {"init": RECIPE[1], "lr": 3e-4, "balance": True,

@@ -70,7 +70,7 @@ def load(paths, classes, calibration):
 @torch.no_grad()
 def targets(teachers, x, temperature):
     """The teachers' probabilities at `temperature`, averaged: what the student learns."""
-    return sum(torch.softmax(t(x) / temperature, 1) for t in teachers) / len(teachers)
+    return sum(torch.softmax(t(x).float() / temperature, 1) for t in teachers) / len(teachers)
 
 
 def loss(student_logits, soft, temperature):

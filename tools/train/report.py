@@ -271,7 +271,7 @@ def _fer_section(v="a"):
     out += [
         "| on PrivateTest (" + f"{r['n_private']} images, reported once) | accuracy |",
         "|---|---|",
-        f"| the network alone | " + ("{:.2f} %" if mirror_helps or not mirrored
+        "| the network alone | " + ("{:.2f} %" if mirror_helps or not mirrored
                                         else "**{:.2f} %**").format(100 * r['private_accuracy'])
         + " |"]
     if mirror_helps:
@@ -304,25 +304,28 @@ def _fer_section(v="a"):
 
 
 def _threads_text(r):
-    """The CPU threads a FER2013 run trained with ("cuda": on the GPU): per epoch where
-    the record keeps them (a resumed run may change --threads or device), else its
-    command's --threads."""
-    per = r.get("threads_by_epoch")
-    if not per:
+    """The CPU threads a FER2013 run trained with ("cuda": on the GPU), and in bfloat16
+    where it did (--autocast): per epoch where the record keeps them (a resumed run may
+    change --threads, device or precision), else its command's --threads."""
+    threads = r.get("threads_by_epoch")
+    if not threads:
         m = re.search(r"--threads[ =](\d+)", r.get("command", ""))
-        per = [int(m.group(1)) if m and int(m.group(1)) else None]
+        threads = [int(m.group(1)) if m and int(m.group(1)) else None]
+    precision = r.get("precision_by_epoch") or ["fp32"] * len(threads)
+    per = list(zip(threads, precision))
     spans, start = [], 0
     for i in range(1, len(per) + 1):
         if i == len(per) or per[i] != per[start]:
             spans.append((start + 1, i, per[start]))
             start = i
-    word = lambda t: ("an unrecorded number of CPU threads" if t is None else
-                      "the GPU" if t == "cuda" else
-                      "one CPU thread" if t == 1 else f"{t} CPU threads")
+    word = lambda t, p: (("an unrecorded number of CPU threads" if t is None else
+                          "the GPU" if t == "cuda" else
+                          "one CPU thread" if t == 1 else f"{t} CPU threads")
+                         + (" in bfloat16 autocast" if p == "bf16" else ""))
     if len(spans) == 1:
-        return word(spans[0][2])
-    return ", ".join(f"epochs {a}-{b} on {word(t)}" if a != b else f"epoch {a} on {word(t)}"
-                     for a, b, t in spans)
+        return word(*spans[0][2])
+    return ", ".join(f"epochs {a}-{b} on {word(*k)}" if a != b else f"epoch {a} on {word(*k)}"
+                     for a, b, k in spans)
 
 
 def _fer_recipe_text(r):
