@@ -121,6 +121,9 @@ def fit(model, x, y, epochs=200, batch=32, seed=0, checkpoint=None, log=print,
     if checkpoint and os.path.exists(checkpoint):
         state = load(checkpoint)
         compacted = state.get("compacted_after", [])
+        if compacted:
+            log(f"its state was compacted after epoch {', '.join(map(str, compacted))} "
+                "(Adam's moments in bfloat16): not bit-identical to an uninterrupted run")
         seconds = state.get("seconds", 0.0)
         partial = "seconds" not in state
         model.load_state_dict(state["model"])
@@ -174,6 +177,8 @@ def fit(model, x, y, epochs=200, batch=32, seed=0, checkpoint=None, log=print,
     if stats is not None:
         stats["seconds"] = seconds + time.time() - t_start
         stats["seconds_partial"] = partial
+        if compacted:
+            stats["state_compacted_after"] = compacted
     return model
 
 
