@@ -74,6 +74,12 @@ def compact(path, limit=LIMIT):
     return before, len(packed), "Adam's moments in bfloat16, xz-compressed"
 
 
+def compaction_text(epochs):
+    """What a resumed run, its log and the report say of a compacted state."""
+    return (f"compacted after epoch {', '.join(map(str, epochs))} (Adam's moments in "
+            "bfloat16): not bit-identical to an uninterrupted run")
+
+
 def _replace(path, write):
     """Writes through a temporary file of its own, then renames it over `path`: a
     reader sees the old file or the new one, and two writers never share a name."""

@@ -498,6 +498,8 @@ def _fer_recipes_section(v="a"):
                    f"{100 * r['private_accuracy']:.2f} % | "
                    f"{100 * r.get('private_accuracy_mirrored', float('nan')):.2f} % | "
                    f"{_pct(low_priv)} | {status} |")
+    if running:
+        import checkpoint   # torch only where a run is under way
     for recipe, st in running:
         hist = ", ".join(f"{100 * a:.1f}" for a in st["history"])
         floors = ", ".join(f"{100 * a:.1f}" for a in st.get("floors", []))
@@ -506,10 +508,8 @@ def _fer_recipes_section(v="a"):
                 f"so far {100 * st['best'][0]:.2f} % (epoch {st['best'][1]}). PublicTest by "
                 f"epoch: {hist}." + (f" Lowest PublicTest class recall by epoch: {floors}."
                                      if floors else "")
-                + (" Its state was compacted after epoch "
-                   + ", ".join(map(str, st["compacted_after"]))
-                   + " (Adam's moments in bfloat16): not bit-exact on resume."
-                   if st.get("compacted_after") else "")]
+                + (" Its state was " + checkpoint.compaction_text(st["compacted_after"])
+                   + "." if st.get("compacted_after") else "")]
     for folder, r in records if teacher else records[1:]:
         out += ["", f"#### `{r.get('recipe') or folder}`", "",
                 f"{r['epochs']} epochs: {_fer_recipe_text(r)}; "

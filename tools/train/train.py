@@ -122,8 +122,7 @@ def fit(model, x, y, epochs=200, batch=32, seed=0, checkpoint=None, log=print,
         state = load(checkpoint)
         compacted = state.get("compacted_after", [])
         if compacted:
-            log(f"its state was compacted after epoch {', '.join(map(str, compacted))} "
-                "(Adam's moments in bfloat16): not bit-identical to an uninterrupted run")
+            log("its state was " + state_file.compaction_text(compacted))
         seconds = state.get("seconds", 0.0)
         partial = "seconds" not in state
         model.load_state_dict(state["model"])
