@@ -261,6 +261,9 @@ class LeversTest(unittest.TestCase):
         self.assertEqual(fer.recipe_name("a", 40, {"holdout": 0.1, "offset_bags": 20}),
                          "e40-ho0.1b20")
         self.assertEqual(fer.recipe_name("a", 40, {"holdout": 0.1, "swa": 8}), "e40-ho0.1-swa8")
+        self.assertEqual(fer.recipe_name("a", 40, {"seed": 11}), "")
+        self.assertEqual(fer.recipe_name("w", 30, {"balance": True, "swa": 6, "seed": 2}),
+                         "e30-bal-swa6-s2")
 
     def test_model_names_fit_the_format(self):
         """A long --init file name once made a recipe whose model name the engine refused

@@ -14,7 +14,7 @@ import common
 DEFAULTS = {"init": None, "lr": 1e-3, "balance": False, "smoothing": 0.0, "mixup": 0.0,
             "photometric": False, "ckplus_folds": None, "ckplus_repeat": 1,
             "product_crops": 0.0, "teachers": None, "distill": 0.5, "temperature": 2.0,
-            "holdout": 0.0, "offset_floor": 0.5, "offset_bags": 0, "swa": 0}
+            "holdout": 0.0, "offset_floor": 0.5, "offset_bags": 0, "swa": 0, "seed": 11}
 # variants trained only to teach the shipped ones (--teacher): over every budget, never
 # shipped; a finished run keeps its model in train-state/teachers/
 TEACHER_VARIANTS = ("w",)
@@ -27,7 +27,7 @@ def recipe_name(variant, epochs, settings):
     default recipe: it is never the shipped model); otherwise
     init[-<file>]-e<epochs>[-lr<x>][-bal][-ls<x>][-mix<x>][-photo][-ck<folds>[x<repeat>]]
     [-pc<p>][-kd<teachers>a<weight>t<temperature>][-ho<fraction>[f<floor>][b<bags>]]
-    [-swa<epochs>]."""
+    [-swa<epochs>][-s<seed>]."""
     s = {**DEFAULTS, **settings}
     if all(s[k] == DEFAULTS[k] for k in DEFAULTS) and variant not in TEACHER_VARIANTS:
         return ""
@@ -59,6 +59,8 @@ def recipe_name(variant, epochs, settings):
                      (f"b{s['offset_bags']}" if s["offset_bags"] else ""))
     if s.get("swa"):
         parts.append(f"swa{s['swa']}")
+    if s["seed"] != DEFAULTS["seed"]:
+        parts.append(f"s{s['seed']}")
     return "-".join(parts)
 
 
