@@ -265,6 +265,13 @@ class LeversTest(unittest.TestCase):
         self.assertEqual(fer.recipe_name("w", 30, {"balance": True, "swa": 6, "seed": 2}),
                          "e30-bal-swa6-s2")
 
+    def test_a_seed_of_its_own_is_said_in_the_record(self):
+        import report
+        for settings, said in (({}, False), ({"seed": 11}, False), ({"seed": 2}, True)):
+            text = report._fer_recipe_text({"settings": settings})
+            self.assertEqual("seed 2" in text, said, text)
+            self.assertEqual("seed" in text, said, text)
+
     def test_model_names_fit_the_format(self):
         """A long --init file name once made a recipe whose model name the engine refused
         (131 bytes): the name is cut to the format's limit with a digest, the writer

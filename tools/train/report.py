@@ -355,6 +355,8 @@ def _fer_recipe_text(r):
         text += f", label smoothing {s['smoothing']:g}"
     if s["mixup"]:
         text += f", mixup {s['mixup']:g}"
+    if s["seed"] != fer.DEFAULTS["seed"]:
+        text += f", seed {s['seed']} (initial weights, order, augmentations)"
     if s.get("teachers"):
         names = ", ".join(f"`{os.path.basename(t)}`" for t in s["teachers"])
         text += (f"; distilled from {len(s['teachers'])} teachers' averaged answer ({names}"
