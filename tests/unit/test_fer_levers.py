@@ -7,7 +7,8 @@ beats the shipped model overall and on the lowest class recall, and the run's en
 it; no new flag keeps the default recipe's folders; --holdout fits its logit offsets on
 Training faces kept back from fitting and ships them in the model's bias; a compacted
 state (checkpoint.py) resumes and is recorded, an unreadable one stops the run with its
-name; --autocast bf16 is recorded per epoch and keeps the recipe. The runs use a
+name; --autocast bf16 is recorded per epoch and keeps the recipe; --boost multiplies a
+class's weight, keeps the mean 1 and names its recipe. The runs use a
 made-up 48x48 dataset and a copy of the tree in a temporary folder; needs no dataset."""
 import contextlib
 import csv
@@ -203,6 +204,37 @@ class LeversTest(unittest.TestCase):
         with self.assertRaises(ValueError):
             fer.balance_weights([0, 0, 2], 3)
 
+    def test_boost_multiplies_a_class_weight_and_keeps_the_mean(self):
+        classes = ["anger", "fear", "happiness"]
+        labels = [0] * 100 + [1] * 25 + [2] * 100
+        self.assertIsNone(fer.class_weights(labels, classes, False, None))
+        w = fer.class_weights(labels, classes, False, {"fear": 2.0})
+        np.testing.assert_allclose(w, [0.75, 1.5, 0.75])
+        bal = fer.balance_weights(labels, 3)
+        w = fer.class_weights(labels, classes, True, {"fear": 1.5})
+        self.assertAlmostEqual(float(w.mean()), 1.0)
+        self.assertAlmostEqual(w[1] / w[0], 1.5 * bal[1] / bal[0])
+        self.assertAlmostEqual(w[2] / w[0], bal[2] / bal[0])
+        np.testing.assert_allclose(fer.class_weights(labels, classes, True, None), bal)
+
+    def test_boost_flags_are_checked_and_spelled_one_way(self):
+        classes = ["anger", "fear", "happiness"]
+        self.assertIsNone(fer.parse_boost(None, classes))
+        self.assertIsNone(fer.parse_boost([], classes))
+        # the classes' order, whatever the flags' order: one boost set, one recipe
+        self.assertEqual(list(fer.parse_boost(["happiness=0.5", "fear=1.5"], classes).items()),
+                         [("fear", 1.5), ("happiness", 0.5)])
+        for bad, why in (("fear", "CLASS=FACTOR"), ("joy=2", "CLASS=FACTOR"),
+                         ("fear=x", "a factor"), ("fear=0", "a factor"), ("fear=-1", "a factor"),
+                         ("fear=1", "not 1"), ("fear=11", "at most 10"),
+                         ("fear=nan", "a factor")):
+            with self.assertRaises(ValueError, msg=bad) as refused:
+                fer.parse_boost([bad], classes)
+            self.assertIn(why, str(refused.exception))
+        with self.assertRaises(ValueError) as refused:
+            fer.parse_boost(["fear=2", "fear=3"], classes)
+        self.assertIn("twice", str(refused.exception))
+
     def test_ship_rule(self):
         current = {"accuracy": 0.6534, "recall": [0.57, 0.32, 0.36, 0.85, 0.69, 0.55, 0.83]}
         better = {"accuracy": 0.66, "recall": [0.6, 0.4, 0.45, 0.8, 0.6, 0.5, 0.8]}
@@ -262,6 +294,10 @@ class LeversTest(unittest.TestCase):
                          "e40-ho0.1b20")
         self.assertEqual(fer.recipe_name("a", 40, {"holdout": 0.1, "swa": 8}), "e40-ho0.1-swa8")
         self.assertEqual(fer.recipe_name("a", 40, {"seed": 11}), "")
+        self.assertEqual(fer.recipe_name("a", 40, {"boost": None}), "")
+        self.assertEqual(fer.recipe_name("a", 12, {"balance": True, "smoothing": 0.1,
+                                                   "boost": {"fear": 1.5, "anger": 1.2}}),
+                         "e12-bal-bfear1.5-banger1.2-ls0.1")
         self.assertEqual(fer.recipe_name("w", 30, {"balance": True, "swa": 6, "seed": 2}),
                          "e30-bal-swa6-s2")
 
@@ -271,6 +307,12 @@ class LeversTest(unittest.TestCase):
             text = report._fer_recipe_text({"settings": settings})
             self.assertEqual("seed 2" in text, said, text)
             self.assertEqual("seed" in text, said, text)
+
+    def test_a_boost_is_said_in_the_record(self):
+        import report
+        text = report._fer_recipe_text({"settings": {"balance": True, "boost": {"fear": 1.5}}})
+        self.assertIn("class-balanced loss (weights ~ n^-0.5), fear's loss weight × 1.5", text)
+        self.assertNotIn("loss weight ×", report._fer_recipe_text({"settings": {}}))
 
     def test_model_names_fit_the_format(self):
         """A long --init file name once made a recipe whose model name the engine refused
@@ -360,6 +402,28 @@ class RunTest(unittest.TestCase):
     def setUpClass(cls):
         torch.set_num_threads(1)
         cls.module = load_train_fer()
+
+    def test_boosted_run_fits_with_the_boosted_weights_in_its_own_folder(self):
+        import datasets
+        with Tree():
+            said = run(self.module, *RECIPE, "--boost", "fear=2", "--epochs", "2",
+                       "--stop-after", "1")
+            name = fer.recipe_name("b", 2, {"init": RECIPE[1], "lr": 3e-4, "balance": True,
+                                            "smoothing": 0.1, "mixup": 0.2,
+                                            "photometric": True, "boost": {"fear": 2.0}})
+            self.assertIn("-bal-bfear2-", name)
+            self.assertTrue(os.path.exists(os.path.join(fer.state_folder("b", name),
+                                                        "state.pt")))
+            line = next(l for l in said.splitlines() if l.startswith("class weights "))
+            got = dict(p.rsplit(" ", 1) for p in line[len("class weights "):].split(", "))
+            want = fer.class_weights(np.repeat(np.arange(7), (8, 2, 6, 8, 8, 6, 6)),
+                                     datasets.FER_CLASSES, True, {"fear": 2.0})
+            self.assertEqual(list(got), datasets.FER_CLASSES)
+            np.testing.assert_allclose([float(v) for v in got.values()], want, atol=0.005)
+            for bad in ("joy=2", "fear=1", "fear"):
+                with self.assertRaises(SystemExit, msg=bad) as refused:
+                    run(self.module, *RECIPE, "--boost", bad, "--epochs", "2")
+                self.assertIn("--boost", str(refused.exception))
 
     def test_resumed_run_ends_where_the_whole_run_ends(self):
         states = []

@@ -14,7 +14,8 @@ import common
 DEFAULTS = {"init": None, "lr": 1e-3, "balance": False, "smoothing": 0.0, "mixup": 0.0,
             "photometric": False, "ckplus_folds": None, "ckplus_repeat": 1,
             "product_crops": 0.0, "teachers": None, "distill": 0.5, "temperature": 2.0,
-            "holdout": 0.0, "offset_floor": 0.5, "offset_bags": 0, "swa": 0, "seed": 11}
+            "holdout": 0.0, "offset_floor": 0.5, "offset_bags": 0, "swa": 0, "seed": 11,
+            "boost": None}
 # variants trained only to teach the shipped ones (--teacher): over every budget, never
 # shipped; a finished run keeps its model in train-state/teachers/
 TEACHER_VARIANTS = ("w",)
@@ -25,7 +26,7 @@ def recipe_name(variant, epochs, settings):
     """"" for the default recipe (its folders stay emotionnet-nano-<v>-fer and fer/ or
     fer-b/, whatever --epochs says, as before the levers existed; a teacher variant has no
     default recipe: it is never the shipped model); otherwise
-    init[-<file>]-e<epochs>[-lr<x>][-bal][-ls<x>][-mix<x>][-photo][-ck<folds>[x<repeat>]]
+    init[-<file>]-e<epochs>[-lr<x>][-bal][-b<class><factor>...][-ls<x>][-mix<x>][-photo][-ck<folds>[x<repeat>]]
     [-pc<p>][-kd<teachers>a<weight>t<temperature>][-ho<fraction>[f<floor>][b<bags>]]
     [-swa<epochs>][-s<seed>]."""
     s = {**DEFAULTS, **settings}
@@ -40,6 +41,8 @@ def recipe_name(variant, epochs, settings):
         parts.append(f"lr{s['lr']:g}")
     if s["balance"]:
         parts.append("bal")
+    for c, factor in (s["boost"] or {}).items():
+        parts.append(f"b{c}{factor:g}")
     if s["smoothing"]:
         parts.append(f"ls{s['smoothing']:g}")
     if s["mixup"]:
@@ -99,6 +102,38 @@ def balance_weights(labels, n_classes):
         raise ValueError("a class has no training image")
     w = counts ** -0.5
     return w * n_classes / w.sum()
+
+
+def parse_boost(texts, classes):
+    """--boost CLASS=FACTOR (repeatable) as {class: factor} in the classes' order, so
+    that one set of boosts has one recipe name. Raises ValueError naming what is wrong."""
+    boost = {}
+    for text in texts or ():
+        c, sep, value = text.partition("=")
+        if not sep or c not in classes:
+            raise ValueError(f"{text!r}: CLASS=FACTOR, CLASS one of {', '.join(classes)}")
+        if c in boost:
+            raise ValueError(f"{c} is boosted twice")
+        try:
+            factor = float(value)
+        except ValueError:
+            factor = float("nan")
+        if not 0 < factor <= 10 or factor == 1:
+            raise ValueError(f"{text!r}: a factor above 0, at most 10, and not 1")
+        boost[c] = factor
+    return {c: boost[c] for c in classes if c in boost} or None
+
+
+def class_weights(labels, classes, balance, boost):
+    """The cross-entropy class weights of a run, or None (all equal): --balance's
+    n_c^-0.5, each --boost class's times its factor, then scaled to mean 1 so that the
+    loss keeps its size against the distillation term and the learning rate."""
+    if not balance and not boost:
+        return None
+    w = balance_weights(labels, len(classes)) if balance else np.ones(len(classes))
+    for c, factor in (boost or {}).items():
+        w[classes.index(c)] *= factor
+    return w * len(classes) / w.sum()
 
 
 def holdout_mask(labels, fraction):

@@ -351,6 +351,8 @@ def _fer_recipe_text(r):
         text += " plus photometric ones (brightness, contrast, gamma, blur, noise)"
     if s["balance"]:
         text += ", class-balanced loss (weights ~ n^-0.5)"
+    for c, factor in (s.get("boost") or {}).items():
+        text += f", {c}'s loss weight × {factor:g}"
     if s["smoothing"]:
         text += f", label smoothing {s['smoothing']:g}"
     if s["mixup"]:
