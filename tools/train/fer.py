@@ -26,9 +26,9 @@ def recipe_name(variant, epochs, settings):
     """"" for the default recipe (its folders stay emotionnet-nano-<v>-fer and fer/ or
     fer-b/, whatever --epochs says, as before the levers existed; a teacher variant has no
     default recipe: it is never the shipped model); otherwise
-    init[-<file>]-e<epochs>[-lr<x>][-bal][-b<class><factor>...][-ls<x>][-mix<x>][-photo][-ck<folds>[x<repeat>]]
-    [-pc<p>][-kd<teachers>a<weight>t<temperature>][-ho<fraction>[f<floor>][b<bags>]]
-    [-swa<epochs>][-s<seed>]."""
+    init[-<file>]-e<epochs>[-lr<x>][-bal][-b<class><factor>...][-ls<x>][-mix<x>][-photo]
+    [-ck<folds>[x<repeat>]][-pc<p>][-kd<teachers>a<weight>t<temperature>]
+    [-ho<fraction>[f<floor>][b<bags>]][-swa<epochs>][-s<seed>]."""
     s = {**DEFAULTS, **settings}
     if all(s[k] == DEFAULTS[k] for k in DEFAULTS) and variant not in TEACHER_VARIANTS:
         return ""
