@@ -8,8 +8,9 @@ it; no new flag keeps the default recipe's folders; --holdout fits its logit off
 Training faces kept back from fitting and ships them in the model's bias; a compacted
 state (checkpoint.py) resumes and is recorded, an unreadable one stops the run with its
 name; --autocast bf16 is recorded per epoch and keeps the recipe; --boost multiplies a
-class's weight, keeps the mean 1 and names its recipe. The runs use a
-made-up 48x48 dataset and a copy of the tree in a temporary folder; needs no dataset."""
+class's weight, keeps the mean 1 and names its recipe; SIGUSR1 stops a run at its
+epoch's end. The runs use a made-up 48x48 dataset and a copy of the tree in a temporary
+folder; needs no dataset."""
 import contextlib
 import csv
 import importlib.machinery
@@ -443,6 +444,43 @@ class RunTest(unittest.TestCase):
         for key, value in whole["model"].items():
             self.assertTrue(torch.allclose(value.float(), resumed["model"][key].float(),
                                            atol=1e-6), key)
+
+    def test_sigusr1_stops_the_run_once_its_epoch_is_checkpointed(self):
+        """kill -USR1 in the middle of an epoch: the run finishes that epoch, saves it as
+        --stop-after would and stops; the same command then takes it to its end."""
+        import signal
+        name = fer.recipe_name("b", 2, {"init": RECIPE[1], "lr": 3e-4, "balance": True,
+                                        "smoothing": 0.1, "mixup": 0.2, "photometric": True})
+        augment, states = train.augment, []
+
+        def augment_then_signal(*a):
+            train.augment = augment
+            os.kill(os.getpid(), signal.SIGUSR1)    # during epoch 1's first batch
+            return augment(*a)
+        for signalled in (False, True):
+            with Tree():
+                state = os.path.join(fer.state_folder("b", name), "state.pt")
+                if signalled:
+                    train.augment = augment_then_signal
+                    try:
+                        said = run(self.module, *RECIPE, "--epochs", "2")
+                    finally:
+                        train.augment = augment
+                    self.assertIn("stopped after epoch 1 (SIGUSR1", said)
+                    self.assertIs(signal.getsignal(signal.SIGUSR1), signal.SIG_DFL)
+                else:
+                    run(self.module, *RECIPE, "--epochs", "2", "--stop-after", "1")
+                states.append(train.load(state))
+                if signalled:
+                    run(self.module, *RECIPE, "--epochs", "2")
+                    rec = common.read_json(os.path.join(fer.record_folder("b", name),
+                                                        "result.json"))
+                    self.assertEqual(len(rec["public_history"]), 2)
+        stopped, signalled = states
+        self.assertEqual(signalled["epoch"], 1)
+        self.assertEqual(signalled["history"], stopped["history"])
+        for key, value in stopped["model"].items():
+            self.assertTrue(torch.equal(value, signalled["model"][key]), key)
 
     def test_compacted_state_resumes_and_the_record_says_so(self):
         """A state over the per-file limit is committed compacted (checkpoint.py): the
