@@ -951,6 +951,7 @@ class RunTest(unittest.TestCase):
                 ends.append(train.load(state))
             self.assertIsNone(ends[0]["swa"])              # epoch 1 is not averaged
             self.assertEqual([e["swa_count"] for e in ends], [0, 1, 2])
+            self.assertEqual([len(e["recalls"]) for e in ends], [1, 2, 3])   # kept on resume
             net = nano.NanoNet(nano.ARCHS["b"], 7)
             for key, _ in net.named_parameters():
                 want = (ends[1]["model"][key] + ends[2]["model"][key]) / 2
@@ -971,6 +972,11 @@ class RunTest(unittest.TestCase):
             self.assertEqual(avg["best_epoch_public_accuracy"], rec["public_history"][epoch - 1])
             self.assertEqual(avg["best_epoch_public_floor"],
                              rec["public_floor_history"][epoch - 1])
+            # per-class recall by epoch, its lowest class the floor of that epoch
+            self.assertEqual(rec["public_recall_history"][:2], ends[1]["recalls"])
+            for recall, floor in zip(rec["public_recall_history"], rec["public_floor_history"]):
+                self.assertEqual(len(recall), 7)
+                self.assertEqual(min(r for r in recall if r is not None), floor)
             self.assertEqual(avg["chosen"],
                              avg["public_accuracy"] > avg["best_epoch_public_accuracy"] and
                              min(avg["public_recall"]) > avg["best_epoch_public_floor"])
@@ -981,6 +987,8 @@ class RunTest(unittest.TestCase):
             text = read(os.path.join(common.ROOT, "docs", "results.md"), "r")
             self.assertIn("the mean of the last 2 epochs' weights", text)
             self.assertIn("the weights averaged over epochs 2-3", text)
+            self.assertIn("PublicTest recall (%) by epoch:", text)
+            self.assertIn(f"| 3 | {100 * rec['public_history'][2]:.2f} | ", text)
             for bad in ("1", "4", "-1"):
                 with self.assertRaises(SystemExit, msg=bad) as refused:
                     run(self.module, *scratch, "--epochs", "3", "--swa", bad)

@@ -266,6 +266,7 @@ def _fer_section(v="a"):
         f"{r['epochs']} epochs on Training ({r['n_train']} images): {_fer_recipe_text(r)}; "
         f"{_chosen_text(r, 'the epoch chosen on PublicTest (best {:.2f} % at epoch {})')}. "
         f"{_by_epoch(r)}: {hist}.", ""]
+    out += _epoch_recall_table(r["classes"], r["public_history"], r.get("public_recall_history"))
     if r.get("logit_offsets"):
         out += [_offsets_text(r), ""]
     out += [
@@ -514,12 +515,17 @@ def _fer_recipes_section(v="a"):
                                      if floors else "")
                 + (" Its state was " + checkpoint.compaction_text(st["compacted_after"])
                    + "." if st.get("compacted_after") else "")]
+        table = _epoch_recall_table(classes, st["history"], st.get("recalls"))
+        if table and records:
+            out += [""] + table[:-1]
     for folder, r in records if teacher else records[1:]:
         out += ["", f"#### `{r.get('recipe') or folder}`", "",
                 f"{r['epochs']} epochs: {_fer_recipe_text(r)}; "
                 f"{_chosen_text(r, 'epoch {1} chosen on PublicTest')}. "
                 f"{_by_epoch(r)}: "
                 + ", ".join(f"{100 * a:.1f}" for a in r["public_history"]) + ".", ""]
+        out += _epoch_recall_table(r["classes"], r["public_history"],
+                                   r.get("public_recall_history"))
         if r.get("logit_offsets"):
             out += [_offsets_text(r), ""]
         if r.get("ship_reason"):
@@ -552,6 +558,21 @@ def _chosen_text(r, plain):
                 "had to beat both)")
     return (plain.format(best, r["best_epoch"]) + f"; the weights averaged over epochs "
             f"{span} got {got}, not better on both")
+
+
+def _epoch_recall_table(classes, history, recalls):
+    """Markdown lines of PublicTest overall and per-class recall (%) by epoch, [] when the
+    run kept none (runs before checkpoints kept it: their epochs are None)."""
+    rows = [(i + 1, acc, rec) for i, (acc, rec) in enumerate(zip(history, recalls or []))
+            if rec is not None]
+    if not rows:
+        return []
+    out = ["| epoch | PublicTest | " + " | ".join(classes) + " |",
+           "|---" * (len(classes) + 2) + "|"]
+    for epoch, acc, rec in rows:
+        out.append(f"| {epoch} | {100 * acc:.2f} | " + " | ".join(
+            "-" if x is None else f"{100 * x:.1f}" for x in rec) + " |")
+    return ["PublicTest recall (%) by epoch:", ""] + out + [""]
 
 
 def _by_epoch(r):
