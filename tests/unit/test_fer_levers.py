@@ -861,6 +861,7 @@ class RunTest(unittest.TestCase):
             self.assertIn("13 Training faces (a class-stratified 0.25) held back", text)
             self.assertIn("fitted on the 13 held-back Training faces", text)
             self.assertIn("PublicTest by epoch (before the logit offsets)", text)
+            self.assertIn("PublicTest recall (%) by epoch (before the logit offsets):", text)
             for bad, why in ((["--holdout", "0.25", "--init", tree.model], "--init"),
                              (["--holdout", "0.5"], "below 0.5"),
                              (["--offset-floor", "0.4"], "goes with --holdout"),

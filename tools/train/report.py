@@ -266,7 +266,8 @@ def _fer_section(v="a"):
         f"{r['epochs']} epochs on Training ({r['n_train']} images): {_fer_recipe_text(r)}; "
         f"{_chosen_text(r, 'the epoch chosen on PublicTest (best {:.2f} % at epoch {})')}. "
         f"{_by_epoch(r)}: {hist}.", ""]
-    out += _epoch_recall_table(r["classes"], r["public_history"], r.get("public_recall_history"))
+    out += _epoch_recall_table(r["classes"], r["public_history"], r.get("public_recall_history"),
+                               bool(r.get("logit_offsets")))
     if r.get("logit_offsets"):
         out += [_offsets_text(r), ""]
     out += [
@@ -525,7 +526,7 @@ def _fer_recipes_section(v="a"):
                 f"{_by_epoch(r)}: "
                 + ", ".join(f"{100 * a:.1f}" for a in r["public_history"]) + ".", ""]
         out += _epoch_recall_table(r["classes"], r["public_history"],
-                                   r.get("public_recall_history"))
+                                   r.get("public_recall_history"), bool(r.get("logit_offsets")))
         if r.get("logit_offsets"):
             out += [_offsets_text(r), ""]
         if r.get("ship_reason"):
@@ -560,9 +561,10 @@ def _chosen_text(r, plain):
             f"{span} got {got}, not better on both")
 
 
-def _epoch_recall_table(classes, history, recalls):
+def _epoch_recall_table(classes, history, recalls, offsets=False):
     """Markdown lines of PublicTest overall and per-class recall (%) by epoch, [] when the
-    run kept none (runs before checkpoints kept it: their epochs are None)."""
+    run kept none (runs before checkpoints kept it: their epochs are None); `offsets`: a
+    --holdout run's, measured before its logit offsets."""
     rows = [(i + 1, acc, rec) for i, (acc, rec) in enumerate(zip(history, recalls or []))
             if rec is not None]
     if not rows:
@@ -572,7 +574,8 @@ def _epoch_recall_table(classes, history, recalls):
     for epoch, acc, rec in rows:
         out.append(f"| {epoch} | {100 * acc:.2f} | " + " | ".join(
             "-" if x is None else f"{100 * x:.1f}" for x in rec) + " |")
-    return ["PublicTest recall (%) by epoch:", ""] + out + [""]
+    return ["PublicTest recall (%) by epoch" + (" (before the logit offsets)" if offsets
+                                                 else "") + ":", ""] + out + [""]
 
 
 def _by_epoch(r):
