@@ -266,8 +266,8 @@ def _fer_section(v="a"):
         f"{r['epochs']} epochs on Training ({r['n_train']} images): {_fer_recipe_text(r)}; "
         f"{_chosen_text(r, 'the epoch chosen on PublicTest (best {:.2f} % at epoch {})')}. "
         f"{_by_epoch(r)}: {hist}.", ""]
-    out += _epoch_recall_table(r["classes"], r["public_history"], r.get("public_recall_history"),
-                               bool(r.get("logit_offsets")))
+    out += _epoch_recall_table(_by_epoch(r, "PublicTest recall (%)"), r["classes"],
+                               r["public_history"], r.get("public_recall_history"))
     if r.get("logit_offsets"):
         out += [_offsets_text(r), ""]
     out += [
@@ -516,7 +516,8 @@ def _fer_recipes_section(v="a"):
                                      if floors else "")
                 + (" Its state was " + checkpoint.compaction_text(st["compacted_after"])
                    + "." if st.get("compacted_after") else "")]
-        table = _epoch_recall_table(classes, st["history"], st.get("recalls"))
+        table = _epoch_recall_table("PublicTest recall (%) by epoch", classes,
+                                    st["history"], st.get("recalls"))
         if table and records:
             out += [""] + table[:-1]
     for folder, r in records if teacher else records[1:]:
@@ -525,8 +526,8 @@ def _fer_recipes_section(v="a"):
                 f"{_chosen_text(r, 'epoch {1} chosen on PublicTest')}. "
                 f"{_by_epoch(r)}: "
                 + ", ".join(f"{100 * a:.1f}" for a in r["public_history"]) + ".", ""]
-        out += _epoch_recall_table(r["classes"], r["public_history"],
-                                   r.get("public_recall_history"), bool(r.get("logit_offsets")))
+        out += _epoch_recall_table(_by_epoch(r, "PublicTest recall (%)"), r["classes"],
+                                   r["public_history"], r.get("public_recall_history"))
         if r.get("logit_offsets"):
             out += [_offsets_text(r), ""]
         if r.get("ship_reason"):
@@ -561,10 +562,10 @@ def _chosen_text(r, plain):
             f"{span} got {got}, not better on both")
 
 
-def _epoch_recall_table(classes, history, recalls, offsets=False):
-    """Markdown lines of PublicTest overall and per-class recall (%) by epoch, [] when the
-    run kept none (runs before checkpoints kept it: their epochs are None); `offsets`: a
-    --holdout run's, measured before its logit offsets."""
+def _epoch_recall_table(title, classes, history, recalls):
+    """Markdown lines of PublicTest overall and per-class recall (%) by epoch under
+    `title`, [] when the run kept none (runs before checkpoints kept it: their epochs are
+    None)."""
     rows = [(i + 1, acc, rec) for i, (acc, rec) in enumerate(zip(history, recalls or []))
             if rec is not None]
     if not rows:
@@ -574,15 +575,14 @@ def _epoch_recall_table(classes, history, recalls, offsets=False):
     for epoch, acc, rec in rows:
         out.append(f"| {epoch} | {100 * acc:.2f} | " + " | ".join(
             "-" if x is None else f"{100 * x:.1f}" for x in rec) + " |")
-    return ["PublicTest recall (%) by epoch" + (" (before the logit offsets)" if offsets
-                                                 else "") + ":", ""] + out + [""]
+    return [title + ":", ""] + out + [""]
 
 
-def _by_epoch(r):
-    """The label of a FER2013 record's PublicTest history: a --holdout run's is measured
-    before its logit offsets."""
-    return "PublicTest by epoch" + (" (before the logit offsets)" if r.get("logit_offsets")
-                                    else "")
+def _by_epoch(r, what="PublicTest"):
+    """The label of a FER2013 record's history of `what` by epoch: a --holdout run's is
+    measured before its logit offsets."""
+    return what + " by epoch" + (" (before the logit offsets)" if r.get("logit_offsets")
+                                 else "")
 
 
 def _offsets_text(r):
