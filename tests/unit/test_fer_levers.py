@@ -30,6 +30,7 @@ import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
 import common  # noqa: E402
+import enn  # noqa: E402
 import fer  # noqa: E402
 import folds  # noqa: E402
 import train  # noqa: E402
@@ -632,14 +633,23 @@ class RunTest(unittest.TestCase):
                     self.assertEqual(old["superseded_by"], name)
                     self.assertIsNone(old["model"])
                     self.assertNotIn("stale", old)
+                    self.assertIsNone(rec["candidate_file"])
+                    self.assertFalse(os.path.exists(fer.candidate_file("b", name)))
                 else:
                     self.assertEqual(before, after)
                     self.assertNotIn("recipe", shipped)
                     self.assertIsNone(rec["model"])
+                    # kept for a later run, computing what was judged
+                    kept = fer.candidate_file("b", name)
+                    self.assertEqual(rec["candidate_file"], os.path.relpath(kept, common.ROOT))
+                    self.assertEqual(enn.load(kept)["name"],
+                                     fer.model_name("emotionnet-nano-b-fer", name))
                 text = read(os.path.join(common.ROOT, "docs", "results.md"), "r")
                 self.assertIn(f"`{name}`", text)
                 self.assertIn("`scratch-e20`", text)
                 self.assertIn("on posed faces (CK+)", text)
+                if not wins:
+                    self.assertIn(f"The candidate is kept as `{rec['candidate_file']}`.", text)
                 # written after the clean-up: the finished run is not listed as running
                 self.assertNotIn(f"**`{name}` in progress**", text)
 

@@ -89,6 +89,14 @@ def teacher_file(variant, recipe):
                         f"emotionnet-nano-{variant}-fer-{recipe}.enn")
 
 
+def candidate_file(variant, recipe):
+    """Where a finished run's candidate that did not ship is kept (a shipped one is in
+    models/, a teacher's in teachers/): a later run's --init or --teacher, or an ingredient
+    of a weight average of fine-tunes from one model."""
+    return os.path.join(common.STATE, "candidates",
+                        f"emotionnet-nano-{variant}-fer-{recipe}.enn")
+
+
 def record_folder(variant, recipe):
     """fer/ (fer-b/) for the default recipe, fer[-b]-<recipe>/ for any other."""
     base = common.fer_results(variant)

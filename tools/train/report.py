@@ -531,7 +531,9 @@ def _fer_recipes_section(v="a"):
         if r.get("logit_offsets"):
             out += [_offsets_text(r), ""]
         if r.get("ship_reason"):
-            out += [f"Ship decision: {r['ship_reason']}.", ""]
+            out += [f"Ship decision: {r['ship_reason']}." + (
+                f" The candidate is kept as `{r['candidate_file']}`."
+                if r.get("candidate_file") else ""), ""]
         if r.get("superseded_by"):
             out += [f"The shipped model until `{r['superseded_by']}` replaced it.", ""]
         out += [_recall_table(r), "", f"Command: `{r['command']}`, git {r['git']}, wall "
