@@ -16,7 +16,8 @@ OP_CONV, OP_DENSE = 1, 3
 
 
 def model_from_enn(path, variant, classes, calibration):
-    """A NanoNet of `variant` computing what `path` computes (in evaluation mode)."""
+    """A NanoNet of `variant` computing what `path` computes (in evaluation mode); `path`
+    may also be a model already read (enn.load's dict)."""
     model = nano.NanoNet(nano.ARCHS[variant], len(classes)).to(train.DEVICE)
     return init_from_enn(model, path, classes, calibration)
 
@@ -26,8 +27,11 @@ def init_from_enn(model, path, classes, calibration, class_source=None):
     keeps the file's row for each class of `classes` found there, or the row named by
     `class_source` (a dict class -> class in the file); any other row stays random.
     `calibration` is a batch of normalised training images, used only for statistics.
-    Raises ValueError when the file's graph is not the model's."""
-    m = enn.load(path)
+    Raises ValueError when the file's graph is not the model's. `path` may be an
+    enn.load dict instead (named by its "name" in errors)."""
+    m = path if isinstance(path, dict) else enn.load(path)
+    if isinstance(path, dict):
+        path = m["name"]
     convs = [n for n in m["nodes"] if n["op"] == OP_CONV]
     dense = [n for n in m["nodes"] if n["op"] == OP_DENSE]
     layers = [l for l in model.table if l.kind == "conv"]

@@ -801,6 +801,34 @@ def _logit_adjustment_section():
     return "\n".join(out) + "\n"
 
 
+def _soups_section():
+    files = sorted(glob.glob(os.path.join(common.RESULTS, "soups", "*.json")))
+    if not files:
+        return ""
+    out = ["### Weight averages of fine-tunes (model soups)", "",
+           "`tools/train/soup`: the uniform mean of the weights of models fine-tuned from one "
+           "model (every such candidate, chosen before measuring), judged on PublicTest by "
+           "the ship rule against the shipped model; PrivateTest reported once. Each "
+           "ingredient's PublicTest is beside it. A mean that passes the rule is shipped "
+           "by hand, with its record; the tool ships nothing.", "",
+           "| mean | ingredients (PublicTest, lowest class) | PublicTest | lowest (Public) | "
+           "PrivateTest | mirrored | lowest (Private) | ship rule |",
+           "|---|---|---|---|---|---|---|---|"]
+    records = [common.read_json(p) for p in files]
+    for r in records:
+        parts = "; ".join(f"`{os.path.basename(i['file'])}` {100 * i['public_accuracy']:.2f} "
+                          f"%, {_pct(min(i['public_recall']))}" for i in r["ingredients"])
+        out.append(f"| {r['label']} | {parts} | {100 * r['public_accuracy']:.2f} % | "
+                   f"{_pct(min(r['public_recall']))} | {100 * r['private_accuracy']:.2f} % | "
+                   f"{100 * r['private_mirrored_accuracy']:.2f} % | "
+                   f"{_pct(min(r['private_recall']))} | "
+                   + ("passes" if r["passes_ship_rule"] else "fails") + ": "
+                   + r["ship_reason"].split("; ", 1)[-1] + " |")
+    out += ["", "Commands: " + "; ".join(f"`{r['command']}` (git {r['git']})"
+                                         for r in records) + "."]
+    return "\n".join(out) + "\n"
+
+
 def _sections(*parts):
     """The non-empty parts, one blank line between each."""
     return "\n\n".join(p.strip("\n") for p in parts if p.strip()) + "\n"
@@ -821,7 +849,8 @@ def write():
         _ckplus_section("a"), _ckplus_section("b"), _fer_init_section() + _nested_section() + _ckplus_gap_section(),
         "## FER2013 (the daemon's default model)", "",
         _sections(_fer_section(), _fer_recipes_section("a"), _posed_section("a"),
-                  _product_crops_section("a"), _logit_adjustment_section(), _fer_b_section(),
+                  _product_crops_section("a"), _logit_adjustment_section(), _soups_section(),
+                  _fer_b_section(),
                   _fer_recipes_section("b"), _posed_section("b"), _product_crops_section("b"),
                   *(_fer_recipes_section(v) for v in fer.TEACHER_VARIANTS)),
         "## The shipped path: C engine against PyTorch", "", _engine_section(),
