@@ -767,9 +767,15 @@ def _int8_section():
     return "\n".join(out) + "\n"
 
 
+def _records_in(folder):
+    """The JSON records in docs/results/<folder>/, by file name."""
+    return [common.read_json(p) for p in
+            sorted(glob.glob(os.path.join(common.RESULTS, folder, "*.json")))]
+
+
 def _logit_adjustment_section():
-    files = sorted(glob.glob(os.path.join(common.RESULTS, "logit-adjustment", "*.json")))
-    if not files:
+    records = _records_in("logit-adjustment")
+    if not records:
         return ""
     out = ["### Per-class logit offsets (not shipped)", "",
            "`tools/train/adjust-bias` adds one offset per class to a model's logits, chosen "
@@ -783,8 +789,7 @@ def _logit_adjustment_section():
            "judges what it chose; `train-fer --holdout H` fits them on Training faces kept "
            "out of fitting instead and ships them in the model's bias, judged on PublicTest "
            "like any candidate.", ""]
-    for path in files:
-        r = common.read_json(path)
+    for r in records:
         out += [f"`{r['label']}` (`{r['command']}`, git {r['git']}):", "",
                 "| floor | PublicTest fitted | PublicTest halves | lowest, halves | "
                 "PrivateTest | lowest (Private) | recall on PrivateTest |",
@@ -802,8 +807,8 @@ def _logit_adjustment_section():
 
 
 def _soups_section():
-    files = sorted(glob.glob(os.path.join(common.RESULTS, "soups", "*.json")))
-    if not files:
+    records = _records_in("soups")
+    if not records:
         return ""
     out = ["### Weight averages of fine-tunes (model soups)", "",
            "`tools/train/soup`: the uniform mean of the weights of models fine-tuned from one "
@@ -814,7 +819,6 @@ def _soups_section():
            "| mean | ingredients (PublicTest, lowest class) | PublicTest | lowest (Public) | "
            "PrivateTest | mirrored | lowest (Private) | ship rule |",
            "|---|---|---|---|---|---|---|---|"]
-    records = [common.read_json(p) for p in files]
     for r in records:
         parts = "; ".join(f"`{os.path.basename(i['file'])}` {100 * i['public_accuracy']:.2f} "
                           f"%, {_pct(min(i['public_recall']))}" for i in r["ingredients"])
