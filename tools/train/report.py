@@ -833,6 +833,31 @@ def _soups_section():
     return "\n".join(out) + "\n"
 
 
+def _teacher_sets_section():
+    records = _records_in("teacher-sets")
+    if not records:
+        return ""
+    out = ["### Teacher sets (averaged answers)", "",
+           "`tools/train/teacher-sets`: what `train-fer --teacher` would distil from a set of "
+           "models (their probabilities averaged), scored on PublicTest only, for choosing "
+           "a run's teachers; teachers never ship, so PrivateTest is not scored. Members are "
+           "numbered as in the record's command; each model alone first."]
+    classes = records[0]["classes"]
+    for r in records:
+        names = [os.path.basename(m["file"]) for m in r["models"]]
+        out += ["", f"`{r['label']}` (`{r['command']}`, git {r['git']}): "
+                + "; ".join(f"{i + 1} `{n}`" for i, n in enumerate(names)) + ".", "",
+                "| models | PublicTest | lowest | " + " | ".join(classes) + " |",
+                "|---|---|---|" + "---|" * len(classes)]
+        rows = [([i + 1], m) for i, m in enumerate(r["models"])] + \
+            [(s["members"], s) for s in r["sets"]]
+        for members, m in rows:
+            out.append(f"| {'+'.join(map(str, members))} | {100 * m['public_accuracy']:.2f} % | "
+                       f"{_pct(min(m['public_recall']))} | "
+                       + " | ".join(f"{100 * v:.1f}" for v in m["public_recall"]) + " |")
+    return "\n".join(out) + "\n"
+
+
 def _sections(*parts):
     """The non-empty parts, one blank line between each."""
     return "\n\n".join(p.strip("\n") for p in parts if p.strip()) + "\n"
@@ -854,6 +879,7 @@ def write():
         "## FER2013 (the daemon's default model)", "",
         _sections(_fer_section(), _fer_recipes_section("a"), _posed_section("a"),
                   _product_crops_section("a"), _logit_adjustment_section(), _soups_section(),
+                  _teacher_sets_section(),
                   _fer_b_section(),
                   _fer_recipes_section("b"), _posed_section("b"), _product_crops_section("b"),
                   *(_fer_recipes_section(v) for v in fer.TEACHER_VARIANTS)),
