@@ -1,10 +1,11 @@
 #!/usr/bin/python3
 """tools/train/teacher-sets on a made-up FER2013 (test_fer_levers's): each model alone
 scores what the model predicts, a set scores the argmax of its members' averaged
-probabilities (what train-fer --teacher distils), models of different tables mix, the
-record holds it all and docs/results.md tables it, and what it cannot do (a set naming no
-model, a missing or malformed file, --json without --label) ends with a message naming
-the problem."""
+probabilities (not of their averaged logits: members of known answers tell the two
+apart), models of different tables mix, the record holds it all and docs/results.md
+tables it, and what it cannot do (a set naming no model, a missing, truncated or
+malformed file, a model of other classes, --json without --label, --threads 0) ends with
+a message naming the problem; without the data it exits 77, saying so."""
 import json
 import os
 import subprocess
@@ -52,49 +53,64 @@ def fake_data(tmp):
     return env, train.normalise(images), y, np.array(usage)
 
 
+def constant_model(path, cal, logits, classes=datasets.FER_CLASSES):
+    """A Nano-B whose answer is `logits` whatever the image: its head's weights zeroed."""
+    net = pretrain.model_from_enn(NANO_B, "b", datasets.FER_CLASSES, cal)
+    with torch.no_grad():
+        net.fc.weight.zero_()
+        net.fc.bias.copy_(torch.tensor(logits))
+    enn.save(path, net, os.path.basename(path), classes, train.MEAN, train.STD)
+
+
 class TeacherSetsTest(unittest.TestCase):
     def test_scores_models_and_sets_and_records_them(self):
         with tempfile.TemporaryDirectory() as tmp:
             env, x, y, usage = fake_data(tmp)
             cal, pub = x[usage == "Training"], usage == "PublicTest"
-            # a second Nano-B that answers otherwise: the first's head bias moved
-            torch.manual_seed(1)
-            net = pretrain.model_from_enn(NANO_B, "b", datasets.FER_CLASSES, cal)
-            with torch.no_grad():
-                net.fc.bias.add_(torch.linspace(-2, 2, 7))
-            other = os.path.join(tmp, "other.enn")
-            enn.save(other, net, "other", datasets.FER_CLASSES, train.MEAN, train.STD)
+            # Two members of known answers. Alone, "sure" answers anger (0) and "torn"
+            # fear (2). Averaged probabilities answer anger (0.45 against fear's 0.30);
+            # averaged logits would answer disgust (1), which both give some weight.
+            sure, torn = os.path.join(tmp, "sure.enn"), os.path.join(tmp, "torn.enn")
+            constant_model(sure, cal, [5.0, 2.8, -20, -20, -20, -20, -20])
+            constant_model(torn, cal, [-20, 4.6, 5.0, -20, -20, -20, -20])
             record = os.path.join(tmp, "r", "sets.json")
             run = subprocess.run(
-                [sys.executable, TOOL, NANO_B, other, NANO_A, "--set", "1", "--set", "1,2",
-                 "--set", "3,1,2", "--json", record, "--label", "test"],
+                [sys.executable, TOOL, sure, torn, NANO_A, NANO_B, "--set", "1", "--set", "1,2",
+                 "--set", "2,1", "--set", "3,4", "--json", record, "--label", "test"],
                 env=env, capture_output=True, text=True)
             self.assertEqual(run.returncode, 0, run.stderr)
             self.assertIn("set 1+2: PublicTest", run.stdout)
             with open(record) as f:
                 r = json.load(f)
             self.assertEqual(r["label"], "test")
-            self.assertEqual([m["file"] for m in r["models"]][0], os.path.relpath(NANO_B, ROOT))
-            self.assertEqual([s["members"] for s in r["sets"]], [[1], [1, 2], [3, 1, 2]])
+            self.assertEqual([m["file"] for m in r["models"]][0], os.path.relpath(sure, ROOT))
+            self.assertEqual([s["members"] for s in r["sets"]],
+                             [[1], [1, 2], [2, 1], [3, 4]])
 
-            def probabilities(path, variant):
-                m = pretrain.model_from_enn(path, variant, datasets.FER_CLASSES, cal)
-                return torch.softmax(train.predict(m, x[pub]), 1).numpy()
+            def answers(c):
+                """The record of a model that answers class c for every face."""
+                return {"public_accuracy": float((y[pub] == c).mean()),
+                        "public_recall": [float(k == c) for k in range(7)]}
 
-            p = [probabilities(NANO_B, "b"), probabilities(other, "b"),
-                 probabilities(NANO_A, "a")]
-            for i in range(3):
-                self.assertAlmostEqual(r["models"][i]["public_accuracy"],
-                                       float((p[i].argmax(1) == y[pub]).mean()))
-            self.assertEqual(r["sets"][0]["public_accuracy"], r["models"][0]["public_accuracy"])
-            for s, members in zip(r["sets"][1:], ([0, 1], [2, 0, 1])):
-                pred = (sum(p[m] for m in members) / len(members)).argmax(1)
-                self.assertAlmostEqual(s["public_accuracy"], float((pred == y[pub]).mean()))
-                for c in range(7):
-                    self.assertAlmostEqual(s["public_recall"][c],
-                                           float((pred[y[pub] == c] == c).mean()))
-            # the bias moved far enough that the two Nano-Bs disagree somewhere
-            self.assertFalse(np.array_equal(p[0].argmax(1), p[1].argmax(1)))
+            self.assertGreater(answers(0)["public_accuracy"], 0)
+            for got, want in ((r["models"][0], answers(0)), (r["models"][1], answers(2)),
+                              (r["sets"][0], answers(0)), (r["sets"][1], answers(0)),
+                              (r["sets"][2], answers(0))):
+                self.assertAlmostEqual(got["public_accuracy"], want["public_accuracy"])
+                self.assertEqual(got["public_recall"], want["public_recall"])
+            # the shipped Nano-A and Nano-B, of different tables, together: as recomputed
+            probabilities = [torch.softmax(train.predict(
+                pretrain.model_from_enn(path, variant, datasets.FER_CLASSES, cal), x[pub]),
+                1).numpy() for path, variant in ((NANO_A, "a"), (NANO_B, "b"))]
+            pred = (sum(probabilities) / 2).argmax(1)
+            for i in range(2):
+                self.assertAlmostEqual(r["models"][2 + i]["public_accuracy"],
+                                       float((probabilities[i].argmax(1) == y[pub]).mean()))
+            self.assertAlmostEqual(r["sets"][3]["public_accuracy"],
+                                   float((pred == y[pub]).mean()))
+            for c in range(7):
+                self.assertAlmostEqual(r["sets"][3]["public_recall"][c],
+                                       float((pred[y[pub] == c] == c).mean()))
             # docs/results.md's table, from the records in docs/results/teacher-sets/
             saved = common.RESULTS
             common.RESULTS = os.path.join(tmp, "results")
@@ -106,29 +122,54 @@ class TeacherSetsTest(unittest.TestCase):
             finally:
                 common.RESULTS = saved
             self.assertIn("### Teacher sets (averaged answers)", text)
-            self.assertIn("1 `emotionnet-nano-b-fer.enn`; 2 `other.enn`; "
-                          "3 `emotionnet-nano-a-fer.enn`", text)
-            self.assertIn(f"| 3+1+2 | {100 * r['sets'][2]['public_accuracy']:.2f} % |", text)
+            self.assertIn("1 `sure.enn`; 2 `torn.enn`; 3 `emotionnet-nano-a-fer.enn`; "
+                          "4 `emotionnet-nano-b-fer.enn`", text)
+            self.assertIn(f"| 3+4 | {100 * r['sets'][3]['public_accuracy']:.2f} % |", text)
             self.assertIn("`tools/train/teacher-sets ", text)
 
     def test_refuses_what_it_cannot_score(self):
         with tempfile.TemporaryDirectory() as tmp:
-            env, *_ = fake_data(tmp)
-            bad = os.path.join(tmp, "bad.enn")
+            env, x, _, usage = fake_data(tmp)
+            bad, short = os.path.join(tmp, "bad.enn"), os.path.join(tmp, "short.enn")
             with open(bad, "wb") as f:
                 f.write(b"not a model")
+            with open(short, "wb") as f:
+                f.write(b"ENNM\1\0")
+            ckplus = os.path.join(tmp, "ckplus.enn")      # seven classes, not FER2013's
+            constant_model(ckplus, x[usage == "Training"], [0.0] * 7, datasets.CKPLUS_CLASSES)
             for argv, said in (
                     ([NANO_B, "--set", "1,4"], "--set 1,4: no model numbered 4 (there are 1)"),
                     ([NANO_B, NANO_A, "--set", "2,2"], "--set 2,2: a model is named twice"),
                     ([NANO_B, "--set", "one"], "--set one: not a comma list"),
                     ([NANO_B, os.path.join(tmp, "gone.enn")], "gone.enn: no such file"),
-                    ([NANO_B, bad], "bad.enn: not a FER2013 model"),
+                    ([NANO_B, bad], "bad.enn: not an .enn file"),
+                    ([NANO_B, short], "short.enn: truncated"),
+                    ([NANO_B, ckplus], "ckplus.enn: its classes are not anger, disgust"),
+                    ([NANO_B, "--threads", "0"], "--threads: at least 1"),
                     ([NANO_B, "--json", os.path.join(tmp, "x.json")], "--json needs --label")):
                 run = subprocess.run([sys.executable, TOOL, *argv], env=env,
                                      capture_output=True, text=True)
                 self.assertNotEqual(run.returncode, 0, argv)
                 self.assertIn(said, run.stderr)
                 self.assertNotIn("Traceback", run.stderr)
+
+    def test_without_the_data_skips_saying_so(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            env = dict(os.environ, EMOTIOND_DATA=os.path.join(tmp, "none"))
+            run = subprocess.run([sys.executable, TOOL, NANO_B], env=env,
+                                 capture_output=True, text=True)
+            self.assertEqual(run.returncode, datasets.MISSING_DATA, run.stderr)
+            self.assertIn("SKIPPED: dataset folder", run.stderr)
+
+    def test_writes_a_record_in_the_working_folder(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            env, *_ = fake_data(tmp)
+            run = subprocess.run([sys.executable, TOOL, NANO_B, "--json", "here.json",
+                                  "--label", "test"], env=env, cwd=tmp,
+                                 capture_output=True, text=True)
+            self.assertEqual(run.returncode, 0, run.stderr)
+            with open(os.path.join(tmp, "here.json")) as f:
+                self.assertEqual(json.load(f)["label"], "test")
 
 
 if __name__ == "__main__":

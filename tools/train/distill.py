@@ -14,6 +14,7 @@ import shutil
 import torch
 import torch.nn.functional as F
 
+import enn
 import fer
 import pretrain
 
@@ -51,6 +52,9 @@ def load(paths, classes, calibration):
     none of them."""
     teachers = []
     for p in paths:
+        # a file of other classes would load, its missing rows left random
+        if enn.load(p)["classes"] != list(classes):
+            raise ValueError(f"{p}: its classes are not {', '.join(classes)}")
         for variant in ("a", "b", *fer.TEACHER_VARIANTS):
             try:
                 model = pretrain.model_from_enn(p, variant, classes, calibration)

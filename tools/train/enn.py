@@ -105,6 +105,8 @@ def load(path):
         data = f.read()
     if data[:4] != b"ENNM":
         raise ValueError(f"{path}: not an .enn file")
+    if len(data) < 16:
+        raise ValueError(f"{path}: truncated")
     plen, crc = struct.unpack_from("<II", data, 8)
     payload = data[16:]
     if len(payload) != plen or zlib.crc32(payload) & 0xFFFFFFFF != crc:

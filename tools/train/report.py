@@ -838,12 +838,13 @@ def _teacher_sets_section():
     if not records:
         return ""
     out = ["### Teacher sets (averaged answers)", "",
-           "`tools/train/teacher-sets`: what `train-fer --teacher` would distil from a set of "
-           "models (their probabilities averaged), scored on PublicTest only, for choosing "
-           "a run's teachers; teachers never ship, so PrivateTest is not scored. Members are "
-           "numbered as in the record's command; each model alone first."]
-    classes = records[0]["classes"]
+           "`tools/train/teacher-sets`: the answer of a set of models together (the argmax "
+           "of their probabilities averaged, the \"averaged answer\" `train-fer --teacher` "
+           "prints), scored on PublicTest only, for choosing a run's teachers; teachers "
+           "never ship, so PrivateTest is not scored. Members are numbered as in the "
+           "record's command; each model alone first."]
     for r in records:
+        classes = r["classes"]
         names = [os.path.basename(m["file"]) for m in r["models"]]
         out += ["", f"`{r['label']}` (`{r['command']}`, git {r['git']}): "
                 + "; ".join(f"{i + 1} `{n}`" for i, n in enumerate(names)) + ".", "",
