@@ -67,16 +67,21 @@ class TeacherSetsTest(unittest.TestCase):
         with tempfile.TemporaryDirectory() as tmp:
             env, x, y, usage = fake_data(tmp)
             cal, pub = x[usage == "Training"], usage == "PublicTest"
-            # Two members of known answers. Alone, "sure" answers anger (0) and "torn"
-            # fear (2). Averaged probabilities answer anger (0.45 against fear's 0.30);
-            # averaged logits would answer disgust (1), which both give some weight.
-            sure, torn = os.path.join(tmp, "sure.enn"), os.path.join(tmp, "torn.enn")
-            constant_model(sure, cal, [5.0, 2.8, -20, -20, -20, -20, -20])
+            # Members of known answers, so that wrong ways of combining them answer
+            # otherwise. Alone, "sure" answers anger (0), "torn" fear (2) and "split"
+            # neutral (4). sure+torn: averaged probabilities answer anger (0.41 against
+            # fear's 0.30); averaged logits, or probabilities at temperature 2, disgust
+            # (1). torn+split: averaged probabilities answer disgust (0.43), the more
+            # confident member (torn) or a vote fear or neutral.
+            sure, torn, split = (os.path.join(tmp, f"{n}.enn") for n in ("sure", "torn", "split"))
+            constant_model(sure, cal, [5.0, 3.5, -20, -20, -20, -20, -20])
             constant_model(torn, cal, [-20, 4.6, 5.0, -20, -20, -20, -20])
+            constant_model(split, cal, [-20, 0.0, -20, -20, 0.2, -20, -20])
             record = os.path.join(tmp, "r", "sets.json")
             run = subprocess.run(
-                [sys.executable, TOOL, sure, torn, NANO_A, NANO_B, "--set", "1", "--set", "1,2",
-                 "--set", "2,1", "--set", "3,4", "--json", record, "--label", "test"],
+                [sys.executable, TOOL, sure, torn, NANO_A, NANO_B, split, "--set", "1", "--set",
+                 "1,2", "--set", "2,1", "--set", "3,4", "--set", "2,5", "--json", record,
+                 "--label", "test"],
                 env=env, capture_output=True, text=True)
             self.assertEqual(run.returncode, 0, run.stderr)
             self.assertIn("set 1+2: PublicTest", run.stdout)
@@ -85,7 +90,7 @@ class TeacherSetsTest(unittest.TestCase):
             self.assertEqual(r["label"], "test")
             self.assertEqual([m["file"] for m in r["models"]][0], os.path.relpath(sure, ROOT))
             self.assertEqual([s["members"] for s in r["sets"]],
-                             [[1], [1, 2], [2, 1], [3, 4]])
+                             [[1], [1, 2], [2, 1], [3, 4], [2, 5]])
 
             def answers(c):
                 """The record of a model that answers class c for every face."""
@@ -95,7 +100,8 @@ class TeacherSetsTest(unittest.TestCase):
             self.assertGreater(answers(0)["public_accuracy"], 0)
             for got, want in ((r["models"][0], answers(0)), (r["models"][1], answers(2)),
                               (r["sets"][0], answers(0)), (r["sets"][1], answers(0)),
-                              (r["sets"][2], answers(0))):
+                              (r["models"][4], answers(4)), (r["sets"][2], answers(0)),
+                              (r["sets"][4], answers(1))):
                 self.assertAlmostEqual(got["public_accuracy"], want["public_accuracy"])
                 self.assertEqual(got["public_recall"], want["public_recall"])
             # the shipped Nano-A and Nano-B, of different tables, together: as recomputed
@@ -123,7 +129,7 @@ class TeacherSetsTest(unittest.TestCase):
                 common.RESULTS = saved
             self.assertIn("### Teacher sets (averaged answers)", text)
             self.assertIn("1 `sure.enn`; 2 `torn.enn`; 3 `emotionnet-nano-a-fer.enn`; "
-                          "4 `emotionnet-nano-b-fer.enn`", text)
+                          "4 `emotionnet-nano-b-fer.enn`; 5 `split.enn`", text)
             self.assertIn(f"| 3+4 | {100 * r['sets'][3]['public_accuracy']:.2f} % |", text)
             self.assertIn("`tools/train/teacher-sets ", text)
 
@@ -146,6 +152,9 @@ class TeacherSetsTest(unittest.TestCase):
                     ([NANO_B, short], "short.enn: truncated"),
                     ([NANO_B, ckplus], "ckplus.enn: its classes are not anger, disgust"),
                     ([NANO_B, "--threads", "0"], "--threads: at least 1"),
+                    ([NANO_B, "--json", tmp, "--label", "t"], "a folder, not a file name"),
+                    ([NANO_B, "--json", os.path.join(bad, "x.json"), "--label", "t"],
+                     "bad.enn/x.json: "),
                     ([NANO_B, "--json", os.path.join(tmp, "x.json")], "--json needs --label")):
                 run = subprocess.run([sys.executable, TOOL, *argv], env=env,
                                      capture_output=True, text=True)
@@ -160,6 +169,17 @@ class TeacherSetsTest(unittest.TestCase):
                                  capture_output=True, text=True)
             self.assertEqual(run.returncode, datasets.MISSING_DATA, run.stderr)
             self.assertIn("SKIPPED: dataset folder", run.stderr)
+
+    def test_an_incomplete_dataset_folder_is_an_error_not_a_skip(self):
+        with tempfile.TemporaryDirectory() as tmp:
+            env, *_ = fake_data(tmp)
+            os.remove(os.path.join(env["EMOTIOND_DATA"], "fer2013", "fer2013.u8"))
+            run = subprocess.run([sys.executable, TOOL, NANO_B], env=env,
+                                 capture_output=True, text=True)
+            self.assertEqual(run.returncode, 1, run.stderr)
+            self.assertIn("fer2013.u8: No such file or directory", run.stderr)
+            self.assertIn("is incomplete", run.stderr)
+            self.assertNotIn("Traceback", run.stderr)
 
     def test_writes_a_record_in_the_working_folder(self):
         with tempfile.TemporaryDirectory() as tmp:

@@ -31,9 +31,13 @@ def data_root():
 def _read(folder, name):
     root = data_root()
     path = os.path.join(root, folder, name)
-    with open(path + ".csv", newline="") as f:
-        rows = list(csv.DictReader(f))
-    raw = np.fromfile(path + ".u8", dtype=np.uint8)
+    try:
+        with open(path + ".csv", newline="") as f:
+            rows = list(csv.DictReader(f))
+        raw = np.fromfile(path + ".u8", dtype=np.uint8)
+    except OSError as e:
+        # the folder is there, so this is a broken copy, not a machine without the data
+        sys.exit(f"{e.filename}: {e.strerror} (dataset folder {root} is incomplete)")
     if raw.size != len(rows) * 48 * 48:
         sys.exit(f"{path}.u8 holds {raw.size} bytes, expected {len(rows)} images of 48x48")
     return rows, raw.reshape(len(rows), 48, 48)
