@@ -9,8 +9,9 @@ Training faces kept back from fitting and ships them in the model's bias; a comp
 state (checkpoint.py) resumes and is recorded, an unreadable one stops the run with its
 name; --autocast bf16 is recorded per epoch and keeps the recipe; --boost multiplies a
 class's weight, keeps the mean 1 and names its recipe; SIGUSR1 stops a run at its
-epoch's end. The runs use a made-up 48x48 dataset and a copy of the tree in a temporary
-folder; needs no dataset."""
+epoch's end; a finished recipe is refused under its name and runs again under a --tag.
+The runs use a made-up 48x48 dataset and a copy of the tree in a temporary folder; needs
+no dataset."""
 import contextlib
 import csv
 import importlib.machinery
@@ -302,6 +303,16 @@ class LeversTest(unittest.TestCase):
                          "e12-bal-bfear1.5-banger1.2-ls0.1")
         self.assertEqual(fer.recipe_name("w", 30, {"balance": True, "swa": 6, "seed": 2}),
                          "e30-bal-swa6-s2")
+        self.assertEqual(fer.recipe_name("a", 12, {"swa": 6, "seed": 2, "tag": "fearteacher"}),
+                         "e12-swa6-s2-fearteacher")
+        self.assertEqual(fer.recipe_name("a", 40, {"tag": ""}), "")
+
+    def test_tags_are_one_plain_word(self):
+        for good in ("fearteacher", "t2", "a" * fer.TAG_MAX):
+            self.assertEqual(fer.parse_tag(good), good)
+        for bad in ("", "Fear", "2t", "fear-teacher", "fear teacher", "../x", "a" * 25, "é"):
+            with self.assertRaises(ValueError, msg=bad):
+                fer.parse_tag(bad)
 
     def test_a_seed_of_its_own_is_said_in_the_record(self):
         import report
@@ -1066,6 +1077,30 @@ class RunTest(unittest.TestCase):
             with self.assertRaises(SystemExit) as refused:
                 run(self.module, "--variant", "w", "--epochs", "1", "--init", nano_a)
             self.assertIn("--init: not a Nano-W model", str(refused.exception))
+
+    def test_a_finished_recipe_is_not_run_again_under_its_name(self):
+        with Tree():
+            run(self.module, *RECIPE, "--epochs", "1")
+            name = fer.recipe_name("b", 1, {"init": RECIPE[1], "lr": 3e-4, "balance": True,
+                                            "smoothing": 0.1, "mixup": 0.2,
+                                            "photometric": True})
+            record = os.path.join(fer.record_folder("b", name), "result.json")
+            before = read(record)
+            self.assertFalse(os.path.exists(fer.state_folder("b", name)))
+            with self.assertRaises(SystemExit) as refused:
+                run(self.module, *RECIPE, "--epochs", "1")
+            self.assertIn(f"recipe {name} has run already", str(refused.exception))
+            self.assertIn("--tag", str(refused.exception))
+            self.assertEqual(read(record), before)
+            self.assertFalse(os.path.exists(fer.state_folder("b", name)))
+            # the same recipe under a tag of its own: its own folders, its tag recorded
+            run(self.module, *RECIPE, "--epochs", "1", "--tag", "again")
+            tagged = os.path.join(fer.record_folder("b", f"{name}-again"), "result.json")
+            self.assertEqual(common.read_json(tagged)["settings"]["tag"], "again")
+            self.assertEqual(read(record), before)
+            with self.assertRaises(SystemExit) as refused:
+                run(self.module, *RECIPE, "--epochs", "1", "--tag", "Again")
+            self.assertIn("--tag 'Again'", str(refused.exception))
 
     def test_a_report_that_fails_leaves_the_finished_run_intact(self):
         """A run that began before report.py changed under it imports the new one at its

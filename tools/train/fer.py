@@ -15,7 +15,7 @@ DEFAULTS = {"init": None, "lr": 1e-3, "balance": False, "smoothing": 0.0, "mixup
             "photometric": False, "ckplus_folds": None, "ckplus_repeat": 1,
             "product_crops": 0.0, "teachers": None, "distill": 0.5, "temperature": 2.0,
             "holdout": 0.0, "offset_floor": 0.5, "offset_bags": 0, "swa": 0, "seed": 11,
-            "boost": None}
+            "boost": None, "tag": ""}
 # variants trained only to teach the shipped ones (--teacher): over every budget, never
 # shipped; a finished run keeps its model in train-state/teachers/
 TEACHER_VARIANTS = ("w",)
@@ -28,7 +28,7 @@ def recipe_name(variant, epochs, settings):
     default recipe: it is never the shipped model); otherwise
     init[-<file>]-e<epochs>[-lr<x>][-bal][-b<class><factor>...][-ls<x>][-mix<x>][-photo]
     [-ck<folds>[x<repeat>]][-pc<p>][-kd<teachers>a<weight>t<temperature>]
-    [-ho<fraction>[f<floor>][b<bags>]][-swa<epochs>][-s<seed>]."""
+    [-ho<fraction>[f<floor>][b<bags>]][-swa<epochs>][-s<seed>][-<tag>]."""
     s = {**DEFAULTS, **settings}
     if all(s[k] == DEFAULTS[k] for k in DEFAULTS) and variant not in TEACHER_VARIANTS:
         return ""
@@ -64,7 +64,32 @@ def recipe_name(variant, epochs, settings):
         parts.append(f"swa{s['swa']}")
     if s["seed"] != DEFAULTS["seed"]:
         parts.append(f"s{s['seed']}")
+    if s["tag"]:
+        parts.append(s["tag"])
     return "-".join(parts)
+
+
+TAG_MAX = 24
+
+
+def parse_tag(text):
+    """--tag's word, checked: lower-case letters and digits, starting with a letter, at
+    most TAG_MAX; it names what the recipe's name cannot spell (which teacher files)."""
+    if not (0 < len(text) <= TAG_MAX and text[0].isascii() and text[0].islower()
+            and all(c.isascii() and (c.islower() or c.isdigit()) for c in text)):
+        raise ValueError(f"{text!r}: a word of lower-case letters and digits, starting "
+                         f"with a letter, at most {TAG_MAX} characters")
+    return text
+
+
+def finished_run(variant, recipe):
+    """The record of a finished run of this recipe, or None: a new run under the same name
+    would overwrite it and its kept candidate. The default recipe ("") is exempt: its
+    record is the shipped model's, which a better run of it is meant to replace."""
+    if not recipe:
+        return None
+    path = os.path.join(record_folder(variant, recipe), "result.json")
+    return path if os.path.exists(path) else None
 
 
 def model_name(base, recipe):
