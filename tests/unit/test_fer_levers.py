@@ -313,6 +313,20 @@ class LeversTest(unittest.TestCase):
         for bad in ("", "Fear", "2t", "fear-teacher", "fear teacher", "../x", "a" * 25, "é"):
             with self.assertRaises(ValueError, msg=bad):
                 fer.parse_tag(bad)
+        # every word a lever spells is refused, so a tagged name is never a lever's
+        levers = {"init": "models/emotionnet-nano-a-fer.enn", "balance": True, "photometric": True, "seed": 2,
+                  "swa": 6, "lr": 3e-4, "smoothing": 0.1, "mixup": 0.2, "ckplus_folds": "5",
+                  "product_crops": 0.5, "holdout": 0.1, "teachers": ["t.enn"],
+                  "boost": {"fear": 2.0}}
+        for key, value in levers.items():
+            for word in fer.recipe_name("a", 12, {key: value}).split("-"):
+                if word.isalnum():
+                    with self.assertRaises(ValueError, msg=word) as e:
+                        fer.parse_tag(word)
+                    self.assertIn("a lever's word", str(e.exception))
+        for word in ("e12", "s12", "bfear2", "init", "bal", "photo", "swa6"):
+            with self.assertRaises(ValueError, msg=word):
+                fer.parse_tag(word)
 
     def test_a_seed_of_its_own_is_said_in_the_record(self):
         import report
@@ -1101,6 +1115,21 @@ class RunTest(unittest.TestCase):
             with self.assertRaises(SystemExit) as refused:
                 run(self.module, *RECIPE, "--epochs", "1", "--tag", "Again")
             self.assertIn("--tag 'Again'", str(refused.exception))
+            with self.assertRaises(SystemExit) as refused:
+                run(self.module, *RECIPE, "--epochs", "1", "--tag", "s2")
+            self.assertIn("a lever's word", str(refused.exception))
+            with self.assertRaises(SystemExit) as refused:
+                run(self.module, "--measure-shipped", "--tag", "again")
+            self.assertIn("--tag names a training run", str(refused.exception))
+            # a run with a checkpoint resumes, even where a record of its recipe is found
+            run(self.module, *RECIPE, "--epochs", "2", "--tag", "third", "--stop-after", "1")
+            third = fer.record_folder("b", fer.recipe_name("b", 2, {
+                "init": RECIPE[1], "lr": 3e-4, "balance": True, "smoothing": 0.1,
+                "mixup": 0.2, "photometric": True, "tag": "third"}))
+            os.makedirs(third)
+            shutil.copy(record, os.path.join(third, "result.json"))
+            said = run(self.module, *RECIPE, "--epochs", "2", "--tag", "third")
+            self.assertIn("resumed after epoch 1", said)
 
     def test_a_report_that_fails_leaves_the_finished_run_intact(self):
         """A run that began before report.py changed under it imports the new one at its

@@ -4,6 +4,7 @@ decides whether a candidate replaces the shipped model. Shared by train-fer, the
 and the tests."""
 import hashlib
 import os
+import re
 
 import numpy as np
 
@@ -72,13 +73,22 @@ def recipe_name(variant, epochs, settings):
 TAG_MAX = 24
 
 
+# words recipe_name spells for a lever (s2: --seed 2, bfear1.4: --boost); a tag that
+# looked like one would make one run's name another's
+LEVER_WORD = re.compile(r"init|bal|photo|(e|s|swa|lr|ls|mix|ck|pc|kd|ho)\d.*|b[a-z]+\d.*")
+
+
 def parse_tag(text):
     """--tag's word, checked: lower-case letters and digits, starting with a letter, at
-    most TAG_MAX; it names what the recipe's name cannot spell (which teacher files)."""
+    most TAG_MAX, not a lever's word; it names what the recipe's name cannot spell (which
+    teacher files)."""
     if not (0 < len(text) <= TAG_MAX and text[0].isascii() and text[0].islower()
             and all(c.isascii() and (c.islower() or c.isdigit()) for c in text)):
         raise ValueError(f"{text!r}: a word of lower-case letters and digits, starting "
                          f"with a letter, at most {TAG_MAX} characters")
+    if LEVER_WORD.fullmatch(text):
+        raise ValueError(f"{text!r}: a lever's word in recipe names (as s2 is --seed 2); "
+                         "choose another")
     return text
 
 
