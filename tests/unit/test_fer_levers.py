@@ -144,6 +144,13 @@ def read(path, mode="rb"):
         return f.read()
 
 
+def refusal(test, module, *argv):
+    """What train-fer says as it exits on these arguments (the test fails if it does not)."""
+    with test.assertRaises(SystemExit) as refused:
+        run(module, *argv)
+    return str(refused.exception)
+
+
 def run(module, *argv):
     saved = sys.argv
     sys.argv = ["tools/train/train-fer", "--variant", "b", "--batch", "8", "--threads", "1",
@@ -1101,10 +1108,9 @@ class RunTest(unittest.TestCase):
             record = os.path.join(fer.record_folder("b", name), "result.json")
             before = read(record)
             self.assertFalse(os.path.exists(fer.state_folder("b", name)))
-            with self.assertRaises(SystemExit) as refused:
-                run(self.module, *RECIPE, "--epochs", "1")
-            self.assertIn(f"recipe {name} has run already", str(refused.exception))
-            self.assertIn("--tag", str(refused.exception))
+            said = refusal(self, self.module, *RECIPE, "--epochs", "1")
+            self.assertIn(f"recipe {name} has run already", said)
+            self.assertIn("--tag", said)
             self.assertEqual(read(record), before)
             self.assertFalse(os.path.exists(fer.state_folder("b", name)))
             # the same recipe under a tag of its own: its own folders, its tag recorded
@@ -1112,15 +1118,12 @@ class RunTest(unittest.TestCase):
             tagged = os.path.join(fer.record_folder("b", f"{name}-again"), "result.json")
             self.assertEqual(common.read_json(tagged)["settings"]["tag"], "again")
             self.assertEqual(read(record), before)
-            with self.assertRaises(SystemExit) as refused:
-                run(self.module, *RECIPE, "--epochs", "1", "--tag", "Again")
-            self.assertIn("--tag 'Again'", str(refused.exception))
-            with self.assertRaises(SystemExit) as refused:
-                run(self.module, *RECIPE, "--epochs", "1", "--tag", "s2")
-            self.assertIn("a lever's word", str(refused.exception))
-            with self.assertRaises(SystemExit) as refused:
-                run(self.module, "--measure-shipped", "--tag", "again")
-            self.assertIn("--tag names a training run", str(refused.exception))
+            self.assertIn("--tag 'Again'", refusal(self, self.module, *RECIPE, "--epochs",
+                                                   "1", "--tag", "Again"))
+            self.assertIn("a lever's word", refusal(self, self.module, *RECIPE, "--epochs",
+                                                    "1", "--tag", "s2"))
+            self.assertIn("--tag names a training run",
+                          refusal(self, self.module, "--measure-shipped", "--tag", "again"))
             # a run with a checkpoint resumes, even where a record of its recipe is found
             run(self.module, *RECIPE, "--epochs", "2", "--tag", "third", "--stop-after", "1")
             third = fer.record_folder("b", fer.recipe_name("b", 2, {
