@@ -39,6 +39,9 @@ import train  # noqa: E402
 DATA_LABELS = ["angry", "disgust", "fear", "happy", "neutral", "sad", "surprise"]
 RECIPE = ["--init", os.path.join(ROOT, "models", "emotionnet-nano-b-fer.enn"), "--lr", "3e-4",
           "--balance", "--smoothing", "0.1", "--mixup", "0.2", "--photometric"]
+# RECIPE's flags as fer.recipe_name's settings
+RECIPE_SETTINGS = {"init": RECIPE[1], "lr": 3e-4, "balance": True, "smoothing": 0.1,
+                   "mixup": 0.2, "photometric": True}
 
 
 def load_train_fer():
@@ -321,8 +324,9 @@ class LeversTest(unittest.TestCase):
             with self.assertRaises(ValueError, msg=bad):
                 fer.parse_tag(bad)
         # every word a lever spells is refused, so a tagged name is never a lever's
-        levers = {"init": "models/emotionnet-nano-a-fer.enn", "balance": True, "photometric": True, "seed": 2,
-                  "swa": 6, "lr": 3e-4, "smoothing": 0.1, "mixup": 0.2, "ckplus_folds": "5",
+        levers = {"init": "models/emotionnet-nano-a-fer.enn", "balance": True,
+                  "photometric": True, "seed": 2, "swa": 6, "lr": 3e-4, "smoothing": 0.1,
+                  "mixup": 0.2, "ckplus_folds": "5",
                   "product_crops": 0.5, "holdout": 0.1, "teachers": ["t.enn"],
                   "boost": {"fear": 2.0}}
         for key, value in levers.items():
@@ -1102,9 +1106,7 @@ class RunTest(unittest.TestCase):
     def test_a_finished_recipe_is_not_run_again_under_its_name(self):
         with Tree():
             run(self.module, *RECIPE, "--epochs", "1")
-            name = fer.recipe_name("b", 1, {"init": RECIPE[1], "lr": 3e-4, "balance": True,
-                                            "smoothing": 0.1, "mixup": 0.2,
-                                            "photometric": True})
+            name = fer.recipe_name("b", 1, RECIPE_SETTINGS)
             record = os.path.join(fer.record_folder("b", name), "result.json")
             before = read(record)
             self.assertFalse(os.path.exists(fer.state_folder("b", name)))
@@ -1126,9 +1128,8 @@ class RunTest(unittest.TestCase):
                           refusal(self, self.module, "--measure-shipped", "--tag", "again"))
             # a run with a checkpoint resumes, even where a record of its recipe is found
             run(self.module, *RECIPE, "--epochs", "2", "--tag", "third", "--stop-after", "1")
-            third = fer.record_folder("b", fer.recipe_name("b", 2, {
-                "init": RECIPE[1], "lr": 3e-4, "balance": True, "smoothing": 0.1,
-                "mixup": 0.2, "photometric": True, "tag": "third"}))
+            third = fer.record_folder("b", fer.recipe_name("b", 2, {**RECIPE_SETTINGS,
+                                                                     "tag": "third"}))
             os.makedirs(third)
             shutil.copy(record, os.path.join(third, "result.json"))
             said = run(self.module, *RECIPE, "--epochs", "2", "--tag", "third")

@@ -71,8 +71,6 @@ def recipe_name(variant, epochs, settings):
 
 
 TAG_MAX = 24
-
-
 # words recipe_name spells for a lever (s2: --seed 2, bfear1.4: --boost); a tag that
 # looked like one would make one run's name another's
 LEVER_WORD = re.compile(r"init|bal|photo|(e|s|swa|lr|ls|mix|ck|pc|kd|ho)\d.*|b[a-z]+\d.*")
