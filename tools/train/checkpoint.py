@@ -33,7 +33,9 @@ def load(path, device="cpu"):
     try:
         if compacted:
             raw = lzma.decompress(raw)
-        state = torch.load(io.BytesIO(raw), map_location=device)
+        # our own files, holding numpy scalars (the schedule's rates) besides tensors,
+        # which PyTorch >= 2.6 refuses to unpickle unless told it may
+        state = torch.load(io.BytesIO(raw), map_location=device, weights_only=False)
     except Exception as e:      # a damaged pickle raises almost anything
         raise ValueError(f"{path}: not a readable checkpoint ({e})") from None
     if not compacted:

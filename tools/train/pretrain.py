@@ -57,7 +57,7 @@ def init_from_enn(model, path, classes, calibration, class_source=None):
             norm.running_mean.copy_(mean)
             norm.running_var.copy_(var)
             norm.weight.copy_(torch.sqrt(var + norm.eps))
-            norm.bias.copy_(mean + torch.from_numpy(node["b"]))
+            norm.bias.copy_(mean + torch.from_numpy(node["b"]).to(mean.device))
     return model
 
 
