@@ -11,12 +11,26 @@ compacted ("compacted_after") and the run's record carries that on."""
 import io
 import lzma
 import os
+import sys
 import tempfile
 
+import numpy as np
 import torch
 
 LIMIT = 4_000_000           # the repository's limit on one committed file, in bytes
 _XZ_MAGIC = b"\xfd7zXZ\x00"
+
+
+def _numpy_core_alias():
+    """numpy >= 2 pickles its scalars under numpy._core, which numpy 1 calls numpy.core: a
+    state written on a lent GPU machine must resume under Debian's numpy 1 (torch 1.13's
+    torch.load ignores a pickle_module, so the alias goes where the unpickler imports)."""
+    if not hasattr(np, "_core"):
+        import numpy.core.multiarray  # noqa: F401
+        sys.modules.setdefault("numpy._core", np.core)
+        sys.modules.setdefault("numpy._core.multiarray", np.core.multiarray)
+
+
 _MOMENTS = ("exp_avg", "exp_avg_sq")
 
 
@@ -35,6 +49,7 @@ def load(path, device="cpu"):
             raw = lzma.decompress(raw)
         # our own files, holding numpy scalars (the schedule's rates) besides tensors,
         # which PyTorch >= 2.6 refuses to unpickle unless told it may
+        _numpy_core_alias()
         state = torch.load(io.BytesIO(raw), map_location=device, weights_only=False)
     except Exception as e:      # a damaged pickle raises almost anything
         raise ValueError(f"{path}: not a readable checkpoint ({e})") from None

@@ -33,6 +33,16 @@ def load(path):
     return state_file.load(path, DEVICE)
 
 
+def load_optimizer(opt, saved):
+    """opt.load_state_dict, with Adam's step counts back on the CPU, where Adam keeps them:
+    a state mapped onto the GPU puts them there, and each step then waits for the GPU once
+    a parameter (under PyTorch 2), which costs most where GPU runs share one card."""
+    opt.load_state_dict(saved)
+    for slot in opt.state.values():
+        if torch.is_tensor(slot.get("step")):
+            slot["step"] = slot["step"].cpu()
+
+
 def normalise(images):
     x = torch.from_numpy(np.asarray(images, dtype=np.float32) / 255.0)
     return ((x - MEAN) / STD).unsqueeze(1)
@@ -126,7 +136,7 @@ def fit(model, x, y, epochs=200, batch=32, seed=0, checkpoint=None, log=print,
         seconds = state.get("seconds", 0.0)
         partial = "seconds" not in state
         model.load_state_dict(state["model"])
-        opt.load_state_dict(state["opt"])
+        load_optimizer(opt, state["opt"])
         gen.set_state(state["gen"].cpu())
         start = state["epoch"]
         log(f"resumed at epoch {start} from {checkpoint}")
