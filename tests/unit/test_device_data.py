@@ -112,7 +112,8 @@ class PackUnpack(unittest.TestCase):
 
 
 FAKE_TRAINER = r"""#!/bin/bash
-# stands in for python3: $1 is tools/train/train-fer; --epochs N --name X --pace S
+# stands in for python3: $1 is the tool (tools/train/train-fer); --epochs N --name X --pace S
+echo "tool $1"
 shift
 while [ $# -gt 0 ]; do
     case $1 in --epochs) n=$2; shift;; --name) name=$2; shift;; --pace) pace=$2; shift;; esac
@@ -150,7 +151,8 @@ class Runs(unittest.TestCase):
                 f.write("# a comment, then three jobs\n"
                         "--epochs 2 --name quick --pace 0.2\n"
                         "--epochs 50 --name long --pace 1\n"
-                        "--epochs 2 --name ending --pace 1.5\n")
+                        "--epochs 2 --name ending --pace 1.5\n"
+                        "screen-table --epochs 1 --name other --pace 0.1\n")
             # at 4 s: quick has finished, long is in its epochs, ending is past its last
             r = subprocess.run(["bash", os.path.join(TRAIN, "device-runs"), jobs, "4", "20"],
                                cwd=root, capture_output=True, text=True, timeout=60,
@@ -159,11 +161,15 @@ class Runs(unittest.TestCase):
             self.assertRegex(r.stdout, r"job1 asked to stop at its epoch's end \(\d+/50\)")
             self.assertIn("job2 is past its last epoch, left to finish", r.stdout)
             made = {}
-            for i in range(3):
+            logs = {}
+            for i in range(4):
                 with tarfile.open(os.path.join(out, f"job{i}.tgz")) as t:
                     made[i] = sorted(t.getnames())
-                    if i == 1:
-                        log = t.extractfile("job.log").read().decode()
+                    logs[i] = t.extractfile("job.log").read().decode()
+            log = logs[1]
+            self.assertIn("tool tools/train/train-fer\n", logs[0])
+            self.assertIn("tool tools/train/screen-table\n", logs[3])
+            self.assertIn("train-state/other/result.json", made[3])
             self.assertEqual(made[0], ["job.log", "train-state/quick/result.json",
                                        "train-state/quick/state.pt"])
             self.assertEqual(made[1], ["job.log", "train-state/long/state.pt"])

@@ -177,7 +177,19 @@ def _ckplus_gap_section():
         "epochs, 40-65 min of one core here) and ten 50-epoch folds (4-5 min each), some "
         "two hours per candidate; a full 40-epoch pretraining is 3-4 hours more. That is a GPU's job (`--device cuda`: "
         "`reproduce-ckplus` and `train-fer` resume on either device), so it waits for a "
-        "session with one; no CPU days were spent on it.", ""])
+        "session with one; no CPU days were spent on it. The one session lent a GPU so far "
+        "(2026-12-04: an H200, 15 minutes of device time in all) spent it on FER2013 runs "
+        "for the per-class floor instead, since the search still needs its candidate tables "
+        "and a screening driver written; measured there, a Nano-A FER2013 epoch distilled "
+        "from four teachers took 10-12 s alone on the card and 18-20 s with four runs "
+        "sharing it (about 270 s on two CPU cores). `tools/train/device-data` carries the "
+        "datasets to such a machine and `tools/train/device-runs` runs jobs side by side "
+        "there by a deadline. The width screen is written since: `tools/train/screen-table "
+        "SPEC` pretrains a table on FER2013 for 10 epochs and fine-tunes the ten CK+ folds "
+        "from it for 50 (a record per table in `docs/results/table-search/`), and "
+        "`--candidates` lists 14 width tables within 90-100 % of the budget, Nano-A's among "
+        "them, to screen side by side in one call; the skip connections are not searched "
+        "yet.", ""])
 
 
 def _setting_label(record):

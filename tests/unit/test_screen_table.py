@@ -1,0 +1,114 @@
+#!/usr/bin/python3
+"""tools/train/screen-table: a table spec is read or refused (malformed, over Nano-A's
+parameter budget); the width candidates all fit the budget and include Nano-A; a screen
+pretrains on FER2013, fine-tunes the CK+ folds asked for from it, records each, resumes
+without redoing a finished fold, and refuses to mix epochs into one record. Made-up
+data, a copy of tools/train in a temporary folder (the screen writes beside its tools);
+needs no dataset."""
+import importlib.machinery
+import importlib.util
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import unittest
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+TRAIN = os.path.normpath(os.path.join(HERE, "..", "..", "tools", "train"))
+sys.path.insert(0, TRAIN)
+sys.path.insert(0, HERE)
+import nano  # noqa: E402
+from test_fer_levers import fake_ckplus, fake_fer2013  # noqa: E402
+
+
+def load_screen_table():
+    loader = importlib.machinery.SourceFileLoader("screen_table",
+                                                  os.path.join(TRAIN, "screen-table"))
+    module = importlib.util.module_from_spec(importlib.util.spec_from_loader(loader.name,
+                                                                             loader))
+    loader.exec_module(module)
+    return module
+
+
+st = load_screen_table()
+
+
+class Spec(unittest.TestCase):
+    def test_nano_a_by_name_and_by_widths(self):
+        self.assertEqual(st.parse_spec("a"), st.NANO_A)
+        self.assertEqual(st.parse_spec("12,32,80/10,10,10,24,32,48,48,32"), st.NANO_A)
+        self.assertEqual(nano.count(st.table_of(st.NANO_A)), nano.count(nano.ARCHS["a"]))
+
+    def test_refusals_say_why(self):
+        for spec, words in (("12,32/10,10,10,24,32,48,48,32", "expected"),
+                            ("12,32,80/10,10,10,24,32,48,48", "expected"),
+                            ("12,32,80/10,10,10,24,32,48,48,x", "expected"),
+                            ("0,32,80/10,10,10,24,32,48,48,32", "at least 1"),
+                            ("16,40,96/12,12,12,30,40,60,60,40", "over Nano-A's 232,000")):
+            with self.assertRaises(ValueError) as e:
+                st.parse_spec(spec)
+            self.assertIn(words, str(e.exception), spec)
+
+    def test_candidates_fit_the_budget(self):
+        found = st.candidates()
+        self.assertIn(st.NANO_A, found)
+        self.assertGreater(len(found), 5)
+        for widths in found:
+            params = nano.count(st.table_of(widths))[0]
+            self.assertLessEqual(params, st.BUDGET)
+            self.assertGreaterEqual(params, 0.9 * st.BUDGET)
+
+
+class Screen(unittest.TestCase):
+    def setUp(self):
+        self.tmp = tempfile.TemporaryDirectory()
+        root = self.tmp.name
+        shutil.copytree(TRAIN, os.path.join(root, "tools", "train"),
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        self.data = os.path.join(root, "data")
+        fake_fer2013(self.data)
+        fake_ckplus(self.data)
+        self.tool = os.path.join(root, "tools", "train", "screen-table")
+        name = st.name_of(st.NANO_A)
+        self.record = os.path.join(root, "docs", "results", "table-search", f"{name}.json")
+        self.work = os.path.join(root, "train-state", "table-search", name)
+
+    def tearDown(self):
+        self.tmp.cleanup()
+
+    def screen(self, *args):
+        r = subprocess.run([sys.executable, self.tool, "a", "--fer-epochs", "1",
+                            "--threads", "1", *args],
+                           env={**os.environ, "EMOTIOND_DATA": self.data},
+                           capture_output=True, text=True, timeout=600)
+        return r
+
+    def test_folds_recorded_resumed_and_epochs_kept(self):
+        r = self.screen("--fold-epochs", "2", "--folds", "0,1")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(self.record) as f:
+            first = json.load(f)
+        self.assertEqual(sorted(first["folds"]), ["0", "1"])
+        self.assertNotIn("ckplus_mean", first)          # two of ten folds
+        self.assertEqual(first["params"], nano.count(nano.ARCHS["a"])[0])
+        self.assertTrue(0 <= first["fer_public_accuracy"] <= 1)
+        self.assertEqual(sorted(os.listdir(self.work)), ["fer.enn"])   # no checkpoint left
+
+        r = self.screen("--fold-epochs", "2", "--folds", "1-2")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertNotIn("CK+ fold 1:", r.stdout)       # done already: not trained again
+        self.assertIn("CK+ fold 2:", r.stdout)
+        with open(self.record) as f:
+            second = json.load(f)
+        self.assertEqual(second["folds"]["1"], first["folds"]["1"])
+        self.assertEqual(sorted(second["folds"]), ["0", "1", "2"])
+
+        r = self.screen("--fold-epochs", "3", "--folds", "3")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("screened with fold_epochs 2", r.stderr)
+
+
+if __name__ == "__main__":
+    unittest.main(verbosity=2)
