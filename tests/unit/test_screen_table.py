@@ -20,6 +20,7 @@ TRAIN = os.path.normpath(os.path.join(HERE, "..", "..", "tools", "train"))
 sys.path.insert(0, TRAIN)
 sys.path.insert(0, HERE)
 import nano  # noqa: E402
+import torch  # noqa: E402
 from test_fer_levers import fake_ckplus, fake_fer2013  # noqa: E402
 
 
@@ -37,15 +38,43 @@ st = load_screen_table()
 
 class Spec(unittest.TestCase):
     def test_nano_a_by_name_and_by_widths(self):
-        self.assertEqual(st.parse_spec("a"), st.NANO_A)
-        self.assertEqual(st.parse_spec("12,32,80/10,10,10,24,32,48,48,32"), st.NANO_A)
-        self.assertEqual(nano.count(st.table_of(st.NANO_A)), nano.count(nano.ARCHS["a"]))
+        self.assertEqual(st.parse_spec("a"), (st.NANO_A, "paper"))
+        self.assertEqual(st.parse_spec("12,32,80/10,10,10,24,32,48,48,32"),
+                         (st.NANO_A, "paper"))
+        self.assertEqual(st.parse_spec("a:dense"), (st.NANO_A, "dense"))
+        self.assertEqual(st.table_of(st.NANO_A), nano.ARCHS["a"])
+        self.assertEqual(st.spec_of(st.NANO_A, "chain"), "12,32,80/10,10,10,24,32,48,48,32:chain")
+
+    def test_connection_patterns_rewire_sums_only(self):
+        paper = nano.ARCHS["a"]
+        dense, chain = st.table_of(st.NANO_A, "dense"), st.table_of(st.NANO_A, "chain")
+        for table in (dense, chain):
+            nano.check(table)
+            self.assertEqual(nano.count(table)[0], nano.count(paper)[0])   # sums: no weights
+            net = nano.NanoNet(table, 7).eval()
+            self.assertEqual(tuple(net(torch.zeros(2, 1, 48, 48)).shape), (2, 7))
+        for p, d, c in zip(paper, dense, chain):
+            self.assertEqual((p.name, p.out, p.stride), (d.name, d.out, d.stride))
+            if len(p.inputs) == 1:
+                self.assertEqual(p.inputs, d.inputs)
+                self.assertEqual(p.inputs, c.inputs)
+            else:
+                self.assertLessEqual(set(p.inputs), set(d.inputs))
+                self.assertEqual(len(c.inputs), 1)
+                self.assertIn(c.inputs[0], p.inputs)
+        # at 48 px, c6 sums every trunk output before it; the head, the last of its four
+        by = {l.name: l for l in dense}
+        self.assertEqual(by["c6"].inputs, ("c1", "c3", "c5"))
+        self.assertEqual({l.name: l for l in chain}["head"].inputs, ("e5",))
+        self.assertEqual(set(by["d6"].inputs), {"c8", "p1", "d1", "d3", "d5"})  # not d4:
+        # it has the trunk's width at 24 px (32) but no sum of the paper's takes it
 
     def test_refusals_say_why(self):
         for spec, words in (("12,32/10,10,10,24,32,48,48,32", "expected"),
                             ("12,32,80/10,10,10,24,32,48,48", "expected"),
                             ("12,32,80/10,10,10,24,32,48,48,x", "expected"),
                             ("0,32,80/10,10,10,24,32,48,48,32", "at least 1"),
+                            ("a:wide", "expected paper, dense, chain"),
                             ("16,40,96/12,12,12,30,40,60,60,40", "over Nano-A's 232,000")):
             with self.assertRaises(ValueError) as e:
                 st.parse_spec(spec)
@@ -53,10 +82,11 @@ class Spec(unittest.TestCase):
 
     def test_candidates_fit_the_budget(self):
         found = st.candidates()
-        self.assertIn(st.NANO_A, found)
+        for pattern in st.PATTERNS:
+            self.assertIn((st.NANO_A, pattern), found)
         self.assertGreater(len(found), 5)
-        for widths in found:
-            params = nano.count(st.table_of(widths))[0]
+        for widths, pattern in found:
+            params = nano.count(st.table_of(widths, pattern))[0]
             self.assertLessEqual(params, st.BUDGET)
             self.assertGreaterEqual(params, 0.9 * st.BUDGET)
 

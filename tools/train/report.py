@@ -188,8 +188,9 @@ def _ckplus_gap_section():
         "SPEC` pretrains a table on FER2013 for 10 epochs and fine-tunes the ten CK+ folds "
         "from it for 50 (a record per table in `docs/results/table-search/`), and "
         "`--candidates` lists 14 width tables within 90-100 % of the budget, Nano-A's among "
-        "them, to screen side by side in one call; the skip connections are not searched "
-        "yet.", ""])
+        "them, and Nano-A's widths with its long-range connections rewired, `:dense` (every "
+        "earlier trunk output of a sum's shape) and `:chain` (none), 16 screens for one "
+        "call side by side.", ""])
 
 
 def _setting_label(record):
