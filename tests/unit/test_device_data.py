@@ -109,16 +109,25 @@ class PackUnpack(unittest.TestCase):
         r = self.run_tool("unpack", packed, out)
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("ckplus48.u8: unpacked file differs", r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(out, "ckplus48", "ckplus48.u8")))
+        self.assertEqual(os.listdir(os.path.join(out, "ckplus48")), [])    # nor its .part
 
 
 FAKE_TRAINER = r"""#!/bin/bash
-# stands in for python3: $1 is the tool (tools/train/train-fer); --epochs N --name X --pace S
+# stands in for python3: $1 is the tool (tools/train/train-fer); then --epochs N --name X
+# --pace S (seconds an epoch), --setup S (seconds before its first epoch, no handler
+# yet, as train-fer loading its data), --fail (ends at once with status 3)
 echo "tool $1"
 shift
+mkdir -p tools/train/__pycache__ .git       # what Python and git describe leave: not packed
+touch tools/train/__pycache__/fake.pyc .git/index
+setup=0
 while [ $# -gt 0 ]; do
-    case $1 in --epochs) n=$2; shift;; --name) name=$2; shift;; --pace) pace=$2; shift;; esac
+    case $1 in --epochs) n=$2; shift;; --name) name=$2; shift;; --pace) pace=$2; shift;;
+               --setup) setup=$2; shift;; --fail) exit 3;; esac
     shift
 done
+sleep "$setup"
 stop=0; trap 'stop=1' USR1
 mkdir -p train-state/$name
 for e in $(seq 1 "$n"); do
@@ -127,15 +136,15 @@ for e in $(seq 1 "$n"); do
     echo "$e" > train-state/$name/state.pt
     if [ $stop = 1 ]; then echo "stopped after epoch $e (SIGUSR1)"; exit 0; fi
 done
-trap - USR1                      # as train-fer: past the last epoch a USR1 would kill it
-sleep "$pace"; sleep "$pace"
+trap - USR1                      # as train-fer once: a USR1 here would end it
+sleep "$pace"; sleep "$pace"; sleep "$pace"
 echo "$name: PrivateTest 0.5"
 echo done > train-state/$name/result.json
 """
 
 
 class Runs(unittest.TestCase):
-    def test_deadline_stops_running_jobs_and_spares_finishing_ones(self):
+    def test_deadline_stops_jobs_in_their_epochs_only(self):
         with tempfile.TemporaryDirectory() as tmp:
             root, out = os.path.join(tmp, "tree"), os.path.join(tmp, "out")
             os.makedirs(os.path.join(root, "train-state", "old"))
@@ -148,33 +157,38 @@ class Runs(unittest.TestCase):
             os.chmod(fake, 0o755)
             jobs = os.path.join(tmp, "jobs.txt")
             with open(jobs, "w") as f:
-                f.write("# a comment, then three jobs\n"
+                f.write("# a comment, then six jobs\n"
                         "--epochs 2 --name quick --pace 0.2\n"
                         "--epochs 50 --name long --pace 1\n"
                         "--epochs 2 --name ending --pace 1.5\n"
-                        "screen-table --epochs 1 --name other --pace 0.1\n")
+                        "screen-table --epochs 1 --name other --pace 0.1\n"
+                        "--epochs 1 --name slow --pace 0.2 --setup 6\n"
+                        "--epochs 1 --name crash --fail\n")
             # at 4 s: quick has finished, long is in its epochs, ending is past its last
-            r = subprocess.run(["bash", os.path.join(TRAIN, "device-runs"), jobs, "4", "20"],
-                               cwd=root, capture_output=True, text=True, timeout=60,
-                               env={**os.environ, "OUT": out, "PYTHON": fake})
-            self.assertEqual(r.returncode, 0, r.stderr)
+            # (its end lasts until 7.5 s), slow is still setting up (until 6 s)
+            r = subprocess.run(["bash", os.path.join(TRAIN, "device-runs"), jobs, "4", "30"],
+                               cwd=root, capture_output=True, text=True, timeout=90,
+                               env={**os.environ, "OUT": out, "PYTHON": fake,
+                                    "POLL_S": "0.2"})
+            self.assertEqual(r.returncode, 1, r.stdout + r.stderr)     # the crash
+            self.assertIn("job5 ended with status 3", r.stdout)
             self.assertRegex(r.stdout, r"job1 asked to stop at its epoch's end \(\d+/50\)")
-            self.assertIn("job2 is past its last epoch, left to finish", r.stdout)
-            made = {}
-            logs = {}
-            for i in range(4):
+            self.assertIn("job2 not asked to stop (2/2)", r.stdout)
+            self.assertIn("job4 not asked to stop (no epoch yet)", r.stdout)
+            made, logs = {}, {}
+            for i in range(6):
                 with tarfile.open(os.path.join(out, f"job{i}.tgz")) as t:
                     made[i] = sorted(t.getnames())
                     logs[i] = t.extractfile("job.log").read().decode()
-            log = logs[1]
             self.assertIn("tool tools/train/train-fer\n", logs[0])
             self.assertIn("tool tools/train/screen-table\n", logs[3])
-            self.assertIn("train-state/other/result.json", made[3])
             self.assertEqual(made[0], ["job.log", "train-state/quick/result.json",
                                        "train-state/quick/state.pt"])
             self.assertEqual(made[1], ["job.log", "train-state/long/state.pt"])
-            self.assertIn("stopped after epoch", log)
-            self.assertIn("train-state/ending/result.json", made[2])
+            self.assertIn("stopped after epoch", logs[1])
+            for i, name in ((2, "ending"), (3, "other"), (4, "slow")):
+                self.assertIn(f"train-state/{name}/result.json", made[i])
+            self.assertEqual(made[5], ["job.log"])
             self.assertNotIn("train-state/old/state.pt", sum(made.values(), []))
 
 

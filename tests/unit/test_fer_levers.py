@@ -9,7 +9,7 @@ Training faces kept back from fitting and ships them in the model's bias; a comp
 state (checkpoint.py) resumes and is recorded, an unreadable one stops the run with its
 name; --autocast bf16 is recorded per epoch and keeps the recipe; --boost multiplies a
 class's weight, keeps the mean 1 and names its recipe; SIGUSR1 stops a run at its
-epoch's end; a finished recipe is refused under its name and runs again under a --tag.
+epoch's end, except in or after the last epoch, when the run finishes; a finished recipe is refused under its name and runs again under a --tag.
 The runs use a made-up 48x48 dataset and a copy of the tree in a temporary folder; needs
 no dataset."""
 import contextlib
@@ -518,6 +518,41 @@ class RunTest(unittest.TestCase):
         self.assertEqual(signalled["history"], stopped["history"])
         for key, value in stopped["model"].items():
             self.assertTrue(torch.equal(value, signalled["model"][key]), key)
+
+    def test_sigusr1_in_the_last_epoch_or_after_it_lets_the_run_finish(self):
+        """A stop asked during the last epoch, or during the measuring after it, is not
+        taken: the run writes its record (stopping would leave only that end to redo), and
+        no handler is left behind."""
+        import signal
+        name = fer.recipe_name("b", 1, RECIPE_SETTINGS)
+        augment, load = train.augment, train.load
+
+        def augment_then_signal(*a):
+            train.augment = augment
+            os.kill(os.getpid(), signal.SIGUSR1)    # during the only epoch's first batch
+            return augment(*a)
+
+        def load_then_signal(path):
+            if path.endswith("best.pt"):            # the first step after the last epoch
+                os.kill(os.getpid(), signal.SIGUSR1)
+            return load(path)
+        for when in ("last epoch", "after it"):
+            with Tree():
+                try:
+                    if when == "last epoch":
+                        train.augment = augment_then_signal
+                    else:
+                        train.load = load_then_signal
+                    said = run(self.module, *RECIPE, "--epochs", "1")
+                finally:
+                    train.augment, train.load = augment, load
+                self.assertNotIn("stopped after", said, when)
+                if when == "after it":
+                    self.assertIn("SIGUSR1 after the last epoch", said)
+                rec = common.read_json(os.path.join(fer.record_folder("b", name),
+                                                    "result.json"))
+                self.assertEqual(len(rec["public_history"]), 1, when)
+                self.assertIs(signal.getsignal(signal.SIGUSR1), signal.SIG_DFL)
 
     def test_compacted_state_resumes_and_the_record_says_so(self):
         """A state over the per-file limit is committed compacted (checkpoint.py): the

@@ -34,13 +34,18 @@ def load(path):
 
 
 def load_optimizer(opt, saved):
-    """opt.load_state_dict, with Adam's step counts back on the CPU, where Adam keeps them:
-    a state mapped onto the GPU puts them there, and each step then waits for the GPU once
-    a parameter (under PyTorch 2), which costs most where GPU runs share one card."""
+    """opt.load_state_dict, with a non-capturable Adam's step counts back on the CPU, where
+    it keeps them: a state mapped onto the GPU puts them there, and each step then waits
+    for the GPU once a parameter (under PyTorch 2), which costs most where GPU runs share
+    one card. (A capturable or fused Adam keeps them on the GPU: left as they are.)"""
     opt.load_state_dict(saved)
-    for slot in opt.state.values():
-        if torch.is_tensor(slot.get("step")):
-            slot["step"] = slot["step"].cpu()
+    for group in opt.param_groups:
+        if group.get("capturable") or group.get("fused"):
+            continue
+        for p in group["params"]:
+            slot = opt.state.get(p, {})
+            if torch.is_tensor(slot.get("step")):
+                slot["step"] = slot["step"].cpu()
 
 
 def normalise(images):
