@@ -34,6 +34,7 @@ def load_screen_table():
 
 
 st = load_screen_table()
+CLASSIFY = None     # the built enn-classify, which ctest passes: the C engine's answer
 
 
 class Spec(unittest.TestCase):
@@ -91,6 +92,42 @@ class Spec(unittest.TestCase):
             self.assertGreaterEqual(params, 0.9 * st.BUDGET)
 
 
+class Engine(unittest.TestCase):
+    def test_the_engine_runs_rewired_tables_as_pytorch_does(self):
+        """A screen may pick a rewired table: the C engine must compute it too (sums of up
+        to five inputs), as PyTorch does, from its .enn file."""
+        if not CLASSIFY:
+            self.skipTest("no enn-classify path given (ctest passes the built one)")
+        import enn
+        import train
+        import numpy as np
+        classes = ["anger", "disgust", "fear", "happiness", "neutral", "sadness", "surprise"]
+        img = (np.random.default_rng(1).random((48, 48)) * 255).astype(np.uint8)
+        torch.manual_seed(0)
+        with tempfile.TemporaryDirectory() as tmp:
+            face = os.path.join(tmp, "face.pgm")
+            with open(face, "wb") as f:
+                f.write(b"P5\n48 48\n255\n" + img.tobytes())
+            for pattern in ("dense", "chain"):
+                net = nano.NanoNet(st.table_of(st.NANO_A, pattern), len(classes))
+                net.train()
+                with torch.no_grad():          # batch norms with statistics of their own
+                    for _ in range(3):
+                        net(torch.randn(64, 1, 48, 48))
+                net.eval()
+                path = os.path.join(tmp, f"{pattern}.enn")
+                enn.save(path, net, f"screen-{pattern}", classes, train.MEAN, train.STD)
+                r = subprocess.run([CLASSIFY, "--model", path, face], capture_output=True,
+                                   text=True)
+                self.assertEqual(r.returncode, 0, r.stderr)
+                said = dict(line.split() for line in r.stdout.splitlines()[1:]
+                            if line.split() and line.split()[0] in classes)
+                with torch.no_grad():
+                    want = torch.softmax(net(train.normalise(img[None])), 1)[0]
+                for c, p in zip(classes, want.tolist()):
+                    self.assertAlmostEqual(float(said[c]), p, delta=2e-3, msg=(pattern, c))
+
+
 class Screen(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()
@@ -141,4 +178,6 @@ class Screen(unittest.TestCase):
 
 
 if __name__ == "__main__":
+    if len(sys.argv) > 1 and os.path.isfile(sys.argv[1]):     # else a test's name
+        CLASSIFY = sys.argv.pop(1)
     unittest.main(verbosity=2)
