@@ -20,6 +20,7 @@ TRAIN = os.path.normpath(os.path.join(HERE, "..", "..", "tools", "train"))
 sys.path.insert(0, TRAIN)
 sys.path.insert(0, HERE)
 import nano  # noqa: E402
+import numpy as np  # noqa: E402
 import torch  # noqa: E402
 from test_fer_levers import fake_ckplus, fake_fer2013  # noqa: E402
 
@@ -128,6 +129,16 @@ class Engine(unittest.TestCase):
                     self.assertAlmostEqual(float(said[c]), p, delta=2e-3, msg=(pattern, c))
 
 
+class InnerSplit(unittest.TestCase):
+    def test_fold_k_unseen_and_k_plus_1_scored(self):
+        fold_of = np.repeat(np.arange(10), 3)
+        for k in range(10):
+            tr, score = st.inner_split(fold_of, k)
+            self.assertEqual(set(fold_of[score]), {(k + 1) % 10})
+            self.assertEqual(set(fold_of[tr]), set(range(10)) - {k, (k + 1) % 10})
+            self.assertFalse((tr & score).any())
+
+
 class Screen(unittest.TestCase):
     def setUp(self):
         self.tmp = tempfile.TemporaryDirectory()
@@ -152,29 +163,53 @@ class Screen(unittest.TestCase):
                            capture_output=True, text=True, timeout=600)
         return r
 
-    def test_folds_recorded_resumed_and_epochs_kept(self):
+    def test_runs_recorded_resumed_and_epochs_kept(self):
         r = self.screen("--fold-epochs", "2", "--folds", "0,1")
         self.assertEqual(r.returncode, 0, r.stderr)
         with open(self.record) as f:
             first = json.load(f)
-        self.assertEqual(sorted(first["folds"]), ["0", "1"])
-        self.assertNotIn("ckplus_mean", first)          # two of ten folds
+        self.assertEqual(sorted(first["inner"]), ["0", "1"])
+        self.assertNotIn("inner_mean", first)           # two of ten runs
         self.assertEqual(first["params"], nano.count(nano.ARCHS["a"])[0])
         self.assertTrue(0 <= first["fer_public_accuracy"] <= 1)
-        self.assertEqual(sorted(os.listdir(self.work)), ["fer.enn"])   # no checkpoint left
+        self.assertEqual(sorted(first["seconds"]), ["fer", "inner0", "inner1"])
+        self.assertEqual(first["devices"], ["cpu"])
+        self.assertEqual(sorted(os.listdir(self.work)), ["fer-e1.enn"])   # no checkpoint
+        self.assertIn("CK+ inner 0 (scored on fold 1)", r.stdout)
 
         r = self.screen("--fold-epochs", "2", "--folds", "1-2")
         self.assertEqual(r.returncode, 0, r.stderr)
-        self.assertNotIn("CK+ fold 1:", r.stdout)       # done already: not trained again
-        self.assertIn("CK+ fold 2:", r.stdout)
+        self.assertNotIn("CK+ inner 1 ", r.stdout)      # done already: not trained again
+        self.assertIn("CK+ inner 2 ", r.stdout)
         with open(self.record) as f:
             second = json.load(f)
-        self.assertEqual(second["folds"]["1"], first["folds"]["1"])
-        self.assertEqual(sorted(second["folds"]), ["0", "1", "2"])
+        self.assertEqual(second["inner"]["1"], first["inner"]["1"])
+        self.assertEqual(second["fer_public_accuracy"], first["fer_public_accuracy"])
+        self.assertEqual(second["seconds"]["fer"], first["seconds"]["fer"])  # not redone
+        self.assertEqual(sorted(second["inner"]), ["0", "1", "2"])
 
-        r = self.screen("--fold-epochs", "3", "--folds", "3")
+        for flag, value in (("--fold-epochs", "3"), ("--fer-epochs", "2")):
+            args = ["--fold-epochs", "2", "--folds", "3", flag, value]
+            r = self.screen(*args)
+            self.assertNotEqual(r.returncode, 0, flag)
+            self.assertIn(f"screened with {flag[2:].replace('-', '_')} ", r.stderr)
+
+    def test_the_epochs_are_fixed_before_any_training(self):
+        """A screen stopped during its pretraining, before any run is recorded, is not
+        taken up with other epochs: its record is written first."""
+        p = subprocess.Popen([sys.executable, self.tool, "a", "--fer-epochs", "50",
+                              "--threads", "1"],
+                             env={**os.environ, "EMOTIOND_DATA": self.data},
+                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+        with p.stdout:
+            for line in p.stdout:                   # the pretraining has begun
+                if "parameters" in line:
+                    break
+            p.kill()
+        p.wait()
+        r = self.screen("--fold-epochs", "2", "--folds", "0")
         self.assertNotEqual(r.returncode, 0)
-        self.assertIn("screened with fold_epochs 2", r.stderr)
+        self.assertIn("screened with fer_epochs 50", r.stderr)
 
 
 if __name__ == "__main__":

@@ -185,12 +185,14 @@ def _ckplus_gap_section():
         "sharing it (about 270 s on two CPU cores). `tools/train/device-data` carries the "
         "datasets to such a machine and `tools/train/device-runs` runs jobs side by side "
         "there by a deadline. The width screen is written since: `tools/train/screen-table "
-        "SPEC` pretrains a table on FER2013 for 10 epochs and fine-tunes the ten CK+ folds "
-        "from it for 50 (a record per table in `docs/results/table-search/`), and "
-        "`--candidates` lists 14 width tables within 90-100 % of the budget, Nano-A's among "
-        "them, and Nano-A's widths with its long-range connections rewired, `:dense` (every "
-        "earlier trunk output of a sum's shape) and `:chain` (none), 16 screens for one "
-        "call side by side.", ""])
+        "SPEC` pretrains a table on FER2013 for 10 epochs and fine-tunes from it the ten "
+        "inner validation runs of the nested protocol (`reproduce-ckplus --inner`'s: fold K "
+        "unseen, scored on K+1), 50 epochs each, a record per table in "
+        "`docs/results/table-search/`; `--candidates` lists 30 width tables within 90-100 % "
+        "of the budget, Nano-A's among them, and Nano-A's widths with its long-range "
+        "connections rewired, `:dense` (every earlier trunk output of a sum's shape) and "
+        "`:chain` (none). Left: the screens themselves, and the outer step (fold K with "
+        "the table its inner-K scores chose).", ""])
 
 
 def _setting_label(record):
