@@ -19,6 +19,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TRAIN = os.path.normpath(os.path.join(HERE, "..", "..", "tools", "train"))
 sys.path.insert(0, TRAIN)
 sys.path.insert(0, HERE)
+import folds  # noqa: E402
 import nano  # noqa: E402
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
@@ -133,7 +134,7 @@ class InnerSplit(unittest.TestCase):
     def test_fold_k_unseen_and_k_plus_1_scored(self):
         fold_of = np.repeat(np.arange(10), 3)
         for k in range(10):
-            tr, score = st.inner_split(fold_of, k)
+            tr, score = folds.inner_split(fold_of, k)
             self.assertEqual(set(fold_of[score]), {(k + 1) % 10})
             self.assertEqual(set(fold_of[tr]), set(range(10)) - {k, (k + 1) % 10})
             self.assertFalse((tr & score).any())

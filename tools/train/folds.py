@@ -63,3 +63,11 @@ def text(folds):
     for lo, hi in runs:
         out += [str(lo)] if lo == hi else [f"{lo},{hi}"] if hi == lo + 1 else [f"{lo}-{hi}"]
     return ",".join(out)
+
+
+def inner_split(fold_of, k):
+    """The inner validation run k of the nested protocol: (train, score) masks of a
+    numpy array of fold numbers, trained without the folds k and k+1, scored on k+1;
+    fold k stays unseen."""
+    score = fold_of == (k + 1) % K
+    return (fold_of != k) & ~score, score

@@ -13,6 +13,8 @@ import nano
 import train
 
 OP_CONV, OP_DENSE = 1, 3
+# CK+ has contempt where FER2013 has neutral: the nearest face, a start for that row
+CKPLUS_FROM_FER = {"contempt": "neutral"}
 
 
 def model_from_enn(path, variant, classes, calibration):

@@ -62,6 +62,11 @@ def lr_at(epoch, base=1e-3):
     return base
 
 
+def cosine(epochs):
+    """Cosine decay from the base rate to 0 over `epochs` (a fit() schedule)."""
+    return lambda epoch, base=1e-3: base * 0.5 * (1 + np.cos(np.pi * epoch / epochs))
+
+
 def stretched(epochs):
     """The same step schedule over `epochs` instead of 200 (the breakpoints keep their
     place: 40, 60, 80 and 90 % of the run)."""
