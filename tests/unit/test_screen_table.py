@@ -2,7 +2,9 @@
 """tools/train/screen-table: a table spec is read or refused (malformed, over Nano-A's
 parameter budget); the width candidates all fit the budget and include Nano-A; a screen
 pretrains on FER2013, fine-tunes the CK+ folds asked for from it, records each, resumes
-without redoing a finished fold, and refuses to mix epochs into one record. Made-up
+without redoing a finished fold, and refuses to mix epochs into one record; the outer
+step chooses by fold K's inner score alone, tests fold K with that table and Nano-A's,
+and refuses a fold that lacks an inner run or was chosen among other screens. Made-up
 data, a copy of tools/train in a temporary folder (the screen writes beside its tools);
 needs no dataset."""
 import importlib.machinery
@@ -19,6 +21,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 TRAIN = os.path.normpath(os.path.join(HERE, "..", "..", "tools", "train"))
 sys.path.insert(0, TRAIN)
 sys.path.insert(0, HERE)
+import common  # noqa: E402
 import folds  # noqa: E402
 import nano  # noqa: E402
 import numpy as np  # noqa: E402
@@ -130,6 +133,31 @@ class Engine(unittest.TestCase):
                     self.assertAlmostEqual(float(said[c]), p, delta=2e-3, msg=(pattern, c))
 
 
+class Choose(unittest.TestCase):
+    A, W = st.name_of(st.NANO_A), "t12-32-80-m9-9-9-22-29-43-43-29"
+
+    def rec(self, inner, fer=10, fold=50):
+        return {"fer_epochs": fer, "fold_epochs": fold,
+                "inner": {str(k): v for k, v in inner.items()}}
+
+    def test_best_inner_score_of_fold_k_only(self):
+        records = {self.W: self.rec({0: 0.90, 1: 0.99}), self.A: self.rec({0: 0.95, 1: 0.80})}
+        self.assertEqual(st.choose(records, 0), (self.A, {self.A: 0.95, self.W: 0.90}))
+        self.assertEqual(st.choose(records, 1)[0], self.W)
+
+    def test_ties_go_to_nano_a(self):
+        records = {self.W: self.rec({3: 0.9}), self.A: self.rec({3: 0.9})}
+        self.assertEqual(st.choose(records, 3)[0], self.A)
+
+    def test_refusals_say_why(self):
+        with self.assertRaisesRegex(ValueError, "Nano-A's own table is not screened"):
+            st.choose({self.W: self.rec({0: 0.9})}, 0)
+        with self.assertRaisesRegex(ValueError, f"inner run 2 not screened yet for {self.W}"):
+            st.choose({self.A: self.rec({2: 0.9}), self.W: self.rec({0: 0.9})}, 2)
+        with self.assertRaisesRegex(ValueError, "differ in their epochs"):
+            st.choose({self.A: self.rec({0: 0.9}), self.W: self.rec({0: 0.9}, fer=5)}, 0)
+
+
 class InnerSplit(unittest.TestCase):
     def test_fold_k_unseen_and_k_plus_1_scored(self):
         fold_of = np.repeat(np.arange(10), 3)
@@ -194,6 +222,61 @@ class Screen(unittest.TestCase):
             r = self.screen(*args)
             self.assertNotEqual(r.returncode, 0, flag)
             self.assertIn(f"screened with {flag[2:].replace('-', '_')} ", r.stderr)
+
+    def test_outer_step_tests_fold_k_with_the_table_inner_k_chose(self):
+        for spec in ("a", "a:chain"):
+            r = subprocess.run([sys.executable, self.tool, spec, "--fer-epochs", "1",
+                                "--fold-epochs", "1", "--folds", "0", "--threads", "1"],
+                               env={**os.environ, "EMOTIOND_DATA": self.data},
+                               capture_output=True, text=True, timeout=600)
+            self.assertEqual(r.returncode, 0, r.stderr)
+        folder = os.path.dirname(self.record)
+        names = sorted(f[:-5] for f in os.listdir(folder) if f.endswith(".json"))
+        scores = {n: common.read_json(os.path.join(folder, n + ".json"))["inner"]["0"]
+                  for n in names}
+
+        outer = lambda *a: subprocess.run(  # noqa: E731
+            [sys.executable, self.tool, "--outer", "--threads", "1", *a],
+            env={**os.environ, "EMOTIOND_DATA": self.data}, capture_output=True,
+            text=True, timeout=600)
+        r = outer("--folds", "0-1")              # fold 1 has no inner run: nothing trains
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("fold 1: inner run 1 not screened yet for", r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(folder, "outer")))
+
+        r = outer("--folds", "0")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        with open(os.path.join(folder, "outer", "fold-0.json")) as f:
+            fold = json.load(f)
+        self.assertEqual(fold["inner"], scores)
+        self.assertEqual(fold["chosen"], st.choose(st.screens(folder), 0)[0])
+        self.assertTrue(0 <= fold["accuracy"] <= 1 and 0 <= fold["nano_a_accuracy"] <= 1)
+        self.assertEqual(sorted(fold["seconds"]),
+                         sorted({fold["chosen"], st.name_of(st.NANO_A)}))
+        self.assertEqual(os.listdir(os.path.join(os.path.dirname(self.work), "outer")), [])
+        self.assertIn("outer fold 0: chose ", r.stdout)
+
+        r = outer("--folds", "0")
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("outer fold 0: done already", r.stdout)
+
+        # docs/results.md shows both screens and the tested fold
+        r = subprocess.run([sys.executable, "-c", "import report; "
+                            "print(report._table_search_section())"],
+                           cwd=os.path.dirname(self.tool), capture_output=True, text=True)
+        self.assertEqual(r.returncode, 0, r.stderr)
+        self.assertIn("| `12,32,80/10,10,10,24,32,48,48,32` | ", r.stdout)
+        self.assertIn("| `12,32,80/10,10,10,24,32,48,48,32:chain` | ", r.stdout)
+        self.assertIn(f"| 0 | `{fold['chosen_spec']}` | ", r.stdout)
+
+        # a table screened after fold 0 was tested would change its choice: refused
+        extra = dict(common.read_json(self.record), table={"spec": "a:dense"})
+        with open(os.path.join(folder, "t12-32-80-m10-10-10-24-32-48-48-32-dense.json"),
+                  "w") as f:
+            json.dump(extra, f)
+        r = outer("--folds", "0")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("chose among other screens (2 tables, now 3)", r.stderr)
 
     def test_the_epochs_are_fixed_before_any_training(self):
         """A screen stopped during its pretraining, before any run is recorded, is not

@@ -191,8 +191,45 @@ def _ckplus_gap_section():
         "`docs/results/table-search/`; `--candidates` lists 30 width tables within 90-100 % "
         "of the budget, Nano-A's among them, and Nano-A's widths with its long-range "
         "connections rewired, `:dense` (every earlier trunk output of a sum's shape) and "
-        "`:chain` (none). Left: the screens themselves, and the outer step (fold K with "
-        "the table its inner-K scores chose).", ""])
+        "`:chain` (none). `screen-table --outer` is the nested protocol's outer step: for "
+        "each test fold K the table whose inner run K scored best (ties to Nano-A's), "
+        "fine-tuned from its screen pretraining on the other nine folds and tested on K, "
+        "Nano-A's own beside it. Left: the screens themselves and their outer step, a "
+        "GPU's job; then the chosen table's full pretraining and ten folds.", ""])
+
+
+def _table_search_section():
+    """The screened tables (screen-table) and the outer step's test folds, if any."""
+    records = [(os.path.basename(p)[:-5], common.read_json(p)) for p in sorted(glob.glob(
+        os.path.join(common.RESULTS, "table-search", "*.json")))]
+    if not records:
+        return ""
+    out = ["", "#### Table screens (`tools/train/screen-table`)", "",
+           "| table | parameters | M MACs | FER2013 PublicTest | CK+ inner runs | "
+           "inner mean |", "|---|---|---|---|---|---|"]
+    for name, r in records:
+        fer_acc = r.get("fer_public_accuracy")
+        out.append(f"| `{r['table']['spec']}` | {r['params']:,} | {r['macs'] / 1e6:.1f} | "
+                   + (f"{100 * fer_acc:.2f} %" if fer_acc is not None else "-")
+                   + f" ({r['fer_epochs']} epochs) | {len(r['inner'])} of 10 "
+                   f"({r['fold_epochs']} epochs) | "
+                   + (f"{100 * r['inner_mean']:.2f} %" if "inner_mean" in r else "-") + " |")
+    folds_done = [common.read_json(p) for p in sorted(glob.glob(
+        os.path.join(common.RESULTS, "table-search", "outer", "fold-*.json")))]
+    if folds_done:
+        out += ["", "Outer step (`screen-table --outer`): each test fold with the table its "
+                "inner run chose, and Nano-A's own from its screen pretraining.", "",
+                "| fold | chosen | its inner score | tables compared | test | Nano-A |",
+                "|---|---|---|---|---|---|"]
+        for d in folds_done:
+            out.append(f"| {d['fold']} | `{d['chosen_spec']}` | "
+                       f"{100 * d['inner'][d['chosen']]:.2f} % | {len(d['inner'])} | "
+                       f"{100 * d['accuracy']:.2f} % | {100 * d['nano_a_accuracy']:.2f} % |")
+        if len(folds_done) == 10:
+            out += ["", f"Nested mean of the ten test folds "
+                    f"{100 * np.mean([d['accuracy'] for d in folds_done]):.2f} %, Nano-A's "
+                    f"own {100 * np.mean([d['nano_a_accuracy'] for d in folds_done]):.2f} %."]
+    return "\n".join(out) + "\n"
 
 
 def _setting_label(record):
@@ -891,7 +928,8 @@ def write():
         "Run with `tools/train/reproduce-ckplus`. Machine: Debian 12 x86-64, 2 cores, "
         "Debian's PyTorch on the CPU.", "",
         _ckplus_summary(),
-        _ckplus_section("a"), _ckplus_section("b"), _fer_init_section() + _nested_section() + _ckplus_gap_section(),
+        _ckplus_section("a"), _ckplus_section("b"), _fer_init_section() + _nested_section() + _ckplus_gap_section()
+        + _table_search_section(),
         "## FER2013 (the daemon's default model)", "",
         _sections(_fer_section(), _fer_recipes_section("a"), _posed_section("a"),
                   _product_crops_section("a"), _logit_adjustment_section(), _soups_section(),
