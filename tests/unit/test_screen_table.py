@@ -243,6 +243,13 @@ class Screen(unittest.TestCase):
         self.assertNotEqual(r.returncode, 0)
         self.assertIn("fold 1: inner run 1 not screened yet for", r.stderr)
         self.assertFalse(os.path.exists(os.path.join(folder, "outer")))
+        kept = os.path.join(self.work, "fer-e1.enn")     # Nano-A's screen pretraining
+        os.rename(kept, kept + ".away")
+        r = outer("--folds", "0")
+        self.assertNotEqual(r.returncode, 0)
+        self.assertIn("the screen's pretrained model is gone", r.stderr)
+        self.assertFalse(os.path.exists(os.path.join(folder, "outer")))
+        os.rename(kept + ".away", kept)
 
         r = outer("--folds", "0")
         self.assertEqual(r.returncode, 0, r.stderr)
