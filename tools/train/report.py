@@ -200,22 +200,20 @@ def _ckplus_gap_section():
 
 def _table_search_section():
     """The screened tables (screen-table) and the outer step's test folds, if any."""
-    records = [(os.path.basename(p)[:-5], common.read_json(p)) for p in sorted(glob.glob(
-        os.path.join(common.RESULTS, "table-search", "*.json")))]
+    records = _records_in("table-search")
     if not records:
         return ""
     out = ["", "#### Table screens (`tools/train/screen-table`)", "",
            "| table | parameters | M MACs | FER2013 PublicTest | CK+ inner runs | "
            "inner mean |", "|---|---|---|---|---|---|"]
-    for name, r in records:
+    for r in records:
         fer_acc = r.get("fer_public_accuracy")
         out.append(f"| `{r['table']['spec']}` | {r['params']:,} | {r['macs'] / 1e6:.1f} | "
                    + (f"{100 * fer_acc:.2f} %" if fer_acc is not None else "-")
                    + f" ({r['fer_epochs']} epochs) | {len(r['inner'])} of 10 "
                    f"({r['fold_epochs']} epochs) | "
                    + (f"{100 * r['inner_mean']:.2f} %" if "inner_mean" in r else "-") + " |")
-    folds_done = [common.read_json(p) for p in sorted(glob.glob(
-        os.path.join(common.RESULTS, "table-search", "outer", "fold-*.json")))]
+    folds_done = _records_in(os.path.join("table-search", "outer"))
     if folds_done:
         out += ["", "Outer step (`screen-table --outer`): each test fold with the table its "
                 "inner run chose, and Nano-A's own from its screen pretraining.", "",
